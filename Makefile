@@ -1,0 +1,127 @@
+# fanhub — one entry point. `make help` lists the targets.
+
+VERSION   := 0.1.0
+SOMAJOR   := 0
+PREFIX    ?= /usr/local
+LIBDIR    ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR   ?=
+
+CC        ?= cc
+# SAN=address,undefined or SAN=thread builds everything (library and
+# tests) with those sanitizers, in its own build directory.
+SAN       ?=
+# WERROR=1 (CI) turns warnings into errors.
+WERROR    ?=
+
+BUILD     ?= build$(if $(SAN),/san-$(subst $(comma),-,$(SAN)))
+comma     := ,
+
+LIBS_PRIVATE := -lpthread
+WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wno-missing-field-initializers $(if $(WERROR),-Werror)
+OPT       ?= -O2 -g
+SANFLAGS  := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all)
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -fPIC \
+              -fvisibility=hidden -Iinclude -Ilib -MMD -MP $(CFLAGS)
+LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
+
+LIB_SRC   := $(wildcard lib/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+STATIC    := $(BUILD)/libfanhub.a
+SHARED    := $(BUILD)/libfanhub.so.$(VERSION)
+SONAME    := libfanhub.so.$(SOMAJOR)
+
+UNIT_SRC  := $(wildcard test/unit/*.c)
+UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN  := $(BUILD)/test_unit
+
+EXAMPLES  := $(BUILD)/hello_broadcast
+
+.PHONY: all check unit install uninstall clean demo abi-check abi-baseline \
+        deps valgrind help
+all: $(STATIC) $(SHARED) $(BUILD)/libfanhub.so $(BUILD)/$(SONAME) \
+     $(BUILD)/fanhub.pc $(EXAMPLES)
+
+help:
+	@echo "make            build build/libfanhub.a, build/libfanhub.so.$(VERSION)"
+	@echo "make check      build and run every test (SAN=address,undefined | SAN=thread)"
+	@echo "make valgrind   the churn test under valgrind, zero leaks required"
+	@echo "make demo       install dependencies, build, run the demo"
+	@echo "make install    PREFIX=$(PREFIX) DESTDIR=..."
+	@echo "make abi-check  compare exported ABI with abi/libfanhub.abi"
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -o $@ $^ \
+	  $(LDFLAGS_ALL) $(LIBS_PRIVATE)
+
+$(BUILD)/$(SONAME): $(SHARED)
+	ln -sf libfanhub.so.$(VERSION) $@
+$(BUILD)/libfanhub.so: $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+$(BUILD)/fanhub.pc: pkgconfig/fanhub.pc.in Makefile
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(LIBS_PRIVATE)|' $< > $@
+
+$(BUILD)/hello_broadcast: $(BUILD)/examples/hello_broadcast.o $(STATIC)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_PRIVATE)
+
+# Unit tests link the static library so they can reach internals too.
+$(UNIT_BIN): $(UNIT_OBJ) $(STATIC)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_PRIVATE)
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN)
+
+check: all $(UNIT_BIN)
+	$(UNIT_BIN)
+	$(if $(SAN),,sh test/abi_exports.sh $(BUILD)/libfanhub.so)
+	$(if $(SAN),,sh test/install/run.sh $(BUILD))
+
+valgrind: $(UNIT_BIN)
+	valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=all \
+	  --errors-for-leak-kinds=all $(UNIT_BIN) churn
+
+install: all
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 include/fanhub.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
+	ln -sf libfanhub.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libfanhub.so
+	install -m 644 $(BUILD)/fanhub.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/fanhub.h $(DESTDIR)$(LIBDIR)/libfanhub.* \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/fanhub.pc
+
+# The ABI baseline is abidw's view of the shared library's public types
+# and symbols; abidiff fails on any incompatible change to it.
+abi-check: $(SHARED)
+	abidw --no-corpus-path --headers-dir include $(SHARED) > $(BUILD)/current.abi
+	abidiff --headers-dir1 include --headers-dir2 include \
+	  abi/libfanhub.abi $(BUILD)/current.abi
+
+abi-baseline: $(SHARED)
+	abidw --no-corpus-path --headers-dir include $(SHARED) > abi/libfanhub.abi
+
+deps:
+	sh scripts/deps.sh
+
+demo: deps all
+	$(BUILD)/hello_broadcast
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -1,0 +1,343 @@
+/*
+ * fanhub — sharded WebSocket / Server-Sent-Events fanout, as a C library.
+ *
+ * Read this header top to bottom: it is the manual.
+ *
+ * Model. A hub owns N shards. Each shard is one thread (or, in host-loop
+ * mode, one epoll fd the host drives) with its own event loop. Every client
+ * belongs to exactly one shard, chosen from its id, and only that shard's
+ * thread touches it: its transport, its queue, its subscriptions. Calls made
+ * from other threads travel to the shard as commands, so every hub_* call
+ * below is safe from any thread unless it says otherwise.
+ *
+ * hub_broadcast() copies the payload once into a refcounted message and
+ * hands one pointer to each shard that has subscribers for the topic. It
+ * never blocks on I/O, never waits for a slow client and never calls back
+ * into the host on the caller's thread: it is safe inside a database commit
+ * hook.
+ *
+ * Errors. Functions returning int (or int64_t) return 0 (or a value >= 0) on
+ * success and a negative HUB_E* code on failure; hub_strerror() names it.
+ * A call that fails has no effect and never fires a callback.
+ *
+ * Threads. "Any thread" means any thread, including a shard thread from
+ * inside a hub callback. "Shard thread" means the thread running that
+ * shard's loop: one of the hub's threads, or the host thread calling
+ * hub_shard_run() in host-loop mode.
+ */
+#ifndef FANHUB_H
+#define FANHUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define HUB_EXTERN __attribute__((visibility("default")))
+#else
+#define HUB_EXTERN
+#endif
+
+/* ------------------------------------------------------------------------
+ * Version
+ * ------------------------------------------------------------------------ */
+
+#define HUB_VERSION_MAJOR 0
+#define HUB_VERSION_MINOR 1
+#define HUB_VERSION_PATCH 0
+#define HUB_VERSION_STRING "0.1.0"
+/* (major << 16) | (minor << 8) | patch, comparable with HUB_VERSION_NUM. */
+#define HUB_VERSION_NUM                                                       \
+  ((HUB_VERSION_MAJOR << 16) | (HUB_VERSION_MINOR << 8) | HUB_VERSION_PATCH)
+
+/* The version of the library actually linked, as HUB_VERSION_NUM; `str`,
+ * when not NULL, receives a static string such as "0.1.0". Any thread. */
+HUB_EXTERN unsigned hub_version(const char **str);
+
+/* ------------------------------------------------------------------------
+ * Errors
+ *
+ * Defined once here; hub_strerror() and hub_err_name() are generated from
+ * the same list, so codes and strings cannot disagree.
+ * ------------------------------------------------------------------------ */
+
+#define HUB_ERRNO_MAP(X)                                                      \
+  X(EINVAL, -1, "invalid argument")                                           \
+  X(ENOMEM, -2, "out of memory")                                              \
+  X(ESTATE, -3, "not allowed in the hub's current state")                     \
+  X(ENOENT, -4, "no such client")                                             \
+  X(EAGAIN, -5, "resource temporarily unavailable")                           \
+  X(ETOPIC, -6, "invalid topic name")                                         \
+  X(ETOOBIG, -7, "message larger than the client's queue can hold")           \
+  X(ESYS, -8, "system call failed (see errno)")                               \
+  X(ECLOSED, -9, "client is closed or closing")
+
+enum {
+#define HUB__ERR_ENUM(name, code, msg) HUB_##name = (code),
+  HUB_ERRNO_MAP(HUB__ERR_ENUM)
+#undef HUB__ERR_ENUM
+};
+
+/* A static, human-readable description of `err` ("unknown error" for codes
+ * not in the list). Any thread. */
+HUB_EXTERN const char *hub_strerror(int err);
+/* The code's symbolic name, e.g. "HUB_EINVAL", or "HUB_UNKNOWN". */
+HUB_EXTERN const char *hub_err_name(int err);
+
+/* ------------------------------------------------------------------------
+ * Types
+ * ------------------------------------------------------------------------ */
+
+typedef struct hub hub_t;
+typedef struct hub_options hub_options;
+typedef struct hub_client_options hub_client_options;
+
+/* A client id is unique for the life of a hub and never reused. 0 is never
+ * a valid id. */
+typedef uint64_t hub_client_id;
+
+/* What happens when a client's queue is full (see
+ * hub_options_set_queue_limits). */
+typedef enum hub_policy {
+  /* Discard the oldest queued messages to make room and count them on the
+   * client; it keeps receiving the newest. The default. */
+  HUB_DROP_OLDEST = 0,
+  /* Close the client. The others are unaffected. */
+  HUB_DISCONNECT = 1
+} hub_policy;
+
+/* Optional allocator, copied at hub_new(). Every allocation the hub makes
+ * goes through it; the functions must be thread-safe. */
+typedef struct hub_mem {
+  void *user_data;
+  void *(*malloc)(size_t size, void *user_data);
+  void (*free)(void *ptr, void *user_data);
+  void *(*calloc)(size_t nmemb, size_t size, void *user_data);
+  void *(*realloc)(void *ptr, size_t size, void *user_data);
+} hub_mem;
+
+/* ------------------------------------------------------------------------
+ * Transports
+ *
+ * A transport carries one client's bytes. fanhub's own socket and TLS
+ * transports implement this interface; a host can implement it to put a
+ * client on any byte stream (its own TLS, a pipe, a test buffer).
+ * ------------------------------------------------------------------------ */
+
+typedef struct hub_transport {
+  /* Write as many of the bytes in `iov` as can be written now without
+   * blocking. Returns the number of bytes taken (0 .. total), or a negative
+   * HUB_E* code if the stream is broken, which closes the client. Taking
+   * fewer bytes than offered means "full": the hub writes nothing more to
+   * this client until the host calls hub_client_writable(). Called on the
+   * client's shard thread only. */
+  int64_t (*writev)(void *io_user, const struct iovec *iov, int iovcnt);
+  /* Release the stream. Called exactly once, on the shard thread, when the
+   * client is closed for any reason; no other call follows. May be NULL. */
+  void (*close)(void *io_user);
+} hub_transport;
+
+/* ------------------------------------------------------------------------
+ * Hub options
+ *
+ * An options object is only read by hub_new(), which copies what it needs;
+ * it can be freed or reused at once after.
+ * ------------------------------------------------------------------------ */
+
+/* Allocates options holding every default. Returns 0, HUB_EINVAL (out is
+ * NULL) or HUB_ENOMEM. */
+HUB_EXTERN int hub_options_new(hub_options **out);
+/* Frees options. NULL is a no-op. */
+HUB_EXTERN void hub_options_free(hub_options *opt);
+
+/* Number of shards, 1..64. Default: the number of online CPUs (capped at
+ * 64). Returns 0 or HUB_EINVAL. */
+HUB_EXTERN int hub_options_set_shards(hub_options *opt, unsigned shards);
+/* 1 (default): hub_start() runs one thread per shard. 0: host-loop mode, no
+ * threads; the host polls hub_shard_fd() and calls hub_shard_run(). */
+HUB_EXTERN int hub_options_set_threads(hub_options *opt, int threads);
+/* Per-client queue caps: a client holds at most `max_msgs` messages and
+ * `max_bytes` bytes of frames not yet written. Defaults: 1024 messages,
+ * 1 MiB. Both must be >= 1. Returns 0 or HUB_EINVAL. */
+HUB_EXTERN int hub_options_set_queue_limits(hub_options *opt,
+                                            uint32_t max_msgs,
+                                            uint64_t max_bytes);
+/* What a full client queue does (default HUB_DROP_OLDEST). */
+HUB_EXTERN int hub_options_set_policy(hub_options *opt, hub_policy policy);
+/* Capacity of each shard's inbound message queue, rounded up to a power of
+ * two, 16..1048576 (default 65536). When it is full, hub_broadcast() still
+ * returns at once: the message is not delivered on that shard and
+ * hub_stats_t.queue_overflows counts it. */
+HUB_EXTERN int hub_options_set_shard_queue_size(hub_options *opt,
+                                                uint32_t size);
+/* Longest topic name accepted, 1..65535 bytes (default 256). Topics are
+ * byte strings without NUL; anything longer is HUB_ETOPIC. */
+HUB_EXTERN int hub_options_set_max_topic_len(hub_options *opt, size_t len);
+/* Allocator for everything the hub allocates (default: libc). `mem` is
+ * copied; NULL restores the default. */
+HUB_EXTERN int hub_options_set_mem(hub_options *opt, const hub_mem *mem);
+
+/* What hub_close_fn receives. Fields are only ever appended. */
+typedef struct hub_close_info {
+  hub_client_id id;
+  int code;                /* HUB_CLOSE_* reason */
+  void *client_user_data;  /* from hub_client_options_set_user_data() */
+  uint64_t drops;          /* messages drop-oldest discarded for it */
+  uint64_t deliveries;     /* frames fully written to it */
+} hub_close_info;
+
+/* Called on the client's shard thread after a client is closed and its
+ * transport released, for any reason: hub_close(), a transport error, the
+ * disconnect policy, hub_stop(). It may call any hub_* function except
+ * hub_stop() and hub_free(). */
+typedef void (*hub_close_fn)(hub_t *hub, const hub_close_info *info,
+                             void *user_data);
+HUB_EXTERN int hub_options_set_close_callback(hub_options *opt,
+                                              hub_close_fn fn,
+                                              void *user_data);
+
+/* Close reasons in hub_close_info.code. Values 1000..4999 are WebSocket
+ * close codes; the others are fanhub's. */
+#define HUB_CLOSE_NORMAL 1000      /* hub_close() without a code, or peer */
+#define HUB_CLOSE_GOING_AWAY 1001  /* hub_stop() */
+#define HUB_CLOSE_POLICY 1008      /* disconnect policy: queue overflow */
+#define HUB_CLOSE_TRANSPORT 4900   /* the transport reported an error */
+
+/* ------------------------------------------------------------------------
+ * Hub lifecycle
+ * ------------------------------------------------------------------------ */
+
+/* Creates a hub from `opt` (NULL: defaults). Nothing runs until
+ * hub_start(). Returns 0, HUB_EINVAL, HUB_ENOMEM or HUB_ESYS. */
+HUB_EXTERN int hub_new(hub_t **out, const hub_options *opt);
+/* Starts the shard threads (none in host-loop mode). Returns 0, HUB_ESTATE
+ * (already started or stopped) or HUB_ESYS. */
+HUB_EXTERN int hub_start(hub_t *hub);
+/* Stops the hub: hub_broadcast() fails from now on with HUB_ESTATE, queued
+ * messages are written for at most `drain_ms` milliseconds (0: none), then
+ * every client is closed (HUB_CLOSE_GOING_AWAY) and the threads are joined.
+ * Any thread but a shard thread; in host-loop mode, the host's loop thread.
+ * Returns 0 or HUB_ESTATE (never started, or already stopped). */
+HUB_EXTERN int hub_stop(hub_t *hub, int drain_ms);
+/* Frees the hub, stopping it first without draining if it still runs.
+ * Not from a shard thread. NULL is a no-op. */
+HUB_EXTERN void hub_free(hub_t *hub);
+
+/* ------------------------------------------------------------------------
+ * Clients
+ * ------------------------------------------------------------------------ */
+
+/* Per-client options for hub_attach_transport(); same rules as hub_options
+ * (read at the call, reusable). Fields not set take the hub's values. */
+HUB_EXTERN int hub_client_options_new(hub_client_options **out);
+HUB_EXTERN void hub_client_options_free(hub_client_options *copt);
+HUB_EXTERN int hub_client_options_set_queue_limits(hub_client_options *copt,
+                                                   uint32_t max_msgs,
+                                                   uint64_t max_bytes);
+HUB_EXTERN int hub_client_options_set_policy(hub_client_options *copt,
+                                             hub_policy policy);
+/* An opaque pointer the hub hands back in hub_close_fn. Default NULL. */
+HUB_EXTERN int hub_client_options_set_user_data(hub_client_options *copt,
+                                                void *user_data);
+
+/* Attaches a client that speaks through `tp` (copied) with `io_user` as its
+ * stream. Messages are written raw: the payload bytes, nothing around them.
+ * On success *out receives the id and the hub owns the stream: it calls
+ * tp->close exactly once, even if the hub stops before the client is set
+ * up. On failure nothing is called and the caller keeps the stream.
+ * `copt` may be NULL. Returns 0, HUB_EINVAL, HUB_ENOMEM or HUB_ESTATE
+ * (stopped). Any thread. */
+HUB_EXTERN int hub_attach_transport(hub_t *hub, const hub_transport *tp,
+                                    void *io_user,
+                                    const hub_client_options *copt,
+                                    hub_client_id *out);
+
+/* Tells the hub a transport that took fewer bytes than offered can take
+ * more: the shard resumes writing to the client. Any thread. Returns 0,
+ * HUB_EINVAL or HUB_ENOMEM. An unknown or closed id is ignored. */
+HUB_EXTERN int hub_client_writable(hub_t *hub, hub_client_id id);
+
+/* Subscribes a client to `topic` (a byte string of 1..max_topic_len bytes,
+ * no NUL). Idempotent: subscribing twice is one subscription. The
+ * subscription is in place for every hub_broadcast() that starts after this
+ * call returns. Returns 0, HUB_EINVAL, HUB_ETOPIC, HUB_ENOMEM or HUB_ESTATE.
+ * An unknown or closed id is ignored. Any thread. */
+HUB_EXTERN int hub_subscribe(hub_t *hub, hub_client_id id, const char *topic);
+/* Removes a subscription; removing one that does not exist is a no-op.
+ * Same returns and rules as hub_subscribe(). */
+HUB_EXTERN int hub_unsubscribe(hub_t *hub, hub_client_id id,
+                               const char *topic);
+/* Closes a client: its subscriptions are removed, its queue discarded, its
+ * transport released and the close callback fires with `code` (0 means
+ * HUB_CLOSE_NORMAL). Idempotent; an unknown id is ignored. Returns 0,
+ * HUB_EINVAL, HUB_ENOMEM or HUB_ESTATE. Any thread. */
+HUB_EXTERN int hub_close(hub_t *hub, hub_client_id id, int code);
+
+/* ------------------------------------------------------------------------
+ * Broadcast
+ * ------------------------------------------------------------------------ */
+
+/* Flags for hub_broadcast(). */
+#define HUB_MSG_JSON 0x1u /* payload is a JSON value (WS envelopes embed it) */
+
+/* Delivers `len` bytes at `data` to every client subscribed to `topic`.
+ * The payload is copied once; the caller may reuse `data` at once.
+ * Returns the message's sequence number (> 0, increasing per hub) or
+ * HUB_EINVAL, HUB_ETOPIC, HUB_ENOMEM, HUB_ESTATE (not running).
+ * Any thread; never blocks on I/O or on a client, never calls back into
+ * the host, and takes only short internal locks: safe in a commit hook.
+ * Messages of one topic reach every subscriber in sequence order, even
+ * when several threads broadcast to it at once. */
+HUB_EXTERN int64_t hub_broadcast(hub_t *hub, const char *topic,
+                                 const void *data, size_t len,
+                                 unsigned flags);
+
+/* ------------------------------------------------------------------------
+ * Host-loop mode (hub_options_set_threads(opt, 0))
+ * ------------------------------------------------------------------------ */
+
+/* Number of shards. Any thread. */
+HUB_EXTERN int hub_shard_count(const hub_t *hub);
+/* A pollable fd (an epoll fd) that becomes readable when shard `i` has
+ * work; add it to the host's loop. Returns the fd or HUB_EINVAL. */
+HUB_EXTERN int hub_shard_fd(const hub_t *hub, int i);
+/* Runs shard `i` once: waits up to `timeout_ms` (0: not at all, -1: until
+ * there is work) and handles everything ready. Only in host-loop mode,
+ * only from one thread per shard at a time. Returns the number of events
+ * handled (>= 0), HUB_EINVAL or HUB_ESTATE. */
+HUB_EXTERN int hub_shard_run(hub_t *hub, int i, int timeout_ms);
+
+/* ------------------------------------------------------------------------
+ * Stats
+ * ------------------------------------------------------------------------ */
+
+/* Counters since hub_new(). Fields are only ever appended: pass
+ * sizeof(hub_stats_t) and an older binary keeps working. Gauges (clients,
+ * subscriptions, topics, bytes_queued) are a snapshot each shard publishes
+ * after every loop iteration. */
+typedef struct hub_stats_t {
+  uint64_t clients;         /* attached and not yet closed */
+  uint64_t subscriptions;   /* (client, topic) pairs */
+  uint64_t topics;          /* topics with at least one subscriber */
+  uint64_t broadcasts;      /* hub_broadcast() calls that returned a seq */
+  uint64_t deliveries;      /* frames fully written to a transport */
+  uint64_t drops;           /* messages discarded by drop-oldest */
+  uint64_t evictions;       /* clients closed by the disconnect policy */
+  uint64_t bytes_queued;    /* frame bytes waiting in client queues */
+  uint64_t queue_overflows; /* messages lost to a full shard queue */
+  uint64_t clients_closed;  /* clients closed for any reason */
+} hub_stats_t;
+
+/* Fills the first `size` bytes of *out (at most sizeof(hub_stats_t)).
+ * Returns 0 or HUB_EINVAL. Any thread; cost O(shards + stripes). */
+HUB_EXTERN int hub_stats(hub_t *hub, hub_stats_t *out, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FANHUB_H */

@@ -1,0 +1,138 @@
+/* Per-client delivery: limits and slow-client policy on enqueue, coalesced
+ * writes on flush, and teardown. Shard thread only. */
+#include "client.h"
+
+#include "hub.h"
+
+void client_mark_dirty(struct shard *s, struct client *c) {
+  if (!c->dirty) {
+    c->dirty = true;
+    c->dirty_next = s->dirty;
+    s->dirty = c;
+  }
+}
+
+void client_doom(struct shard *s, struct client *c, int code) {
+  if (c->state != CLIENT_OPEN)
+    return;
+  c->state = CLIENT_DOOMED;
+  c->close_code = code;
+  c->doomed_next = s->doomed;
+  s->doomed = c;
+  if (code == HUB_CLOSE_POLICY)
+    s->st.evictions++;
+}
+
+static void discard_head(struct shard *s, struct client *c,
+                         struct smsg *sm) {
+  s->st.bytes_queued -= cqueue_len_of(&c->q, sm);
+  smsg_release(s, sm);
+}
+
+static bool fits(const struct client *c, size_t len) {
+  return c->q.count < c->max_msgs && c->q.bytes + len <= c->max_bytes;
+}
+
+void client_enqueue(struct shard *s, struct client *c, struct smsg *sm) {
+  if (c->state != CLIENT_OPEN)
+    return;
+  size_t len = cqueue_len_of(&c->q, sm);
+  if (!fits(c, len)) {
+    if (c->policy == HUB_DISCONNECT) {
+      client_doom(s, c, HUB_CLOSE_POLICY);
+      return;
+    }
+    struct smsg *old;
+    while (!fits(c, len) && (old = cqueue_drop_oldest(&c->q))) {
+      s->st.bytes_queued -= cqueue_len_of(&c->q, old);
+      smsg_release(s, old);
+      c->drops++;
+      s->st.drops++;
+    }
+    if (!fits(c, len)) {
+      /* Larger than the byte cap, or stuck behind a partly written head:
+       * the new message is the one dropped. */
+      c->drops++;
+      s->st.drops++;
+      return;
+    }
+  }
+  if (cqueue_push(&c->q, s->mem, sm, c->max_msgs)) {
+    c->drops++;
+    s->st.drops++;
+    return;
+  }
+  sm->refs++;
+  s->st.bytes_queued += len;
+  client_mark_dirty(s, c);
+}
+
+#define FLUSH_IOV 64
+
+void client_flush(struct shard *s, struct client *c) {
+  while (c->state == CLIENT_OPEN && !c->blocked && c->q.count) {
+    struct iovec iov[FLUSH_IOV];
+    int n = 0;
+    size_t total = 0;
+    for (uint32_t i = 0; i < c->q.count && n < FLUSH_IOV; i++) {
+      iov[n] = *smsg_frame(cqueue_at(&c->q, i), (enum wire)c->q.wire);
+      if (i == 0) {
+        iov[n].iov_base = (char *)iov[n].iov_base + c->q.head_off;
+        iov[n].iov_len -= c->q.head_off;
+      }
+      total += iov[n].iov_len;
+      if (iov[n].iov_len)
+        n++;
+    }
+    int64_t w = 0;
+    if (total) {
+      w = c->tp.writev(c->io_user, iov, n);
+      if (w < 0 || (uint64_t)w > total) {
+        client_doom(s, c, HUB_CLOSE_TRANSPORT);
+        return;
+      }
+    }
+    size_t left = (size_t)w;
+    while (c->q.count) {
+      struct smsg *head = cqueue_at(&c->q, 0);
+      size_t rem = cqueue_len_of(&c->q, head) - c->q.head_off;
+      if (rem > left) {
+        c->q.head_off += left;
+        break;
+      }
+      left -= rem;
+      discard_head(s, c, cqueue_pop(&c->q));
+      c->deliveries++;
+      s->st.deliveries++;
+    }
+    if ((size_t)w < total)
+      c->blocked = true;
+  }
+  cqueue_shrink(&c->q, s->mem);
+}
+
+void client_destroy(struct shard *s, struct client *c, bool in_map) {
+  struct hub *hub = s->hub;
+  while (c->subs.head) {
+    struct sub *sub = c->subs.head;
+    struct ltopic *t = sub->topic;
+    ti_release(&hub->index, t->name, t->len, t->node.hash, s->idx);
+    registry_del_sub(&s->reg, &c->subs, sub);
+  }
+  while (c->q.count)
+    discard_head(s, c, cqueue_pop(&c->q));
+  cqueue_shrink(&c->q, s->mem);
+  if (in_map) {
+    htable_remove(&s->clients, &c->node);
+    s->st.clients--;
+  }
+  s->st.clients_closed++;
+  if (c->tp.close)
+    c->tp.close(c->io_user);
+  if (hub->opt.on_close) {
+    hub_close_info info = {c->id, c->close_code, c->user_data, c->drops,
+                           c->deliveries};
+    hub->opt.on_close(hub, &info, hub->opt.on_close_user_data);
+  }
+  mem_free(s->mem, c);
+}

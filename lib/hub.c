@@ -1,0 +1,378 @@
+/* Hub lifecycle and the public entry points that travel to shards:
+ * attach, subscribe, unsubscribe, close, writable, broadcast, stats. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hub.h"
+
+int hub_new(hub_t **out, const hub_options *opt) {
+  if (!out)
+    return HUB_EINVAL;
+  struct hub_options o;
+  if (opt)
+    o = *opt;
+  else
+    hub__options_defaults(&o);
+  hub_t *hub = o.mem.calloc(1, sizeof(*hub), o.mem.user_data);
+  if (!hub)
+    return HUB_ENOMEM;
+  hub->opt = o;
+  const hub_mem *mem = &hub->opt.mem;
+  if (getrandom(&hub->key, sizeof(hub->key), GRND_NONBLOCK) !=
+      (ssize_t)sizeof(hub->key)) {
+    /* No entropy yet (early boot): the seed only hardens hashing against
+     * chosen topic names, so fall back to something unpredictable enough. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    hub->key.k0 = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+    hub->key.k1 = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)hub;
+  }
+  hub->nshards = o.shards;
+  atomic_init(&hub->state, HUB_NEW);
+  atomic_init(&hub->next_id, 0);
+  atomic_init(&hub->broadcasts, 0);
+  atomic_init(&hub->seq, 0);
+  int rv = topic_index_init(&hub->index, mem, hub->nshards);
+  if (rv)
+    goto fail;
+  hub->shards = mem_calloc(mem, hub->nshards, sizeof(*hub->shards));
+  if (!hub->shards) {
+    rv = HUB_ENOMEM;
+    goto fail;
+  }
+  for (unsigned i = 0; i < hub->nshards; i++)
+    hub->shards[i].epfd = hub->shards[i].evfd = -1;
+  for (unsigned i = 0; i < hub->nshards; i++)
+    if ((rv = shard_init(&hub->shards[i], hub, i)))
+      goto fail;
+  *out = hub;
+  return 0;
+
+fail:
+  hub_free(hub);
+  return rv;
+}
+
+static int state(const hub_t *hub) { return atomic_load(&hub->state); }
+
+int hub_start(hub_t *hub) {
+  if (!hub)
+    return HUB_EINVAL;
+  int expect = HUB_NEW;
+  if (!atomic_compare_exchange_strong(&hub->state, &expect, HUB_RUNNING))
+    return HUB_ESTATE;
+  if (!hub->opt.threads)
+    return 0;
+  /* Shard threads take no signals: those belong to the host's threads. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int rv = 0;
+  for (unsigned i = 0; i < hub->nshards; i++) {
+    struct shard *s = &hub->shards[i];
+    if (pthread_create(&s->thread, NULL, shard_main, s)) {
+      rv = HUB_ESYS;
+      break;
+    }
+    s->thread_started = true;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rv)
+    hub_stop(hub, 0);
+  return rv;
+}
+
+int hub_stop(hub_t *hub, int drain_ms) {
+  if (!hub)
+    return HUB_EINVAL;
+  int expect = HUB_RUNNING;
+  if (!atomic_compare_exchange_strong(&hub->state, &expect, HUB_STOPPING))
+    return HUB_ESTATE;
+  int64_t deadline = hub__now_ms() + (drain_ms > 0 ? drain_ms : 0);
+  for (unsigned i = 0; i < hub->nshards; i++) {
+    struct shard *s = &hub->shards[i];
+    atomic_store(&s->stop_deadline_ms, deadline);
+    shard_wake(s);
+  }
+  if (hub->opt.threads) {
+    for (unsigned i = 0; i < hub->nshards; i++) {
+      struct shard *s = &hub->shards[i];
+      if (s->thread_started) {
+        pthread_join(s->thread, NULL);
+        s->thread_started = false;
+      }
+    }
+  } else {
+    for (bool busy = true; busy;) {
+      busy = false;
+      for (unsigned i = 0; i < hub->nshards; i++) {
+        struct shard *s = &hub->shards[i];
+        if (!s->exited) {
+          shard_run_once(s, 1);
+          busy = true;
+        }
+      }
+    }
+  }
+  atomic_store(&hub->state, HUB_STOPPED);
+  return 0;
+}
+
+void hub_free(hub_t *hub) {
+  if (!hub)
+    return;
+  if (state(hub) == HUB_RUNNING)
+    hub_stop(hub, 0);
+  const hub_mem mem = hub->opt.mem;
+  if (hub->shards) {
+    for (unsigned i = 0; i < hub->nshards; i++)
+      shard_destroy(&hub->shards[i]);
+    mem_free(&hub->opt.mem, hub->shards);
+  }
+  topic_index_destroy(&hub->index);
+  mem.free(hub, mem.user_data);
+}
+
+/* Calls that enqueue work for a client are allowed before hub_start() (the
+ * work waits) and refused once the hub stops. */
+static int accepting(const hub_t *hub) {
+  int st = state(hub);
+  return st == HUB_NEW || st == HUB_RUNNING;
+}
+
+static int check_topic(const hub_t *hub, const char *topic, size_t *len) {
+  if (!topic)
+    return HUB_EINVAL;
+  size_t n = strnlen(topic, hub->opt.max_topic_len + 1);
+  if (n == 0 || n > hub->opt.max_topic_len)
+    return HUB_ETOPIC;
+  *len = n;
+  return 0;
+}
+
+static struct cmd *cmd_new(hub_t *hub, enum cmd_type type, hub_client_id id,
+                           size_t topic_len) {
+  struct cmd *c = mem_malloc(&hub->opt.mem, sizeof(*c) + topic_len + 1);
+  if (c) {
+    memset(c, 0, sizeof(*c));
+    c->type = (uint8_t)type;
+    c->id = id;
+    c->len = topic_len;
+  }
+  return c;
+}
+
+static void send_cmd(hub_t *hub, struct cmd *c) {
+  struct shard *s = hub_shard_of(hub, c->id);
+  shard_push_cmd(s, c);
+  shard_wake(s);
+}
+
+int hub_attach_transport(hub_t *hub, const hub_transport *tp, void *io_user,
+                         const hub_client_options *copt, hub_client_id *out) {
+  if (!hub || !tp || !tp->writev || !out)
+    return HUB_EINVAL;
+  if (!accepting(hub))
+    return HUB_ESTATE;
+  const hub_mem *mem = &hub->opt.mem;
+  struct client *c = mem_calloc(mem, 1, sizeof(*c));
+  struct cmd *cmd = cmd_new(hub, CMD_ATTACH, 0, 0);
+  if (!c || !cmd) {
+    mem_free(mem, c);
+    mem_free(mem, cmd);
+    return HUB_ENOMEM;
+  }
+  c->id = atomic_fetch_add(&hub->next_id, 1) + 1;
+  c->node.hash = hash_u64(c->id);
+  c->tp = *tp;
+  c->io_user = io_user;
+  cqueue_init(&c->q, WIRE_RAW);
+  c->max_msgs = hub->opt.queue_max_msgs;
+  c->max_bytes = hub->opt.queue_max_bytes;
+  c->policy = (uint8_t)hub->opt.policy;
+  c->state = CLIENT_OPEN;
+  if (copt) {
+    if (copt->set & COPT_LIMITS) {
+      c->max_msgs = copt->queue_max_msgs;
+      c->max_bytes = copt->queue_max_bytes;
+    }
+    if (copt->set & COPT_POLICY)
+      c->policy = (uint8_t)copt->policy;
+    c->user_data = copt->user_data;
+  }
+  cmd->id = c->id;
+  cmd->client = c;
+  *out = c->id;
+  send_cmd(hub, cmd);
+  return 0;
+}
+
+static int simple_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
+                      int code) {
+  if (!hub || id == 0)
+    return HUB_EINVAL;
+  if (!accepting(hub))
+    return HUB_ESTATE;
+  struct cmd *c = cmd_new(hub, type, id, 0);
+  if (!c)
+    return HUB_ENOMEM;
+  c->code = code;
+  send_cmd(hub, c);
+  return 0;
+}
+
+int hub_client_writable(hub_t *hub, hub_client_id id) {
+  return simple_cmd(hub, CMD_WRITABLE, id, 0);
+}
+
+int hub_close(hub_t *hub, hub_client_id id, int code) {
+  return simple_cmd(hub, CMD_CLOSE, id, code ? code : HUB_CLOSE_NORMAL);
+}
+
+static int topic_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
+                     const char *topic) {
+  size_t len;
+  if (!hub || id == 0)
+    return HUB_EINVAL;
+  int rv = check_topic(hub, topic, &len);
+  if (rv)
+    return rv;
+  if (!accepting(hub))
+    return HUB_ESTATE;
+  struct cmd *c = cmd_new(hub, type, id, len);
+  if (!c)
+    return HUB_ENOMEM;
+  memcpy(c->topic, topic, len);
+  c->topic[len] = '\0';
+  c->hash = hash_bytes(&hub->key, topic, len);
+  struct shard *s = hub_shard_of(hub, id);
+  if (type == CMD_SUBSCRIBE) {
+    /* Count the subscription in the index and queue the command under the
+     * same stripe lock: a broadcast that starts after this call sees the
+     * shard in the topic's mask, and its message lands in the shard's
+     * ring after this command is on the stack. */
+    struct ti_stripe *st = ti_stripe_of(&hub->index, c->hash);
+    pthread_mutex_lock(&st->lock);
+    rv = ti_acquire_locked(&hub->index, st, topic, len, c->hash, s->idx);
+    if (!rv)
+      shard_push_cmd(s, c);
+    pthread_mutex_unlock(&st->lock);
+    if (rv) {
+      mem_free(&hub->opt.mem, c);
+      return rv;
+    }
+  } else {
+    shard_push_cmd(s, c);
+  }
+  shard_wake(s);
+  return 0;
+}
+
+int hub_subscribe(hub_t *hub, hub_client_id id, const char *topic) {
+  return topic_cmd(hub, CMD_SUBSCRIBE, id, topic);
+}
+
+int hub_unsubscribe(hub_t *hub, hub_client_id id, const char *topic) {
+  return topic_cmd(hub, CMD_UNSUBSCRIBE, id, topic);
+}
+
+int64_t hub_broadcast(hub_t *hub, const char *topic, const void *data,
+                      size_t len, unsigned flags) {
+  size_t tlen;
+  if (!hub || (!data && len) || (flags & ~HUB_MSG_JSON))
+    return HUB_EINVAL;
+  int rv = check_topic(hub, topic, &tlen);
+  if (rv)
+    return rv;
+  if (state(hub) != HUB_RUNNING)
+    return HUB_ESTATE;
+  uint64_t hash = hash_bytes(&hub->key, topic, tlen);
+  struct msg *m = msg_new(&hub->opt.mem, topic, tlen, hash, data, len, flags);
+  if (!m)
+    return HUB_ENOMEM;
+
+  /* Sequence number and pushes under the topic's stripe lock, so every
+   * shard receives a topic's messages in sequence order. */
+  struct ti_stripe *st = ti_stripe_of(&hub->index, hash);
+  uint64_t pushed = 0;
+  uint32_t failed = 0;
+  pthread_mutex_lock(&st->lock);
+  int64_t seq = atomic_fetch_add_explicit(&hub->seq, 1, memory_order_relaxed) + 1;
+  m->seq = seq;
+  struct gtopic *t = ti_find_locked(st, topic, tlen, hash);
+  if (t) {
+    uint64_t mask = t->mask;
+    msg_ref_n(m, (uint32_t)__builtin_popcountll(mask));
+    while (mask) {
+      unsigned i = (unsigned)__builtin_ctzll(mask);
+      mask &= mask - 1;
+      if (mpsc_ring_push(&hub->shards[i].ring, m)) {
+        pushed |= UINT64_C(1) << i;
+      } else {
+        atomic_fetch_add_explicit(&hub->shards[i].overflows, 1,
+                                  memory_order_relaxed);
+        failed++;
+      }
+    }
+  }
+  pthread_mutex_unlock(&st->lock);
+
+  /* Wake-ups outside the lock: an eventfd write is a syscall. */
+  while (pushed) {
+    unsigned i = (unsigned)__builtin_ctzll(pushed);
+    pushed &= pushed - 1;
+    shard_wake(&hub->shards[i]);
+  }
+  if (failed)
+    atomic_fetch_sub_explicit(&m->refs, failed, memory_order_relaxed);
+  msg_unref(&hub->opt.mem, m);
+  atomic_fetch_add_explicit(&hub->broadcasts, 1, memory_order_relaxed);
+  return seq;
+}
+
+int hub_shard_count(const hub_t *hub) {
+  return hub ? (int)hub->nshards : HUB_EINVAL;
+}
+
+int hub_shard_fd(const hub_t *hub, int i) {
+  if (!hub || i < 0 || (unsigned)i >= hub->nshards)
+    return HUB_EINVAL;
+  return hub->shards[i].epfd;
+}
+
+int hub_shard_run(hub_t *hub, int i, int timeout_ms) {
+  if (!hub || i < 0 || (unsigned)i >= hub->nshards)
+    return HUB_EINVAL;
+  if (hub->opt.threads || state(hub) != HUB_RUNNING)
+    return HUB_ESTATE;
+  return shard_run_once(&hub->shards[i], timeout_ms);
+}
+
+int hub_stats(hub_t *hub, hub_stats_t *out, size_t size) {
+  if (!hub || !out || size > sizeof(hub_stats_t))
+    return HUB_EINVAL;
+  hub_stats_t s;
+  memset(&s, 0, sizeof(s));
+  for (unsigned i = 0; i < hub->nshards; i++) {
+    struct shard *sh = &hub->shards[i];
+#define LOAD(f) atomic_load_explicit(&sh->pub.f, memory_order_relaxed)
+    s.clients += LOAD(clients);
+    s.subscriptions += LOAD(subscriptions);
+    s.deliveries += LOAD(deliveries);
+    s.drops += LOAD(drops);
+    s.evictions += LOAD(evictions);
+    s.bytes_queued += LOAD(bytes_queued);
+    s.clients_closed += LOAD(clients_closed);
+    s.queue_overflows +=
+        atomic_load_explicit(&sh->overflows, memory_order_relaxed);
+#undef LOAD
+  }
+  s.topics = atomic_load_explicit(&hub->index.ntopics, memory_order_relaxed);
+  s.broadcasts = atomic_load_explicit(&hub->broadcasts, memory_order_relaxed);
+  memcpy(out, &s, size);
+  return 0;
+}

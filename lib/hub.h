@@ -1,0 +1,30 @@
+/* The hub itself: options, shards, topic index, sequence counter. */
+#ifndef HUB_HUB_H
+#define HUB_HUB_H
+
+#include <stdatomic.h>
+
+#include "hash.h"
+#include "options.h"
+#include "shard.h"
+#include "topic_index.h"
+
+enum hub_state { HUB_NEW, HUB_RUNNING, HUB_STOPPING, HUB_STOPPED };
+
+struct hub {
+  struct hub_options opt; /* opt.mem is the allocator */
+  hash_key key;
+  unsigned nshards;
+  struct shard *shards;
+  struct topic_index index;
+  _Atomic int state;
+  _Atomic uint64_t next_id;
+  _Atomic uint64_t broadcasts;
+  alignas(HUB_CACHELINE) _Atomic int64_t seq;
+};
+
+static inline struct shard *hub_shard_of(struct hub *hub, hub_client_id id) {
+  return &hub->shards[id % hub->nshards];
+}
+
+#endif

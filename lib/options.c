@@ -1,0 +1,146 @@
+/* Option objects: every default is set in hub__options_defaults(). */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "options.h"
+
+void hub__options_defaults(struct hub_options *opt) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  opt->shards = cpus < 1 ? 1 : cpus > HUB_MAX_SHARDS ? HUB_MAX_SHARDS
+                                                     : (unsigned)cpus;
+  opt->threads = 1;
+  opt->queue_max_msgs = 1024;
+  opt->queue_max_bytes = 1u << 20;
+  opt->policy = HUB_DROP_OLDEST;
+  opt->shard_queue_size = 65536;
+  opt->max_topic_len = 256;
+  opt->mem = hub__mem_default;
+  opt->on_close = NULL;
+  opt->on_close_user_data = NULL;
+}
+
+int hub_options_new(hub_options **out) {
+  if (!out)
+    return HUB_EINVAL;
+  hub_options *opt = malloc(sizeof(*opt));
+  if (!opt)
+    return HUB_ENOMEM;
+  hub__options_defaults(opt);
+  *out = opt;
+  return 0;
+}
+
+void hub_options_free(hub_options *opt) { free(opt); }
+
+int hub_options_set_shards(hub_options *opt, unsigned shards) {
+  if (!opt || shards < 1 || shards > HUB_MAX_SHARDS)
+    return HUB_EINVAL;
+  opt->shards = shards;
+  return 0;
+}
+
+int hub_options_set_threads(hub_options *opt, int threads) {
+  if (!opt || (threads != 0 && threads != 1))
+    return HUB_EINVAL;
+  opt->threads = threads;
+  return 0;
+}
+
+int hub_options_set_queue_limits(hub_options *opt, uint32_t max_msgs,
+                                 uint64_t max_bytes) {
+  if (!opt || max_msgs < 1 || max_bytes < 1)
+    return HUB_EINVAL;
+  opt->queue_max_msgs = max_msgs;
+  opt->queue_max_bytes = max_bytes;
+  return 0;
+}
+
+static int valid_policy(hub_policy p) {
+  return p == HUB_DROP_OLDEST || p == HUB_DISCONNECT;
+}
+
+int hub_options_set_policy(hub_options *opt, hub_policy policy) {
+  if (!opt || !valid_policy(policy))
+    return HUB_EINVAL;
+  opt->policy = policy;
+  return 0;
+}
+
+int hub_options_set_shard_queue_size(hub_options *opt, uint32_t size) {
+  if (!opt || size < 16 || size > (1u << 20))
+    return HUB_EINVAL;
+  uint32_t pow2 = 16;
+  while (pow2 < size)
+    pow2 <<= 1;
+  opt->shard_queue_size = pow2;
+  return 0;
+}
+
+int hub_options_set_max_topic_len(hub_options *opt, size_t len) {
+  if (!opt || len < 1 || len > 65535)
+    return HUB_EINVAL;
+  opt->max_topic_len = len;
+  return 0;
+}
+
+int hub_options_set_mem(hub_options *opt, const hub_mem *mem) {
+  if (!opt)
+    return HUB_EINVAL;
+  if (!mem) {
+    opt->mem = hub__mem_default;
+    return 0;
+  }
+  if (!mem->malloc || !mem->free || !mem->calloc || !mem->realloc)
+    return HUB_EINVAL;
+  opt->mem = *mem;
+  return 0;
+}
+
+int hub_options_set_close_callback(hub_options *opt, hub_close_fn fn,
+                                   void *user_data) {
+  if (!opt)
+    return HUB_EINVAL;
+  opt->on_close = fn;
+  opt->on_close_user_data = user_data;
+  return 0;
+}
+
+int hub_client_options_new(hub_client_options **out) {
+  if (!out)
+    return HUB_EINVAL;
+  hub_client_options *c = calloc(1, sizeof(*c));
+  if (!c)
+    return HUB_ENOMEM;
+  *out = c;
+  return 0;
+}
+
+void hub_client_options_free(hub_client_options *copt) { free(copt); }
+
+int hub_client_options_set_queue_limits(hub_client_options *copt,
+                                        uint32_t max_msgs,
+                                        uint64_t max_bytes) {
+  if (!copt || max_msgs < 1 || max_bytes < 1)
+    return HUB_EINVAL;
+  copt->queue_max_msgs = max_msgs;
+  copt->queue_max_bytes = max_bytes;
+  copt->set |= COPT_LIMITS;
+  return 0;
+}
+
+int hub_client_options_set_policy(hub_client_options *copt,
+                                  hub_policy policy) {
+  if (!copt || !valid_policy(policy))
+    return HUB_EINVAL;
+  copt->policy = policy;
+  copt->set |= COPT_POLICY;
+  return 0;
+}
+
+int hub_client_options_set_user_data(hub_client_options *copt,
+                                     void *user_data) {
+  if (!copt)
+    return HUB_EINVAL;
+  copt->user_data = user_data;
+  return 0;
+}

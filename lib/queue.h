@@ -1,0 +1,41 @@
+/* A client's bounded queue: a ring of refs to shard messages not yet
+ * written. It starts in two inline slots, so an idle client costs no heap,
+ * grows by doubling while a client falls behind and returns to the inline
+ * slots once it has caught up. Limits and policy live in the caller
+ * (client.c); this is only the ring. */
+#ifndef HUB_QUEUE_H
+#define HUB_QUEUE_H
+
+#include "msg.h"
+
+#define CQ_INLINE 2
+
+struct cqueue {
+  struct smsg **items; /* inline_items while cap == CQ_INLINE */
+  struct smsg *inline_items[CQ_INLINE];
+  uint32_t head, count, cap;
+  uint8_t wire;     /* enum wire of every frame in this queue */
+  size_t head_off;  /* bytes of the head frame already written */
+  uint64_t bytes;   /* sum of the frame lengths of every entry */
+};
+
+void cqueue_init(struct cqueue *q, enum wire wire);
+static inline size_t cqueue_len_of(const struct cqueue *q, struct smsg *sm) {
+  return smsg_frame(sm, (enum wire)q->wire)->iov_len;
+}
+static inline struct smsg *cqueue_at(const struct cqueue *q, uint32_t i) {
+  return q->items[(q->head + i) & (q->cap - 1)];
+}
+/* Appends; grows up to the power of two covering `limit` entries.
+ * Returns 0 or HUB_ENOMEM. The caller has checked the limits. */
+int cqueue_push(struct cqueue *q, const hub_mem *mem, struct smsg *sm,
+                uint32_t limit);
+/* Removes and returns the head (the caller has written all of it). */
+struct smsg *cqueue_pop(struct cqueue *q);
+/* Removes and returns the oldest entry not partly written, or NULL when
+ * the only entry is the partly written head. */
+struct smsg *cqueue_drop_oldest(struct cqueue *q);
+/* Gives the heap ring back once the queue is empty. */
+void cqueue_shrink(struct cqueue *q, const hub_mem *mem);
+
+#endif

@@ -1,0 +1,287 @@
+/* The shard event loop: commands, message fanout, coalesced flushes,
+ * client teardown, and the drain on stop. */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "hub.h"
+
+/* Messages handled between two flushes: large enough that a burst is
+ * written with one writev per client, small enough to bound latency. */
+#define SHARD_BATCH 1024
+/* Spare smsg structs a shard keeps instead of freeing. */
+#define SMSG_FREE_MAX 4096
+
+int shard_init(struct shard *s, struct hub *hub, unsigned idx) {
+  memset(s, 0, sizeof(*s));
+  s->hub = hub;
+  s->mem = &hub->opt.mem;
+  s->idx = idx;
+  s->evfd = -1;
+  s->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (s->epfd < 0)
+    return HUB_ESYS;
+  s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (s->evfd < 0)
+    return HUB_ESYS;
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->evfd};
+  if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->evfd, &ev) < 0)
+    return HUB_ESYS;
+  int rv = mpsc_ring_init(&s->ring, s->mem, hub->opt.shard_queue_size);
+  if (rv)
+    return rv;
+  htable_init(&s->clients, s->mem);
+  registry_init(&s->reg, s->mem);
+  return 0;
+}
+
+void shard_wake(struct shard *s) {
+  if (!atomic_exchange(&s->wake_pending, 1)) {
+    uint64_t one = 1;
+    /* Only fails if the counter would overflow, which a pending wake-up
+     * already covers. */
+    ssize_t rv = write(s->evfd, &one, sizeof(one));
+    (void)rv;
+  }
+}
+
+void shard_push_cmd(struct shard *s, struct cmd *c) {
+  cmd_stack_push(&s->cmds, &c->node);
+}
+
+static int client_id_eq(const struct hnode *n, const void *key) {
+  return container_of(n, struct client, node)->id ==
+         *(const hub_client_id *)key;
+}
+
+static struct client *find_client(struct shard *s, hub_client_id id) {
+  struct hnode *n = htable_find(&s->clients, hash_u64(id), client_id_eq, &id);
+  struct client *c = n ? container_of(n, struct client, node) : NULL;
+  return c && c->state == CLIENT_OPEN ? c : NULL;
+}
+
+static struct smsg *smsg_get(struct shard *s, struct msg *m) {
+  struct smsg *sm = s->free_smsgs;
+  if (sm) {
+    s->free_smsgs = sm->next_free;
+    s->nfree--;
+  } else {
+    sm = mem_malloc(s->mem, sizeof(*sm));
+    if (!sm)
+      return NULL;
+  }
+  sm->msg = m;
+  sm->refs = 0;
+  sm->encoded = 0;
+  return sm;
+}
+
+static void smsg_put(struct shard *s, struct smsg *sm) {
+  msg_unref(s->mem, sm->msg);
+  if (s->nfree < SMSG_FREE_MAX) {
+    sm->next_free = s->free_smsgs;
+    s->free_smsgs = sm;
+    s->nfree++;
+  } else {
+    mem_free(s->mem, sm);
+  }
+}
+
+void smsg_release(struct shard *s, struct smsg *sm) {
+  if (--sm->refs == 0)
+    smsg_put(s, sm);
+}
+
+static void attach(struct shard *s, struct client *c) {
+  if (htable_insert(&s->clients, &c->node)) {
+    c->close_code = HUB_CLOSE_TRANSPORT;
+    client_destroy(s, c, false);
+    return;
+  }
+  s->st.clients++;
+  if (s->stopping)
+    client_doom(s, c, HUB_CLOSE_GOING_AWAY);
+}
+
+static void run_cmd(struct shard *s, struct cmd *cmd) {
+  struct hub *hub = s->hub;
+  struct client *c;
+  switch (cmd->type) {
+  case CMD_ATTACH:
+    attach(s, cmd->client);
+    break;
+  case CMD_SUBSCRIBE:
+    /* hub_subscribe() counted the subscription in the index already; keep
+     * that count only if it became a new subscription. */
+    c = find_client(s, cmd->id);
+    if (!c || registry_add(&s->reg, c, &c->subs, cmd->topic, cmd->len,
+                           cmd->hash) != 1)
+      ti_release(&hub->index, cmd->topic, cmd->len, cmd->hash, s->idx);
+    break;
+  case CMD_UNSUBSCRIBE:
+    c = find_client(s, cmd->id);
+    if (c && registry_del(&s->reg, c, &c->subs, cmd->topic, cmd->len,
+                          cmd->hash))
+      ti_release(&hub->index, cmd->topic, cmd->len, cmd->hash, s->idx);
+    break;
+  case CMD_CLOSE:
+    if ((c = find_client(s, cmd->id)))
+      client_doom(s, c, cmd->code);
+    break;
+  case CMD_WRITABLE:
+    if ((c = find_client(s, cmd->id))) {
+      c->blocked = false;
+      client_mark_dirty(s, c);
+    }
+    break;
+  }
+}
+
+static void run_cmds(struct shard *s) {
+  struct cmd_node *n = cmd_stack_take(&s->cmds), *next;
+  for (; n; n = next) {
+    next = n->next;
+    struct cmd *cmd = container_of(n, struct cmd, node);
+    run_cmd(s, cmd);
+    mem_free(s->mem, cmd);
+  }
+}
+
+/* Hands one message to every local subscriber of its topic. Consumes the
+ * shard's ref on `m`. */
+static void deliver(struct shard *s, struct msg *m) {
+  struct ltopic *t =
+      registry_find(&s->reg, m->topic, m->topic_len, m->topic_hash);
+  struct smsg *sm = t ? smsg_get(s, m) : NULL;
+  if (!sm) {
+    msg_unref(s->mem, m);
+    return;
+  }
+  for (uint32_t i = 0; i < t->nsubs; i++)
+    client_enqueue(s, t->subs[i]->client, sm);
+  if (sm->refs == 0)
+    smsg_put(s, sm);
+}
+
+static void flush_dirty(struct shard *s) {
+  struct client *c = s->dirty;
+  s->dirty = NULL;
+  while (c) {
+    struct client *next = c->dirty_next;
+    c->dirty = false;
+    client_flush(s, c);
+    c = next;
+  }
+}
+
+static void reap(struct shard *s) {
+  while (s->doomed) {
+    struct client *c = s->doomed;
+    s->doomed = c->doomed_next;
+    client_destroy(s, c, true);
+  }
+}
+
+static void close_all(struct shard *s) {
+  struct hnode *n, *tmp;
+  HTABLE_FOREACH(&s->clients, n, tmp)
+  client_doom(s, container_of(n, struct client, node), HUB_CLOSE_GOING_AWAY);
+  reap(s);
+}
+
+static void process(struct shard *s) {
+  atomic_exchange(&s->wake_pending, 0);
+  if (!s->stopping && (s->deadline_ms = atomic_load(&s->stop_deadline_ms)))
+    s->stopping = true;
+  run_cmds(s);
+  for (;;) {
+    int i;
+    for (i = 0; i < SHARD_BATCH; i++) {
+      struct msg *m = mpsc_ring_pop(&s->ring);
+      if (!m)
+        break;
+      /* A command pushed before this message (a subscribe, say) must take
+       * effect before it. */
+      if (!cmd_stack_empty(&s->cmds))
+        run_cmds(s);
+      deliver(s, m);
+    }
+    flush_dirty(s);
+    reap(s);
+    if (i < SHARD_BATCH)
+      break;
+  }
+}
+
+static void publish_stats(struct shard *s) {
+  s->st.subscriptions = s->reg.nsubs;
+#define X(f) atomic_store_explicit(&s->pub.f, s->st.f, memory_order_relaxed);
+  SHARD_STATS(X)
+#undef X
+}
+
+int shard_run_once(struct shard *s, int timeout_ms) {
+  if (s->exited)
+    return 0;
+  if (s->stopping) {
+    int64_t left = s->deadline_ms - hub__now_ms();
+    if (left < 0)
+      left = 0;
+    if (timeout_ms < 0 || timeout_ms > left)
+      timeout_ms = (int)left;
+  }
+  struct epoll_event ev[64];
+  int n = epoll_wait(s->epfd, ev, 64, timeout_ms);
+  if (n < 0)
+    n = 0; /* EINTR: handle whatever is pending anyway */
+  for (int i = 0; i < n; i++) {
+    if (ev[i].data.ptr == &s->evfd) {
+      uint64_t v;
+      ssize_t rv = read(s->evfd, &v, sizeof(v));
+      (void)rv;
+    }
+  }
+  process(s);
+  if (s->stopping &&
+      (s->st.bytes_queued == 0 || hub__now_ms() >= s->deadline_ms)) {
+    close_all(s);
+    s->exited = true;
+  }
+  publish_stats(s);
+  return n;
+}
+
+void *shard_main(void *arg) {
+  struct shard *s = arg;
+  while (!s->exited)
+    shard_run_once(s, -1);
+  return NULL;
+}
+
+void shard_destroy(struct shard *s) {
+  if (s->epfd < 0 && s->evfd < 0 && !s->ring.slots)
+    return;
+  if (s->ring.slots) {
+    run_cmds(s);
+    struct msg *m;
+    while ((m = mpsc_ring_pop(&s->ring)))
+      msg_unref(s->mem, m);
+    close_all(s);
+    publish_stats(s);
+    mpsc_ring_destroy(&s->ring, s->mem);
+  }
+  while (s->free_smsgs) {
+    struct smsg *sm = s->free_smsgs;
+    s->free_smsgs = sm->next_free;
+    mem_free(s->mem, sm);
+  }
+  registry_destroy(&s->reg);
+  htable_destroy(&s->clients);
+  if (s->evfd >= 0)
+    close(s->evfd);
+  if (s->epfd >= 0)
+    close(s->epfd);
+  s->evfd = s->epfd = -1;
+}

@@ -1,0 +1,96 @@
+/* A shard: one event loop (one thread, or the host's loop in host-loop
+ * mode) owning a set of clients. Other threads reach it only through its
+ * message ring and command stack, and wake it through one eventfd. */
+#ifndef HUB_SHARD_H
+#define HUB_SHARD_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "client.h"
+#include "mpsc.h"
+
+struct hub;
+
+enum cmd_type {
+  CMD_ATTACH,
+  CMD_SUBSCRIBE,
+  CMD_UNSUBSCRIBE,
+  CMD_CLOSE,
+  CMD_WRITABLE
+};
+
+struct cmd {
+  struct cmd_node node;
+  uint8_t type;
+  int code;              /* CMD_CLOSE */
+  hub_client_id id;
+  struct client *client; /* CMD_ATTACH */
+  uint64_t hash;         /* CMD_(UN)SUBSCRIBE: the topic */
+  size_t len;
+  char topic[];
+};
+
+/* Counters the shard thread keeps in plain memory and publishes with
+ * relaxed stores once per loop iteration, for hub_stats(). */
+#define SHARD_STATS(X)                                                        \
+  X(clients) X(subscriptions) X(deliveries) X(drops) X(evictions)           \
+      X(bytes_queued) X(clients_closed)
+
+struct shard_stats {
+#define X(f) uint64_t f;
+  SHARD_STATS(X)
+#undef X
+};
+
+struct shard_stats_pub {
+#define X(f) _Atomic uint64_t f;
+  SHARD_STATS(X)
+#undef X
+};
+
+struct shard {
+  struct hub *hub;
+  const hub_mem *mem;
+  unsigned idx;
+  int epfd, evfd;
+  pthread_t thread;
+  bool thread_started;
+  struct mpsc_ring ring;
+
+  /* Written by other threads. */
+  alignas(HUB_CACHELINE) struct cmd_stack cmds;
+  _Atomic int wake_pending;
+  _Atomic uint64_t overflows;
+  _Atomic int64_t stop_deadline_ms; /* set once by hub_stop(); 0 = running */
+
+  /* The shard thread's own. */
+  alignas(HUB_CACHELINE) struct htable clients;
+  struct registry reg;
+  struct client *dirty;
+  struct client *doomed;
+  struct smsg *free_smsgs;
+  uint32_t nfree;
+  bool stopping, exited;
+  int64_t deadline_ms;
+  struct shard_stats st;
+
+  alignas(HUB_CACHELINE) struct shard_stats_pub pub;
+};
+
+int shard_init(struct shard *s, struct hub *hub, unsigned idx);
+/* On a thread that is not (or no longer) running the shard: handles what
+ * is left in its queues, closes every client and frees everything. */
+void shard_destroy(struct shard *s);
+/* Wakes the shard; calls coalesce into one eventfd write per drain. */
+void shard_wake(struct shard *s);
+void shard_push_cmd(struct shard *s, struct cmd *c);
+/* One loop iteration; see hub_shard_run(). */
+int shard_run_once(struct shard *s, int timeout_ms);
+void *shard_main(void *arg);
+
+void smsg_release(struct shard *s, struct smsg *sm);
+
+#endif
