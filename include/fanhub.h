@@ -257,8 +257,10 @@ HUB_EXTERN int hub_attach_transport(hub_t *hub, const hub_transport *tp,
                                     hub_client_id *out);
 
 /* Tells the hub a transport that took fewer bytes than offered can take
- * more: the shard resumes writing to the client. Any thread. Returns 0,
- * HUB_EINVAL or HUB_ENOMEM. An unknown or closed id is ignored. */
+ * more: the shard resumes writing to the client. Any thread, also from
+ * inside writev and while hub_stop() drains. Returns 0, HUB_EINVAL,
+ * HUB_ENOMEM or HUB_ESTATE (stopped). An unknown or closed id is
+ * ignored. */
 HUB_EXTERN int hub_client_writable(hub_t *hub, hub_client_id id);
 
 /* Subscribes a client to `topic` (a byte string of 1..max_topic_len bytes,

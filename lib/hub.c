@@ -215,7 +215,9 @@ static int simple_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
                       int code) {
   if (!hub || id == 0)
     return HUB_EINVAL;
-  if (!accepting(hub))
+  /* Writable notices still matter while hub_stop() drains. */
+  if (!accepting(hub) &&
+      !(type == CMD_WRITABLE && state(hub) == HUB_STOPPING))
     return HUB_ESTATE;
   struct cmd *c = cmd_new(hub, type, id, 0);
   if (!c)

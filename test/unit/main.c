@@ -1,0 +1,65 @@
+/* Runs every test in TEST_LIST, or those named on the command line, and
+ * prints "N passed, N failed". */
+#include <string.h>
+#include <time.h>
+
+#include "test.h"
+
+static int failed_now;
+
+void test_fail(const char *file, int line, const char *expr) {
+  fprintf(stderr, "  FAIL %s:%d: %s\n", file, line, expr);
+  failed_now = 1;
+}
+
+int64_t test_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void test_sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+struct test_entry {
+  const char *name;
+  void (*fn)(void);
+};
+
+static const struct test_entry tests[] = {
+#define X(name) {#name, name},
+    TEST_LIST(X)
+#undef X
+};
+
+static int selected(const char *name, int argc, char **argv) {
+  if (argc < 2)
+    return 1;
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], name) == 0)
+      return 1;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  int passed = 0, failed = 0;
+  for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+    if (!selected(tests[i].name, argc, argv))
+      continue;
+    failed_now = 0;
+    int64_t t0 = test_now_us();
+    tests[i].fn();
+    int64_t us = test_now_us() - t0;
+    printf("%s %s (%.1f ms)\n", failed_now ? "FAIL" : "ok  ", tests[i].name,
+           us / 1000.0);
+    fflush(stdout);
+    if (failed_now)
+      failed++;
+    else
+      passed++;
+  }
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}

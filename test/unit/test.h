@@ -1,0 +1,78 @@
+/* A minimal test runner: each test is a void function; CHECK records a
+ * failure and returns from the function it is in. */
+#ifndef TEST_H
+#define TEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+void test_fail(const char *file, int line, const char *expr);
+
+#define CHECK(cond)                                                           \
+  do {                                                                        \
+    if (!(cond)) {                                                            \
+      test_fail(__FILE__, __LINE__, #cond);                                   \
+      return;                                                                 \
+    }                                                                         \
+  } while (0)
+
+/* For helpers that return bool. */
+#define CHECK_B(cond)                                                         \
+  do {                                                                        \
+    if (!(cond)) {                                                            \
+      test_fail(__FILE__, __LINE__, #cond);                                   \
+      return false;                                                           \
+    }                                                                         \
+  } while (0)
+
+#define CHECK_EQ(a, b)                                                        \
+  do {                                                                        \
+    long long a__ = (long long)(a), b__ = (long long)(b);                     \
+    if (a__ != b__) {                                                         \
+      fprintf(stderr, "  %s = %lld, %s = %lld\n", #a, a__, #b, b__);          \
+      test_fail(__FILE__, __LINE__, #a " == " #b);                            \
+      return;                                                                 \
+    }                                                                         \
+  } while (0)
+
+
+int64_t test_now_us(void);
+void test_sleep_ms(int ms);
+
+/* The test list: X(name) for each test function `void name(void)`. */
+#define TEST_LIST(X)                                                          \
+  X(test_hash_table)                                                          \
+  X(test_hash_seeded)                                                         \
+  X(test_mpsc_ring_order_and_full)                                            \
+  X(test_mpsc_ring_producers)                                                 \
+  X(test_cmd_stack_fifo)                                                      \
+  X(test_cqueue_drop_oldest)                                                  \
+  X(test_registry_idempotent)                                                 \
+  X(test_registry_cleanup)                                                    \
+  X(test_registry_many_topics)                                                \
+  X(test_options_validation)                                                  \
+  X(test_errors_and_version)                                                  \
+  X(test_lifecycle_states)                                                    \
+  X(test_free_unstarted_closes_transports)                                    \
+  X(test_api_subscribe_idempotent)                                            \
+  X(test_api_unsubscribe_all_on_close)                                        \
+  X(test_host_loop_mode)                                                      \
+  X(test_stop_drains)                                                         \
+  X(test_subscribe_then_broadcast)                                            \
+  X(test_fanout_10k)                                                          \
+  X(test_drop_oldest_keeps_newest)                                            \
+  X(test_disconnect_policy)                                                   \
+  X(test_stalled_client_isolation)                                            \
+  X(test_partial_writes)                                                      \
+  X(test_transport_error_closes)                                              \
+  X(test_shard_queue_overflow)                                                \
+  X(test_concurrent_broadcast_churn)                                          \
+  X(test_failmalloc)                                                          \
+  X(churn)
+
+#define X(name) void name(void);
+TEST_LIST(X)
+#undef X
+
+#endif

@@ -1,0 +1,62 @@
+/* queue.c: the client ring. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "queue.h"
+#include "test.h"
+
+static struct smsg *mk(const char *payload) {
+  size_t len = strlen(payload);
+  struct msg *m = msg_new(&hub__mem_default, "t", 1, 0, payload, len, 0);
+  struct smsg *sm = calloc(1, sizeof(*sm));
+  sm->msg = m;
+  return sm;
+}
+
+static void rm(struct smsg *sm) {
+  msg_unref(&hub__mem_default, sm->msg);
+  free(sm);
+}
+
+void test_cqueue_drop_oldest(void) {
+  struct cqueue q;
+  const hub_mem *mem = &hub__mem_default;
+  cqueue_init(&q, WIRE_RAW);
+  struct smsg *s[10];
+  char buf[8];
+  for (int i = 0; i < 10; i++) {
+    snprintf(buf, sizeof(buf), "m%d", i);
+    s[i] = mk(buf);
+  }
+  for (int i = 0; i < 8; i++)
+    CHECK(cqueue_push(&q, mem, s[i], 8) == 0);
+  CHECK_EQ(q.count, 8);
+  CHECK_EQ(q.cap, 8);
+  CHECK_EQ(q.bytes, 16);
+  CHECK(cqueue_push(&q, mem, s[8], 8) != 0); /* never grows past the limit */
+  /* Drop without a partial head: the oldest goes. */
+  CHECK(cqueue_drop_oldest(&q) == s[0]);
+  /* With the head partly written it stays, the next oldest goes. */
+  q.head_off = 1;
+  CHECK(cqueue_drop_oldest(&q) == s[2]);
+  CHECK(cqueue_at(&q, 0) == s[1]);
+  CHECK_EQ(q.head_off, 1);
+  CHECK(cqueue_at(&q, 1) == s[3]);
+  CHECK_EQ(q.count, 6);
+  CHECK_EQ(q.bytes, 12);
+  CHECK(cqueue_pop(&q) == s[1]);
+  CHECK_EQ(q.head_off, 0);
+  for (int i = 3; i < 8; i++)
+    CHECK(cqueue_pop(&q) == s[i]);
+  CHECK_EQ(q.count, 0);
+  CHECK(cqueue_drop_oldest(&q) == NULL);
+  /* A lone partly written head is never dropped. */
+  CHECK(cqueue_push(&q, mem, s[9], 8) == 0);
+  q.head_off = 1;
+  CHECK(cqueue_drop_oldest(&q) == NULL);
+  CHECK(cqueue_pop(&q) == s[9]);
+  cqueue_shrink(&q, mem);
+  CHECK(q.items == q.inline_items);
+  for (int i = 0; i < 10; i++)
+    rm(s[i]);
+}

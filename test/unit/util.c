@@ -1,0 +1,84 @@
+/* Helpers shared by the hub-level tests; see util.h. */
+#include "util.h"
+
+#include <string.h>
+
+#include "test.h"
+
+hub_stats_t stats_of(hub_t *hub) {
+  hub_stats_t s;
+  memset(&s, 0, sizeof(s));
+  hub_stats(hub, &s, sizeof(s));
+  return s;
+}
+
+bool wait_stat(hub_t *hub, size_t off, uint64_t want, int ms) {
+  int64_t end = test_now_us() + (int64_t)ms * 1000;
+  for (;;) {
+    hub_stats_t s = stats_of(hub);
+    uint64_t v;
+    memcpy(&v, (char *)&s + off, sizeof(v));
+    if (v == want)
+      return true;
+    if (test_now_us() > end) {
+      fprintf(stderr, "  wait_stat: field at %zu is %llu, want %llu\n", off,
+              (unsigned long long)v, (unsigned long long)want);
+      return false;
+    }
+    test_sleep_ms(1);
+  }
+}
+
+void run_shards(hub_t *hub) {
+  for (int busy = 1, rounds = 0; busy && rounds < 1000; rounds++) {
+    busy = 0;
+    for (int i = 0; i < hub_shard_count(hub); i++)
+      if (hub_shard_run(hub, i, 0) > 0)
+        busy = 1;
+  }
+}
+
+void closelog_init(struct closelog *log) {
+  memset(log, 0, sizeof(*log));
+  pthread_mutex_init(&log->lock, NULL);
+}
+
+void closelog_cb(hub_t *hub, const hub_close_info *info, void *user_data) {
+  (void)hub;
+  struct closelog *log = user_data;
+  pthread_mutex_lock(&log->lock);
+  if (log->n < 64)
+    log->info[log->n] = *info;
+  log->n++;
+  pthread_mutex_unlock(&log->lock);
+}
+
+bool closelog_find(struct closelog *log, hub_client_id id,
+                   hub_close_info *out) {
+  bool found = false;
+  pthread_mutex_lock(&log->lock);
+  for (int i = 0; i < log->n && i < 64; i++)
+    if (log->info[i].id == id) {
+      *out = log->info[i];
+      found = true;
+    }
+  pthread_mutex_unlock(&log->lock);
+  return found;
+}
+
+hub_t *hub_make(unsigned shards, int threads, struct closelog *log) {
+  hub_options *opt;
+  hub_t *hub = NULL;
+  if (hub_options_new(&opt))
+    return NULL;
+  hub_options_set_shards(opt, shards);
+  hub_options_set_threads(opt, threads);
+  if (log)
+    hub_options_set_close_callback(opt, closelog_cb, log);
+  if (hub_new(&hub, opt) == 0 && hub_start(hub) != 0) {
+    hub_free(hub);
+    hub = NULL;
+  }
+  hub_options_free(opt);
+  return hub;
+}
