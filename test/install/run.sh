@@ -1,0 +1,110 @@
+#!/bin/sh
+# Usage: test/install/run.sh BUILD_DIR
+# Installs the already-built tree into a temporary DESTDIR and builds
+# examples/hello_broadcast.c against it the way a user would, with nothing
+# but `pkg-config fanhub`: once against the shared library, once against
+# the static one. BUILD_DIR is relative to the repository root or absolute.
+set -eu
+
+build=${1:?usage: $0 BUILD_DIR}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+CC=${CC:-cc}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fanhub-install.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+fail() {
+  echo "install: FAIL: $*" >&2
+  exit 1
+}
+
+if ! make install BUILD="$build" PREFIX=/usr/local DESTDIR="$tmp/root" \
+    >"$tmp/make.log" 2>&1; then
+  cat "$tmp/make.log" >&2
+  fail "make install BUILD=$build PREFIX=/usr/local DESTDIR=... failed"
+fi
+
+dest=$tmp/root
+libdir=$dest/usr/local/lib
+incdir=$dest/usr/local/include
+
+# The installed tree: the header, both libraries, the two symlinks a
+# runtime and a linker look for, and the pkg-config file.
+[ -f "$incdir/fanhub.h" ] || fail "missing $incdir/fanhub.h"
+[ -f "$libdir/libfanhub.a" ] || fail "missing libfanhub.a"
+[ -f "$libdir/pkgconfig/fanhub.pc" ] || fail "missing pkgconfig/fanhub.pc"
+version=$(sed -n 's/^#define HUB_VERSION_STRING "\(.*\)"$/\1/p' \
+          "$incdir/fanhub.h")
+[ -n "$version" ] || fail "no HUB_VERSION_STRING in the installed header"
+real=libfanhub.so.$version
+if [ ! -f "$libdir/$real" ] || [ -L "$libdir/$real" ]; then
+  fail "missing $real (a regular file)"
+fi
+# Relative links, so the tree still works once DESTDIR is stripped.
+if [ "$(readlink "$libdir/libfanhub.so.0" || true)" != "$real" ]; then
+  fail "libfanhub.so.0 is not a symlink to $real"
+fi
+if [ "$(readlink "$libdir/libfanhub.so" || true)" != libfanhub.so.0 ]; then
+  fail "libfanhub.so is not a symlink to libfanhub.so.0"
+fi
+grep -qx 'prefix=/usr/local' "$libdir/pkgconfig/fanhub.pc" ||
+  fail "fanhub.pc does not say prefix=/usr/local"
+
+# Only the DESTDIR tree: no system fanhub.pc, and -I/-L rewritten into it.
+PKG_CONFIG_LIBDIR=$libdir/pkgconfig
+PKG_CONFIG_PATH=$libdir/pkgconfig
+PKG_CONFIG_SYSROOT_DIR=$dest
+export PKG_CONFIG_LIBDIR PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
+
+pcver=$(pkg-config --modversion fanhub) || fail "pkg-config cannot find fanhub"
+[ "$pcver" = "$version" ] ||
+  fail "fanhub.pc says version $pcver, fanhub.h says $version"
+cflags=$(pkg-config --cflags fanhub)
+libs=$(pkg-config --libs fanhub)
+slibs=$(pkg-config --static --libs fanhub)
+case " $cflags " in *" -I$incdir "*) ;;
+  *) fail "pkg-config --cflags gives '$cflags', want -I$incdir" ;; esac
+case " $libs " in *" -L$libdir "*) ;;
+  *) fail "pkg-config --libs gives '$libs', want -L$libdir" ;; esac
+
+# Prints "hello, fanhub" on stdout, exactly, and exits 0.
+check_output() {
+  bin=$1
+  shift
+  rc=0
+  out=$(env "$@" timeout 30 "$bin" 2>"$tmp/stderr") || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    cat "$tmp/stderr" >&2
+    fail "$(basename "$bin") exited with status $rc"
+  fi
+  [ "$out" = "hello, fanhub" ] || {
+    cat "$tmp/stderr" >&2
+    fail "$(basename "$bin") printed '$out', want 'hello, fanhub'"
+  }
+}
+
+# Shared: word splitting of the pkg-config output is intended.
+# shellcheck disable=SC2086
+"$CC" -Wall -Wextra -Werror -o "$tmp/hello_shared" \
+  examples/hello_broadcast.c $cflags $libs || fail "shared build failed"
+resolved=$(LD_LIBRARY_PATH=$libdir ldd "$tmp/hello_shared" |
+           awk '$1 == "libfanhub.so.0" { print $3 }')
+[ "$resolved" = "$libdir/libfanhub.so.0" ] ||
+  fail "hello_shared loads libfanhub.so.0 from '$resolved', want $libdir"
+check_output "$tmp/hello_shared" LD_LIBRARY_PATH="$libdir"
+
+# Static: libfanhub.a, its private libs from --static, libc still shared.
+slibs=$(printf '%s\n' "$slibs" |
+        sed 's/\(^\| \)-lfanhub\( \|$\)/\1-Wl,-Bstatic -lfanhub -Wl,-Bdynamic\2/')
+# shellcheck disable=SC2086
+"$CC" -Wall -Wextra -Werror -o "$tmp/hello_static" \
+  examples/hello_broadcast.c $cflags $slibs || fail "static build failed"
+if ldd "$tmp/hello_static" | grep -q libfanhub; then
+  fail "hello_static still needs a shared libfanhub"
+fi
+check_output "$tmp/hello_static"
+
+echo "install: OK (PREFIX=/usr/local; shared and static hello_broadcast via pkg-config)"
