@@ -107,10 +107,16 @@ uninstall:
 
 # The ABI baseline is abidw's view of the shared library's public types
 # and symbols; abidiff fails on any incompatible change to it.
+# abidiff's exit status is a bit set: 4 = the ABI changed (an addition, a
+# compatible change: reported, allowed), 8 = incompatible, 1/2 = error.
 abi-check: $(SHARED)
 	abidw --no-corpus-path --headers-dir include $(SHARED) > $(BUILD)/current.abi
-	abidiff --headers-dir1 include --headers-dir2 include \
-	  abi/libfanhub.abi $(BUILD)/current.abi
+	@rc=0; abidiff --headers-dir1 include --headers-dir2 include \
+	  abi/libfanhub.abi $(BUILD)/current.abi || rc=$$?; \
+	if [ $$((rc & 11)) -ne 0 ]; then \
+	  echo "abi-check: incompatible ABI change (abidiff exit $$rc)"; exit 1; \
+	elif [ $$rc -ne 0 ]; then echo "abi-check: compatible additions"; \
+	else echo "abi-check: ABI unchanged"; fi
 
 abi-baseline: $(SHARED)
 	abidw --no-corpus-path --headers-dir include $(SHARED) > abi/libfanhub.abi
