@@ -83,7 +83,7 @@ $(UNIT_BIN): $(UNIT_OBJ) $(STATIC)
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
 
-check: all $(UNIT_BIN)
+check: deps all $(UNIT_BIN)
 	$(UNIT_BIN)
 	$(if $(SAN),,sh test/abi_exports.sh $(BUILD)/libfanhub.so)
 	$(if $(SAN),,sh test/install/run.sh $(BUILD))

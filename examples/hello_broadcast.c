@@ -13,7 +13,7 @@ static int64_t stdout_writev(void *io, const struct iovec *iov, int n) {
 }
 
 int main(void) {
-  hub_t *hub;
+  hub_t *hub = NULL;
   hub_client_id id;
   hub_transport tp = {stdout_writev, NULL};
   int rv = hub_new(&hub, NULL);

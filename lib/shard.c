@@ -101,8 +101,6 @@ static void attach(struct shard *s, struct client *c) {
     return;
   }
   s->st.clients++;
-  if (s->stopping)
-    client_doom(s, c, HUB_CLOSE_GOING_AWAY);
 }
 
 static void run_cmd(struct shard *s, struct cmd *cmd) {
@@ -193,8 +191,10 @@ static void close_all(struct shard *s) {
 
 static void process(struct shard *s) {
   atomic_exchange(&s->wake_pending, 0);
-  if (!s->stopping && (s->deadline_ms = atomic_load(&s->stop_deadline_ms)))
-    s->stopping = true;
+  /* Read the stop request first, act on it last: whatever the host queued
+   * before hub_stop() (an attach, a subscribe, a broadcast) is handled as
+   * usual and then drained. */
+  int64_t stop_deadline = atomic_load(&s->stop_deadline_ms);
   run_cmds(s);
   for (;;) {
     int i;
@@ -212,6 +212,10 @@ static void process(struct shard *s) {
     reap(s);
     if (i < SHARD_BATCH)
       break;
+  }
+  if (stop_deadline && !s->stopping) {
+    s->stopping = true;
+    s->deadline_ms = stop_deadline;
   }
 }
 
