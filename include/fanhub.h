@@ -69,12 +69,8 @@ HUB_EXTERN unsigned hub_version(const char **str);
   X(EINVAL, -1, "invalid argument")                                           \
   X(ENOMEM, -2, "out of memory")                                              \
   X(ESTATE, -3, "not allowed in the hub's current state")                     \
-  X(ENOENT, -4, "no such client")                                             \
-  X(EAGAIN, -5, "resource temporarily unavailable")                           \
-  X(ETOPIC, -6, "invalid topic name")                                         \
-  X(ETOOBIG, -7, "message larger than the client's queue can hold")           \
-  X(ESYS, -8, "system call failed (see errno)")                               \
-  X(ECLOSED, -9, "client is closed or closing")
+  X(ETOPIC, -4, "invalid topic name")                                         \
+  X(ESYS, -5, "system call failed (see errno)")
 
 enum {
 #define HUB__ERR_ENUM(name, code, msg) HUB_##name = (code),
