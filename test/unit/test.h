@@ -69,6 +69,19 @@ void test_sleep_ms(int ms);
   X(test_shard_queue_overflow)                                                \
   X(test_concurrent_broadcast_churn)                                          \
   X(test_failmalloc)                                                          \
+  X(test_http_ws_upgrade)                                                     \
+  X(test_http_sse_get)                                                        \
+  X(test_http_header_values)                                                  \
+  X(test_http_header_lookup)                                                  \
+  X(test_http_has_token)                                                      \
+  X(test_http_query)                                                          \
+  X(test_http_query_errors)                                                   \
+  X(test_http_reject)                                                         \
+  X(test_http_version)                                                        \
+  X(test_http_limit_head)                                                     \
+  X(test_http_limit_line)                                                     \
+  X(test_http_limit_headers)                                                  \
+  X(test_http_prefixes)                                                       \
   X(churn)
 
 #define X(name) void name(void);
