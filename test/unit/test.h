@@ -82,6 +82,15 @@ void test_sleep_ms(int ms);
   X(test_http_limit_line)                                                     \
   X(test_http_limit_headers)                                                  \
   X(test_http_prefixes)                                                       \
+  X(test_json_skip_table)                                                     \
+  X(test_json_depth)                                                          \
+  X(test_json_ctl_ops)                                                        \
+  X(test_json_ctl_errors)                                                     \
+  X(test_json_ctl_scratch)                                                    \
+  X(test_json_ctl_since)                                                      \
+  X(test_json_ctl_data_raw)                                                   \
+  X(test_json_escape)                                                         \
+  X(test_json_utf8)                                                           \
   X(churn)
 
 #define X(name) void name(void);
