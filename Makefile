@@ -17,7 +17,7 @@ WERROR    ?=
 BUILD     ?= build$(if $(SAN),/san-$(subst $(comma),-,$(SAN)))
 comma     := ,
 
-LIBS_PRIVATE := -lpthread
+LIBS_PRIVATE := -lwslay -lmbedcrypto -lpthread
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wno-missing-field-initializers $(if $(WERROR),-Werror)
 OPT       ?= -O2 -g
@@ -36,7 +36,7 @@ UNIT_SRC  := $(wildcard test/unit/*.c)
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(BUILD)/test_unit
 
-EXAMPLES  := $(BUILD)/hello_broadcast
+EXAMPLES  := $(BUILD)/hello_broadcast $(BUILD)/fanhubd
 
 .PHONY: all check unit install uninstall clean demo abi-check abi-baseline \
         deps valgrind help
@@ -55,9 +55,17 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(STATIC): $(LIB_OBJ)
+# The archive holds one object, linked from all of lib/ with every hidden
+# symbol made local, so a static host sees only hub_* names too (no clash
+# with a host's own http_parse_request or htable_insert).
+$(BUILD)/fanhub.o: $(LIB_OBJ)
+	$(LD) -r -o $@.tmp $^
+	objcopy --localize-hidden $@.tmp $@
+	@rm -f $@.tmp
+
+$(STATIC): $(BUILD)/fanhub.o
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcs $@ $<
 
 $(SHARED): $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -o $@ $^ \
@@ -76,8 +84,22 @@ $(BUILD)/fanhub.pc: pkgconfig/fanhub.pc.in Makefile
 $(BUILD)/hello_broadcast: $(BUILD)/examples/hello_broadcast.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_PRIVATE)
 
-# Unit tests link the static library so they can reach internals too.
-$(UNIT_BIN): $(UNIT_OBJ) $(STATIC)
+# fanhubd uses only the public API; its page is embedded as a C string.
+$(BUILD)/examples/fanhubd/page.c: examples/fanhubd/page.html
+	@mkdir -p $(dir $@)
+	{ echo 'const char fanhubd_page[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/  "/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
+
+$(BUILD)/examples/fanhubd/page.o: $(BUILD)/examples/fanhubd/page.c
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/fanhubd: $(BUILD)/examples/fanhubd/fanhubd.o \
+                  $(BUILD)/examples/fanhubd/page.o $(STATIC)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_PRIVATE)
+
+# Unit tests link the library's objects so they can reach internals too.
+$(UNIT_BIN): $(UNIT_OBJ) $(LIB_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_PRIVATE)
 
 unit: $(UNIT_BIN)

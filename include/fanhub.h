@@ -183,7 +183,7 @@ typedef struct hub_close_info {
   int code;                /* HUB_CLOSE_* reason */
   void *client_user_data;  /* from hub_client_options_set_user_data() */
   uint64_t drops;          /* messages drop-oldest discarded for it */
-  uint64_t deliveries;     /* frames fully written to it */
+  uint64_t deliveries;     /* broadcast messages fully written to it */
 } hub_close_info;
 
 /* Called on the client's shard thread after a client is closed and its
@@ -198,10 +198,111 @@ HUB_EXTERN int hub_options_set_close_callback(hub_options *opt,
 
 /* Close reasons in hub_close_info.code. Values 1000..4999 are WebSocket
  * close codes; the others are fanhub's. */
-#define HUB_CLOSE_NORMAL 1000      /* hub_close() without a code, or peer */
+#define HUB_CLOSE_NORMAL 1000      /* hub_close() without a code; the peer
+                                      closed cleanly (WS close, SSE EOF) */
 #define HUB_CLOSE_GOING_AWAY 1001  /* hub_stop() */
+#define HUB_CLOSE_PROTOCOL 1002    /* the peer broke RFC 6455 */
+#define HUB_CLOSE_ABNORMAL 1006    /* the peer vanished: EOF without a WS
+                                      close, or no answer to a ping */
+#define HUB_CLOSE_INVALID_DATA 1007 /* invalid UTF-8 in a text message */
 #define HUB_CLOSE_POLICY 1008      /* disconnect policy: queue overflow */
+#define HUB_CLOSE_TOO_BIG 1009     /* inbound message over the limit */
+/* 4000 + HTTP status: the request was refused with that status before any
+ * upgrade (e.g. 4400 bad request, 4426 wrong WebSocket version). */
+#define HUB_CLOSE_HTTP_BASE 4000
+#define HUB_CLOSE_TIMEOUT 4408     /* request head not complete in time */
 #define HUB_CLOSE_TRANSPORT 4900   /* the transport reported an error */
+
+/* Sockets: hub_attach_fd() clients speak WebSocket or Server-Sent Events.
+ * Each setter returns 0 or HUB_EINVAL. */
+
+/* WebSocket ping period in ms (default 30000, 0: no pings). A client that
+ * sends nothing at all for a whole period after a ping is closed
+ * (HUB_CLOSE_ABNORMAL). */
+HUB_EXTERN int hub_options_set_ping_interval(hub_options *opt, uint32_t ms);
+/* Period of SSE ": keepalive" comments in ms (default 15000, 0: none). */
+HUB_EXTERN int hub_options_set_sse_keepalive(hub_options *opt, uint32_t ms);
+/* The SSE "retry:" reconnection delay sent first, in ms (default 2000). */
+HUB_EXTERN int hub_options_set_sse_retry(hub_options *opt, uint32_t ms);
+/* Largest inbound WebSocket message, 125..2^31-1 bytes (default 65536);
+ * a larger one closes the connection with 1009. */
+HUB_EXTERN int hub_options_set_max_message_size(hub_options *opt,
+                                                uint32_t bytes);
+/* Largest request head, 256..65536 bytes (default 8192); larger: 431. */
+HUB_EXTERN int hub_options_set_max_request_head(hub_options *opt,
+                                                uint32_t bytes);
+/* Time a socket has to complete its request head, in ms (default 10000,
+ * 0: no limit); then it is closed (HUB_CLOSE_TIMEOUT). */
+HUB_EXTERN int hub_options_set_handshake_timeout(hub_options *opt,
+                                                 uint32_t ms);
+/* 1: WebSocket clients may {"op":"publish"}; 0 (default): they get an
+ * error notice "forbidden". */
+HUB_EXTERN int hub_options_set_client_publish(hub_options *opt, int allow);
+
+/* What hub_message_fn receives. Fields are only ever appended. */
+typedef struct hub_message_info {
+  hub_client_id id;
+  const void *data; /* valid during the call only */
+  size_t len;
+  int binary;       /* 1: a binary message; 0: text (valid UTF-8) */
+  void *client_user_data;
+} hub_message_info;
+
+/* Called on the client's shard thread for each complete inbound WebSocket
+ * message. Return 0 when the host has handled it, or 1 to have fanhub
+ * read it as a control-protocol message (see README). */
+typedef int (*hub_message_fn)(hub_t *hub, const hub_message_info *info,
+                              void *user_data);
+HUB_EXTERN int hub_options_set_message_callback(hub_options *opt,
+                                                hub_message_fn fn,
+                                                void *user_data);
+
+/* Requests on hub_attach_fd() sockets: a host can route them itself. */
+
+/* What hub_request_fn receives. Strings are not NUL-terminated; all of it
+ * is valid during the call only. Fields are only ever appended. */
+typedef struct hub_request_info {
+  hub_client_id id;
+  const char *method;
+  size_t method_len;
+  const char *path; /* without the query */
+  size_t path_len;
+  const char *query; /* after '?', still percent-encoded; may be empty */
+  size_t query_len;
+  const void *body; /* the Content-Length body, if any */
+  size_t body_len;
+  void *client_user_data;
+  const void *internal; /* for hub_request_header() and hub_respond() */
+} hub_request_info;
+
+#define HUB_ROUTE_STREAM 0 /* go on: a WebSocket upgrade or an SSE stream */
+#define HUB_ROUTE_DONE 1   /* the host answered with hub_respond() */
+
+/* Called on the client's shard thread once a request head (and its body)
+ * is complete, before fanhub answers it. Return HUB_ROUTE_STREAM to let
+ * fanhub make it a WebSocket or SSE client, or answer it with
+ * hub_respond() and return HUB_ROUTE_DONE; the connection then closes
+ * once the answer is written. Without a callback every GET streams and
+ * anything else gets 405. */
+typedef int (*hub_request_fn)(hub_t *hub, const hub_request_info *req,
+                              void *user_data);
+HUB_EXTERN int hub_options_set_request_callback(hub_options *opt,
+                                                hub_request_fn fn,
+                                                void *user_data);
+/* Largest request body fanhub reads for the request callback, 0..2^30
+ * bytes (default 65536); a larger Content-Length gets 413. */
+HUB_EXTERN int hub_options_set_max_request_body(hub_options *opt,
+                                                uint32_t bytes);
+/* The value of request header `name` (case-insensitive), with its length
+ * in *len; NULL if absent. Only inside hub_request_fn. */
+HUB_EXTERN const char *hub_request_header(const hub_request_info *req,
+                                          const char *name, size_t *len);
+/* Answers the request: status line, Content-Type (NULL: text/plain),
+ * Content-Length and `len` bytes of body. Only inside hub_request_fn, once.
+ * Returns 0, HUB_EINVAL or HUB_ESTATE (already answered). */
+HUB_EXTERN int hub_respond(hub_t *hub, const hub_request_info *req,
+                           int status, const char *content_type,
+                           const void *body, size_t len);
 
 /* ------------------------------------------------------------------------
  * Hub lifecycle
@@ -240,6 +341,12 @@ HUB_EXTERN int hub_client_options_set_policy(hub_client_options *copt,
 HUB_EXTERN int hub_client_options_set_user_data(hub_client_options *copt,
                                                 void *user_data);
 
+/* 1: WebSocket frames carry the payload alone (a text frame, or binary
+ * for HUB_MSG_BINARY), with no JSON envelope and no hello. Default 0; a
+ * client can also ask for it with the subprotocol "fanhub.raw". */
+HUB_EXTERN int hub_client_options_set_raw(hub_client_options *copt,
+                                          int raw);
+
 /* Attaches a client that speaks through `tp` (copied) with `io_user` as its
  * stream. Messages are written raw: the payload bytes, nothing around them.
  * On success *out receives the id and the hub owns the stream: it calls
@@ -251,6 +358,44 @@ HUB_EXTERN int hub_attach_transport(hub_t *hub, const hub_transport *tp,
                                     void *io_user,
                                     const hub_client_options *copt,
                                     hub_client_id *out);
+
+/* Hands the hub an accepted socket that carries an HTTP request for a
+ * WebSocket upgrade or an SSE stream. `head` holds the `head_len` bytes of
+ * the request the host has already read (any part of it, or none); the hub
+ * reads the rest, answers the handshake and owns `fd` from the call on:
+ * it makes it non-blocking and closes it, also when the call fails with
+ * anything but HUB_EINVAL (then the caller keeps the fd).
+ * A request with "Upgrade: websocket" becomes a WebSocket client, any other
+ * GET an SSE client subscribed to each ?topic= in its query (WebSocket
+ * clients may use ?topic= too); anything else gets an HTTP error and is
+ * closed. On success *out receives the id at once, before the handshake is
+ * done. Returns 0, HUB_EINVAL, HUB_ENOMEM or HUB_ESTATE. Any thread. */
+HUB_EXTERN int hub_attach_fd(hub_t *hub, int fd, const void *head,
+                             size_t head_len, const hub_client_options *copt,
+                             hub_client_id *out);
+
+typedef struct hub_header {
+  const char *name;
+  const char *value;
+} hub_header;
+
+/* A request the host has parsed itself: method ("GET"), target
+ * ("/sse?topic=a"), and the headers. All strings NUL-terminated. */
+typedef struct hub_request {
+  const char *method;
+  const char *target;
+  const hub_header *headers;
+  size_t nheaders;
+} hub_request;
+
+/* hub_attach_fd() for a host that parsed the request head itself and
+ * consumed it from the socket. The request is copied. Same returns; also
+ * HUB_EINVAL for a request too large for the request head limit or with
+ * CR, LF or NUL where they cannot be. */
+HUB_EXTERN int hub_attach_fd_request(hub_t *hub, int fd,
+                                     const hub_request *req,
+                                     const hub_client_options *copt,
+                                     hub_client_id *out);
 
 /* Tells the hub a transport that took fewer bytes than offered can take
  * more: the shard resumes writing to the client. Any thread, also from
@@ -280,7 +425,9 @@ HUB_EXTERN int hub_close(hub_t *hub, hub_client_id id, int code);
  * ------------------------------------------------------------------------ */
 
 /* Flags for hub_broadcast(). */
-#define HUB_MSG_JSON 0x1u /* payload is a JSON value (WS envelopes embed it) */
+#define HUB_MSG_JSON 0x1u   /* payload is a JSON value (WS envelopes embed
+                               it as is instead of as a JSON string) */
+#define HUB_MSG_BINARY 0x2u /* raw WebSocket clients get a binary frame */
 
 /* Delivers `len` bytes at `data` to every client subscribed to `topic`.
  * The payload is copied once; the caller may reuse `data` at once.
@@ -322,17 +469,31 @@ typedef struct hub_stats_t {
   uint64_t subscriptions;   /* (client, topic) pairs */
   uint64_t topics;          /* topics with at least one subscriber */
   uint64_t broadcasts;      /* hub_broadcast() calls that returned a seq */
-  uint64_t deliveries;      /* frames fully written to a transport */
+  uint64_t deliveries;      /* broadcast messages fully written to a
+                               client (replies, pings and handshakes are
+                               not counted) */
   uint64_t drops;           /* messages discarded by drop-oldest */
   uint64_t evictions;       /* clients closed by the disconnect policy */
   uint64_t bytes_queued;    /* frame bytes waiting in client queues */
   uint64_t queue_overflows; /* messages lost to a full shard queue */
   uint64_t clients_closed;  /* clients closed for any reason */
+  uint64_t ws_accepted;     /* WebSocket handshakes completed */
+  uint64_t sse_accepted;    /* SSE streams started */
+  uint64_t http_refused;    /* requests answered with an HTTP error */
 } hub_stats_t;
 
 /* Fills the first `size` bytes of *out (at most sizeof(hub_stats_t)).
- * Returns 0 or HUB_EINVAL. Any thread; cost O(shards + stripes). */
+ * Returns 0 or HUB_EINVAL. Any thread; cost O(shards). */
 HUB_EXTERN int hub_stats(hub_t *hub, hub_stats_t *out, size_t size);
+
+/* Writes the stats in the Prometheus text exposition format into buf
+ * (NUL-terminated when len > 0) and returns the length the whole text
+ * needs, like snprintf: a return >= len means it was cut. Any thread. */
+HUB_EXTERN size_t hub_metrics_text(hub_t *hub, char *buf, size_t len);
+
+/* The hub's epoch: 16 hex digits, random per hub_new(). SSE event ids are
+ * "<epoch>-<seq>". Valid until hub_free(). Any thread. */
+HUB_EXTERN const char *hub_epoch(const hub_t *hub);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,11 @@
  * writes on flush, and teardown. Shard thread only. */
 #include "client.h"
 
+#include <sys/epoll.h>
+
+#include "handshake.h"
 #include "hub.h"
+#include "ws.h"
 
 void client_mark_dirty(struct shard *s, struct client *c) {
   if (!c->dirty) {
@@ -34,8 +38,13 @@ static bool fits(const struct client *c, size_t len) {
 }
 
 void client_enqueue(struct shard *s, struct client *c, struct smsg *sm) {
-  if (c->state != CLIENT_OPEN)
+  if (c->state != CLIENT_OPEN || c->kind == CLIENT_HTTP)
     return;
+  if (!shard_encode(s, sm, (enum wire)c->q.wire)) {
+    c->drops++;
+    s->st.drops++;
+    return;
+  }
   size_t len = cqueue_len_of(&c->q, sm);
   if (!fits(c, len)) {
     if (c->policy == HUB_DISCONNECT) {
@@ -67,6 +76,30 @@ void client_enqueue(struct shard *s, struct client *c, struct smsg *sm) {
   client_mark_dirty(s, c);
 }
 
+void client_enqueue_pinned(struct shard *s, struct client *c,
+                           struct smsg *sm) {
+  if (c->state != CLIENT_OPEN) {
+    smsg_release(s, sm);
+    return;
+  }
+  sm->refs++;
+  if (cqueue_push(&c->q, s->mem, sm, UINT32_MAX / 2)) {
+    smsg_release(s, sm);
+    client_doom(s, c, HUB_CLOSE_TRANSPORT);
+    return;
+  }
+  s->st.bytes_queued += cqueue_len_of(&c->q, sm);
+  client_mark_dirty(s, c);
+}
+
+void client_close_after_flush(struct shard *s, struct client *c, int code) {
+  if (!c->close_after_flush) {
+    c->close_after_flush = true;
+    c->close_code = code;
+  }
+  client_mark_dirty(s, c);
+}
+
 #define FLUSH_IOV 64
 
 void client_flush(struct shard *s, struct client *c) {
@@ -75,7 +108,7 @@ void client_flush(struct shard *s, struct client *c) {
     int n = 0;
     size_t total = 0;
     for (uint32_t i = 0; i < c->q.count && n < FLUSH_IOV; i++) {
-      iov[n] = *smsg_frame(cqueue_at(&c->q, i), (enum wire)c->q.wire);
+      iov[n] = *cqueue_frame(&c->q, cqueue_at(&c->q, i));
       if (i == 0) {
         iov[n].iov_base = (char *)iov[n].iov_base + c->q.head_off;
         iov[n].iov_len -= c->q.head_off;
@@ -101,18 +134,31 @@ void client_flush(struct shard *s, struct client *c) {
         break;
       }
       left -= rem;
-      discard_head(s, c, cqueue_pop(&c->q));
-      c->deliveries++;
-      s->st.deliveries++;
+      struct smsg *done = cqueue_pop(&c->q);
+      if (done->msg) { /* a broadcast, not a reply or a ping */
+        c->deliveries++;
+        s->st.deliveries++;
+      }
+      discard_head(s, c, done);
     }
-    if ((size_t)w < total)
+    if ((size_t)w < total) {
       c->blocked = true;
+      if (c->fd >= 0)
+        shard_want_write(s, c, true);
+    }
   }
   cqueue_shrink(&c->q, s->mem);
+  if (c->close_after_flush && c->q.count == 0)
+    client_doom(s, c, c->close_code);
 }
 
 void client_destroy(struct shard *s, struct client *c, bool in_map) {
   struct hub *hub = s->hub;
+  timer_remove(s, c);
+  handshake_free(s, c);
+  ws_free(s, c);
+  if (c->fd >= 0)
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
   while (c->subs.head) {
     struct sub *sub = c->subs.head;
     struct ltopic *t = sub->topic;

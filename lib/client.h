@@ -9,10 +9,19 @@
 #include "registry.h"
 
 struct shard;
+struct ws_in;
+struct handshake;
 
 enum client_state {
   CLIENT_OPEN,
   CLIENT_DOOMED /* closing: no more writes; freed when the shard reaps */
+};
+
+enum client_kind {
+  CLIENT_HOST, /* a host transport (hub_attach_transport) */
+  CLIENT_HTTP, /* a socket whose request head is still being read */
+  CLIENT_WS,
+  CLIENT_SSE
 };
 
 struct client {
@@ -27,21 +36,43 @@ struct client {
   uint32_t max_msgs;
   uint8_t policy;
   uint8_t state;
-  bool dirty;   /* on shard->dirty */
-  bool blocked; /* the transport took less than offered */
+  uint8_t kind;
+  bool dirty;       /* on shard->dirty */
+  bool blocked;     /* the transport took less than offered */
+  bool raw;         /* WebSocket frames without the JSON envelope */
+  bool epollout;    /* EPOLLOUT armed on fd */
+  bool close_after_flush; /* doom with close_code once the queue is out */
+  bool ping_due;    /* a ping went out and no byte came back since */
+  bool got_input;   /* bytes arrived since the last timer tick */
+  int fd;           /* -1 unless a socket client */
   int close_code;
   struct client *dirty_next;
   struct client *doomed_next;
+  /* The shard's timer list for this client's kind (ping, keepalive,
+   * handshake timeout): every member has the same period, so the list is
+   * ordered by due time and a tick only looks at its head. */
+  struct client *tnext, *tprev;
+  int64_t due_ms;
+  uint8_t tlist; /* TL_* or TL_NONE */
+  struct handshake *hs; /* while kind == CLIENT_HTTP */
+  struct ws_in *ws;     /* while a WebSocket client is inside a frame */
   uint64_t drops;
   uint64_t deliveries;
 };
 
 /* Queues one message for the client, applying its limits and policy. */
 void client_enqueue(struct shard *s, struct client *c, struct smsg *sm);
+/* Queues a frame of this client's own (reply, notice): not subject to the
+ * limits, never dropped. Takes over `sm`. */
+void client_enqueue_pinned(struct shard *s, struct client *c,
+                           struct smsg *sm);
 /* Writes what is queued, as few writev calls as the transport allows. */
 void client_flush(struct shard *s, struct client *c);
 /* Marks the client for closing; the shard frees it in shard_reap(). */
 void client_doom(struct shard *s, struct client *c, int code);
+/* Closes the client once everything queued (a close frame, an HTTP error
+ * response) is written. */
+void client_close_after_flush(struct shard *s, struct client *c, int code);
 void client_mark_dirty(struct shard *s, struct client *c);
 /* Removes subscriptions and queue, releases the transport, tells the host
  * and frees the client. `in_map`: the client is in shard->clients. */

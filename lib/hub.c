@@ -1,12 +1,17 @@
 /* Hub lifecycle and the public entry points that travel to shards:
  * attach, subscribe, unsubscribe, close, writable, broadcast, stats. */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "conn.h"
+#include "handshake.h"
 #include "hub.h"
 
 int hub_new(hub_t **out, const hub_options *opt) {
@@ -31,6 +36,8 @@ int hub_new(hub_t **out, const hub_options *opt) {
     hub->key.k0 = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
     hub->key.k1 = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)hub;
   }
+  snprintf(hub->epoch, sizeof(hub->epoch), "%016" PRIx64,
+           (uint64_t)(hub->key.k0 ^ (hub->key.k1 * 0x9e3779b97f4a7c15ULL)));
   hub->nshards = o.shards;
   atomic_init(&hub->state, HUB_NEW);
   atomic_init(&hub->next_id, 0);
@@ -172,24 +179,15 @@ static void send_cmd(hub_t *hub, struct cmd *c) {
   shard_wake(s);
 }
 
-int hub_attach_transport(hub_t *hub, const hub_transport *tp, void *io_user,
-                         const hub_client_options *copt, hub_client_id *out) {
-  if (!hub || !tp || !tp->writev || !out)
-    return HUB_EINVAL;
-  if (!accepting(hub))
-    return HUB_ESTATE;
-  const hub_mem *mem = &hub->opt.mem;
-  struct client *c = mem_calloc(mem, 1, sizeof(*c));
-  struct cmd *cmd = cmd_new(hub, CMD_ATTACH, 0, 0);
-  if (!c || !cmd) {
-    mem_free(mem, c);
-    mem_free(mem, cmd);
-    return HUB_ENOMEM;
-  }
+/* A client set up with the hub's defaults and `copt`, not yet attached. */
+static struct client *client_new(hub_t *hub, const hub_client_options *copt) {
+  struct client *c = mem_calloc(&hub->opt.mem, 1, sizeof(*c));
+  if (!c)
+    return NULL;
   c->id = atomic_fetch_add(&hub->next_id, 1) + 1;
   c->node.hash = hash_u64(c->id);
-  c->tp = *tp;
-  c->io_user = io_user;
+  c->fd = -1;
+  c->tlist = TL_NONE;
   cqueue_init(&c->q, WIRE_RAW);
   c->max_msgs = hub->opt.queue_max_msgs;
   c->max_bytes = hub->opt.queue_max_bytes;
@@ -203,12 +201,108 @@ int hub_attach_transport(hub_t *hub, const hub_transport *tp, void *io_user,
     if (copt->set & COPT_POLICY)
       c->policy = (uint8_t)copt->policy;
     c->user_data = copt->user_data;
+    c->raw = copt->raw;
   }
+  return c;
+}
+
+/* Queues the attach of a set-up client on its shard. */
+static void attach_client(hub_t *hub, struct client *c, struct cmd *cmd,
+                          hub_client_id *out) {
   cmd->id = c->id;
   cmd->client = c;
   *out = c->id;
   send_cmd(hub, cmd);
+}
+
+int hub_attach_transport(hub_t *hub, const hub_transport *tp, void *io_user,
+                         const hub_client_options *copt, hub_client_id *out) {
+  if (!hub || !tp || !tp->writev || !out)
+    return HUB_EINVAL;
+  if (!accepting(hub))
+    return HUB_ESTATE;
+  struct client *c = client_new(hub, copt);
+  struct cmd *cmd = cmd_new(hub, CMD_ATTACH, 0, 0);
+  if (!c || !cmd) {
+    mem_free(&hub->opt.mem, c);
+    mem_free(&hub->opt.mem, cmd);
+    return HUB_ENOMEM;
+  }
+  c->tp = *tp;
+  c->io_user = io_user;
+  attach_client(hub, c, cmd, out);
   return 0;
+}
+
+int hub_attach_fd(hub_t *hub, int fd, const void *head, size_t head_len,
+                  const hub_client_options *copt, hub_client_id *out) {
+  if (!hub || fd < 0 || !out || (!head && head_len))
+    return HUB_EINVAL;
+  int rv = 0;
+  struct client *c = NULL;
+  struct cmd *cmd = NULL;
+  if (!accepting(hub)) {
+    rv = HUB_ESTATE;
+    goto fail;
+  }
+  c = client_new(hub, copt);
+  cmd = cmd_new(hub, CMD_ATTACH, 0, 0);
+  if (!c || !cmd ||
+      !(c->hs = handshake_new(&hub->opt.mem, hub->opt.max_request_head, head,
+                              head_len))) {
+    rv = HUB_ENOMEM;
+    goto fail;
+  }
+  c->fd = fd;
+  c->kind = CLIENT_HTTP;
+  c->tp = conn_fd_transport;
+  c->io_user = (void *)(intptr_t)fd;
+  attach_client(hub, c, cmd, out);
+  return 0;
+
+fail:
+  if (c)
+    mem_free(&hub->opt.mem, c->hs);
+  mem_free(&hub->opt.mem, c);
+  mem_free(&hub->opt.mem, cmd);
+  close(fd);
+  return rv;
+}
+
+/* A request string may not smuggle in a line break. */
+static bool clean(const char *s) {
+  return s && !strpbrk(s, "\r\n");
+}
+
+int hub_attach_fd_request(hub_t *hub, int fd, const hub_request *req,
+                          const hub_client_options *copt,
+                          hub_client_id *out) {
+  if (!hub || fd < 0 || !req || !clean(req->method) || !clean(req->target) ||
+      (req->nheaders && !req->headers))
+    return HUB_EINVAL;
+  size_t len = strlen(req->method) + strlen(req->target) + 13;
+  for (size_t i = 0; i < req->nheaders; i++) {
+    if (!clean(req->headers[i].name) || !clean(req->headers[i].value))
+      return HUB_EINVAL;
+    len += strlen(req->headers[i].name) + strlen(req->headers[i].value) + 4;
+  }
+  len += 2;
+  if (len > hub->opt.max_request_head)
+    return HUB_EINVAL;
+  char *head = mem_malloc(&hub->opt.mem, len + 1);
+  if (!head) {
+    close(fd);
+    return HUB_ENOMEM;
+  }
+  char *p = head + sprintf(head, "%s %s HTTP/1.1\r\n", req->method,
+                           req->target);
+  for (size_t i = 0; i < req->nheaders; i++)
+    p += sprintf(p, "%s: %s\r\n", req->headers[i].name,
+                 req->headers[i].value);
+  p += sprintf(p, "\r\n");
+  int rv = hub_attach_fd(hub, fd, head, (size_t)(p - head), copt, out);
+  mem_free(&hub->opt.mem, head);
+  return rv;
 }
 
 static int simple_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
@@ -285,7 +379,7 @@ int hub_unsubscribe(hub_t *hub, hub_client_id id, const char *topic) {
 int64_t hub_broadcast(hub_t *hub, const char *topic, const void *data,
                       size_t len, unsigned flags) {
   size_t tlen;
-  if (!hub || (!data && len) || (flags & ~HUB_MSG_JSON))
+  if (!hub || (!data && len) || (flags & ~(HUB_MSG_JSON | HUB_MSG_BINARY)))
     return HUB_EINVAL;
   int rv = check_topic(hub, topic, &tlen);
   if (rv)
@@ -369,6 +463,9 @@ int hub_stats(hub_t *hub, hub_stats_t *out, size_t size) {
     s.evictions += LOAD(evictions);
     s.bytes_queued += LOAD(bytes_queued);
     s.clients_closed += LOAD(clients_closed);
+    s.ws_accepted += LOAD(ws_accepted);
+    s.sse_accepted += LOAD(sse_accepted);
+    s.http_refused += LOAD(http_refused);
     s.queue_overflows +=
         atomic_load_explicit(&sh->overflows, memory_order_relaxed);
 #undef LOAD
@@ -378,3 +475,5 @@ int hub_stats(hub_t *hub, hub_stats_t *out, size_t size) {
   memcpy(out, &s, size);
   return 0;
 }
+
+const char *hub_epoch(const hub_t *hub) { return hub ? hub->epoch : NULL; }

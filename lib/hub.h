@@ -20,6 +20,7 @@ struct hub {
   _Atomic int state;
   _Atomic uint64_t next_id;
   _Atomic uint64_t broadcasts;
+  char epoch[17];
   alignas(HUB_CACHELINE) _Atomic int64_t seq;
 };
 

@@ -30,12 +30,25 @@ struct msg {
 };
 
 /* Wire formats a client can speak; each has its own encoded frame. */
-enum wire { WIRE_RAW, WIRE_COUNT };
+enum wire {
+  WIRE_RAW,     /* host transports: the payload bytes only */
+  WIRE_WS_JSON, /* WebSocket, JSON envelope */
+  WIRE_WS_RAW,  /* WebSocket, payload only */
+  WIRE_SSE,     /* Server-Sent Events block */
+  WIRE_COUNT
+};
+
+enum {
+  SMSG_PRIVATE = 1, /* one client's frame (a reply, a notice): no msg */
+  SMSG_STATIC = 2,  /* shared by a shard for its whole life (ping) */
+  SMSG_PINNED = 4   /* never dropped by drop-oldest */
+};
 
 struct smsg {
-  struct msg *msg;
+  struct msg *msg;   /* NULL for private and static frames */
   uint32_t refs;     /* client queue entries; shard thread only */
-  uint32_t encoded;  /* bit per wire whose frame is built */
+  uint8_t encoded;   /* bit per wire whose frame is built */
+  uint8_t flags;     /* SMSG_* */
   struct iovec frame[WIRE_COUNT];
   struct smsg *next_free;
 };
@@ -52,17 +65,6 @@ static inline void msg_ref_n(struct msg *m, uint32_t n) {
 static inline void msg_unref(const hub_mem *mem, struct msg *m) {
   if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
     mem_free(mem, m);
-}
-
-/* The frame `sm` sends to clients of wire format `w`, built on first use. */
-static inline const struct iovec *smsg_frame(struct smsg *sm, enum wire w) {
-  if (!(sm->encoded & (1u << w))) {
-    /* WIRE_RAW: the payload as it is, no copy. */
-    sm->frame[w].iov_base = sm->msg->data;
-    sm->frame[w].iov_len = sm->msg->len;
-    sm->encoded |= 1u << w;
-  }
-  return &sm->frame[w];
 }
 
 #endif

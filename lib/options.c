@@ -17,6 +17,18 @@ void hub__options_defaults(struct hub_options *opt) {
   opt->mem = hub__mem_default;
   opt->on_close = NULL;
   opt->on_close_user_data = NULL;
+  opt->ping_interval_ms = 30000;
+  opt->sse_keepalive_ms = 15000;
+  opt->sse_retry_ms = 2000;
+  opt->max_message_size = 65536;
+  opt->max_request_head = 8192;
+  opt->handshake_timeout_ms = 10000;
+  opt->client_publish = 0;
+  opt->on_message = NULL;
+  opt->on_message_user_data = NULL;
+  opt->on_request = NULL;
+  opt->on_request_user_data = NULL;
+  opt->max_request_body = 65536;
 }
 
 int hub_options_new(hub_options **out) {
@@ -105,6 +117,80 @@ int hub_options_set_close_callback(hub_options *opt, hub_close_fn fn,
   return 0;
 }
 
+int hub_options_set_ping_interval(hub_options *opt, uint32_t ms) {
+  if (!opt)
+    return HUB_EINVAL;
+  opt->ping_interval_ms = ms;
+  return 0;
+}
+
+int hub_options_set_sse_keepalive(hub_options *opt, uint32_t ms) {
+  if (!opt)
+    return HUB_EINVAL;
+  opt->sse_keepalive_ms = ms;
+  return 0;
+}
+
+int hub_options_set_sse_retry(hub_options *opt, uint32_t ms) {
+  if (!opt)
+    return HUB_EINVAL;
+  opt->sse_retry_ms = ms;
+  return 0;
+}
+
+int hub_options_set_max_message_size(hub_options *opt, uint32_t bytes) {
+  if (!opt || bytes < 125 || bytes > INT32_MAX)
+    return HUB_EINVAL;
+  opt->max_message_size = bytes;
+  return 0;
+}
+
+int hub_options_set_max_request_head(hub_options *opt, uint32_t bytes) {
+  if (!opt || bytes < 256 || bytes > 65536)
+    return HUB_EINVAL;
+  opt->max_request_head = bytes;
+  return 0;
+}
+
+int hub_options_set_handshake_timeout(hub_options *opt, uint32_t ms) {
+  if (!opt)
+    return HUB_EINVAL;
+  opt->handshake_timeout_ms = ms;
+  return 0;
+}
+
+int hub_options_set_client_publish(hub_options *opt, int allow) {
+  if (!opt || (allow != 0 && allow != 1))
+    return HUB_EINVAL;
+  opt->client_publish = allow;
+  return 0;
+}
+
+int hub_options_set_message_callback(hub_options *opt, hub_message_fn fn,
+                                     void *user_data) {
+  if (!opt)
+    return HUB_EINVAL;
+  opt->on_message = fn;
+  opt->on_message_user_data = user_data;
+  return 0;
+}
+
+int hub_options_set_request_callback(hub_options *opt, hub_request_fn fn,
+                                     void *user_data) {
+  if (!opt)
+    return HUB_EINVAL;
+  opt->on_request = fn;
+  opt->on_request_user_data = user_data;
+  return 0;
+}
+
+int hub_options_set_max_request_body(hub_options *opt, uint32_t bytes) {
+  if (!opt || bytes > (1u << 30))
+    return HUB_EINVAL;
+  opt->max_request_body = bytes;
+  return 0;
+}
+
 int hub_client_options_new(hub_client_options **out) {
   if (!out)
     return HUB_EINVAL;
@@ -142,5 +228,12 @@ int hub_client_options_set_user_data(hub_client_options *copt,
   if (!copt)
     return HUB_EINVAL;
   copt->user_data = user_data;
+  return 0;
+}
+
+int hub_client_options_set_raw(hub_client_options *copt, int raw) {
+  if (!copt || (raw != 0 && raw != 1))
+    return HUB_EINVAL;
+  copt->raw = raw;
   return 0;
 }

@@ -16,6 +16,18 @@ struct hub_options {
   hub_mem mem;
   hub_close_fn on_close;
   void *on_close_user_data;
+  uint32_t ping_interval_ms;
+  uint32_t sse_keepalive_ms;
+  uint32_t sse_retry_ms;
+  uint32_t max_message_size;
+  uint32_t max_request_head;
+  uint32_t handshake_timeout_ms;
+  int client_publish;
+  hub_message_fn on_message;
+  void *on_message_user_data;
+  hub_request_fn on_request;
+  void *on_request_user_data;
+  uint32_t max_request_body;
 };
 
 /* Which client fields a hub_client_options overrides. */
@@ -27,6 +39,7 @@ struct hub_client_options {
   uint64_t queue_max_bytes;
   hub_policy policy;
   void *user_data;
+  int raw;
 };
 
 void hub__options_defaults(struct hub_options *opt);

@@ -50,20 +50,23 @@ struct smsg *cqueue_pop(struct cqueue *q) {
 }
 
 struct smsg *cqueue_drop_oldest(struct cqueue *q) {
-  if (q->count == 0 || (q->head_off && q->count == 1))
+  uint32_t i = q->head_off ? 1 : 0;
+  while (i < q->count && (cqueue_at(q, i)->flags & SMSG_PINNED))
+    i++;
+  if (i >= q->count)
     return NULL;
-  if (q->head_off) {
-    /* Keep the partly written head: move it one slot forward over the
-     * entry being dropped. */
-    uint32_t second = (q->head + 1) & (q->cap - 1);
-    struct smsg *dropped = q->items[second];
-    q->items[second] = q->items[q->head];
-    q->head = second;
-    q->count--;
-    q->bytes -= cqueue_len_of(q, dropped);
-    return dropped;
-  }
-  return cqueue_pop(q);
+  if (i == 0)
+    return cqueue_pop(q);
+  /* Close the gap by moving the entries before it (the partly written
+   * head, pinned notices: rarely more than one or two) one slot on. */
+  uint32_t mask = q->cap - 1;
+  struct smsg *dropped = q->items[(q->head + i) & mask];
+  for (; i > 0; i--)
+    q->items[(q->head + i) & mask] = q->items[(q->head + i - 1) & mask];
+  q->head = (q->head + 1) & mask;
+  q->count--;
+  q->bytes -= cqueue_len_of(q, dropped);
+  return dropped;
 }
 
 void cqueue_shrink(struct cqueue *q, const hub_mem *mem) {

@@ -20,8 +20,14 @@ struct cqueue {
 };
 
 void cqueue_init(struct cqueue *q, enum wire wire);
-static inline size_t cqueue_len_of(const struct cqueue *q, struct smsg *sm) {
-  return smsg_frame(sm, (enum wire)q->wire)->iov_len;
+/* The frame `sm` puts on this queue's wire; encoded before it is queued. */
+static inline const struct iovec *cqueue_frame(const struct cqueue *q,
+                                               const struct smsg *sm) {
+  return &sm->frame[q->wire];
+}
+static inline size_t cqueue_len_of(const struct cqueue *q,
+                                   const struct smsg *sm) {
+  return sm->frame[q->wire].iov_len;
 }
 static inline struct smsg *cqueue_at(const struct cqueue *q, uint32_t i) {
   return q->items[(q->head + i) & (q->cap - 1)];
@@ -32,8 +38,8 @@ int cqueue_push(struct cqueue *q, const hub_mem *mem, struct smsg *sm,
                 uint32_t limit);
 /* Removes and returns the head (the caller has written all of it). */
 struct smsg *cqueue_pop(struct cqueue *q);
-/* Removes and returns the oldest entry not partly written, or NULL when
- * the only entry is the partly written head. */
+/* Removes and returns the oldest entry that is neither partly written nor
+ * pinned, or NULL when there is none. */
 struct smsg *cqueue_drop_oldest(struct cqueue *q);
 /* Gives the heap ring back once the queue is empty. */
 void cqueue_shrink(struct cqueue *q, const hub_mem *mem);

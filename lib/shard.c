@@ -6,7 +6,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "conn.h"
+#include "frame.h"
 #include "hub.h"
+#include "ws.h"
 
 /* Messages handled between two flushes: large enough that a burst is
  * written with one writev per client, small enough to bound latency. */
@@ -34,6 +37,22 @@ int shard_init(struct shard *s, struct hub *hub, unsigned idx) {
     return rv;
   htable_init(&s->clients, s->mem);
   registry_init(&s->reg, s->mem);
+  s->rbuf = mem_malloc(s->mem, SHARD_RBUF);
+  if (!s->rbuf)
+    return HUB_ENOMEM;
+  for (int i = 0; i < TL_COUNT; i++)
+    s->timers[i].period_ms = 0;
+  s->timers[TL_HANDSHAKE].period_ms = hub->opt.handshake_timeout_ms;
+  s->timers[TL_WS_PING].period_ms = hub->opt.ping_interval_ms;
+  s->timers[TL_SSE_KEEPALIVE].period_ms = hub->opt.sse_keepalive_ms;
+  static const unsigned char ping[] = {0x80 | WS_OP_PING, 0};
+  static const char keepalive[] = ": keepalive\n\n";
+  s->ping_frame.flags = s->keepalive_frame.flags = SMSG_STATIC | SMSG_PINNED;
+  s->ping_frame.frame[WIRE_WS_JSON].iov_base = (void *)ping;
+  s->ping_frame.frame[WIRE_WS_JSON].iov_len = sizeof(ping);
+  s->ping_frame.frame[WIRE_WS_RAW] = s->ping_frame.frame[WIRE_WS_JSON];
+  s->keepalive_frame.frame[WIRE_SSE].iov_base = (void *)keepalive;
+  s->keepalive_frame.frame[WIRE_SSE].iov_len = sizeof(keepalive) - 1;
   return 0;
 }
 
@@ -75,10 +94,14 @@ static struct smsg *smsg_get(struct shard *s, struct msg *m) {
   sm->msg = m;
   sm->refs = 0;
   sm->encoded = 0;
+  sm->flags = 0;
   return sm;
 }
 
 static void smsg_put(struct shard *s, struct smsg *sm) {
+  for (int w = 0; w < WIRE_COUNT; w++)
+    if (w != WIRE_RAW && (sm->encoded & (1u << w)))
+      mem_free(s->mem, sm->frame[w].iov_base);
   msg_unref(s->mem, sm->msg);
   if (s->nfree < SMSG_FREE_MAX) {
     sm->next_free = s->free_smsgs;
@@ -90,8 +113,128 @@ static void smsg_put(struct shard *s, struct smsg *sm) {
 }
 
 void smsg_release(struct shard *s, struct smsg *sm) {
-  if (--sm->refs == 0)
-    smsg_put(s, sm);
+  if (sm->flags & SMSG_STATIC)
+    return;
+  if (--sm->refs == 0) {
+    if (sm->flags & SMSG_PRIVATE)
+      mem_free(s->mem, sm);
+    else
+      smsg_put(s, sm);
+  }
+}
+
+bool shard_encode(struct shard *s, struct smsg *sm, enum wire w) {
+  if (sm->encoded & (1u << w))
+    return true;
+  if (frame_encode(w, sm->msg, s->hub->epoch, s->mem, &sm->frame[w]))
+    return false;
+  sm->encoded |= (uint8_t)(1u << w);
+  return true;
+}
+
+struct smsg *smsg_private(struct shard *s, enum wire w, const void *data,
+                          size_t len) {
+  struct smsg *sm = mem_malloc(s->mem, sizeof(*sm) + len);
+  if (!sm)
+    return NULL;
+  memset(sm, 0, sizeof(*sm));
+  sm->flags = SMSG_PRIVATE | SMSG_PINNED;
+  sm->encoded = (uint8_t)(1u << w);
+  sm->frame[w].iov_base = sm + 1;
+  sm->frame[w].iov_len = len;
+  if (data)
+    memcpy(sm + 1, data, len);
+  return sm;
+}
+
+void shard_want_write(struct shard *s, struct client *c, bool on) {
+  if (c->epollout == on)
+    return;
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0),
+                           .data.ptr = c};
+  if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+    c->epollout = on;
+  else
+    client_doom(s, c, HUB_CLOSE_TRANSPORT);
+}
+
+void timer_remove(struct shard *s, struct client *c) {
+  if (c->tlist == TL_NONE)
+    return;
+  struct tlist *l = &s->timers[c->tlist];
+  if (c->tprev)
+    c->tprev->tnext = c->tnext;
+  else
+    l->head = c->tnext;
+  if (c->tnext)
+    c->tnext->tprev = c->tprev;
+  else
+    l->tail = c->tprev;
+  c->tnext = c->tprev = NULL;
+  c->tlist = TL_NONE;
+}
+
+void timer_add(struct shard *s, struct client *c, int list) {
+  timer_remove(s, c);
+  struct tlist *l = &s->timers[list];
+  if (!l->period_ms)
+    return;
+  c->due_ms = hub__now_ms() + l->period_ms;
+  c->tlist = (uint8_t)list;
+  c->tprev = l->tail;
+  c->tnext = NULL;
+  if (l->tail)
+    l->tail->tnext = c;
+  else
+    l->head = c;
+  l->tail = c;
+}
+
+static void timer_fire(struct shard *s, struct client *c, int list) {
+  switch (list) {
+  case TL_HANDSHAKE:
+    client_doom(s, c, HUB_CLOSE_TIMEOUT);
+    return;
+  case TL_WS_PING:
+    if (c->ping_due && !c->got_input) {
+      client_doom(s, c, HUB_CLOSE_ABNORMAL); /* no pong, no anything */
+      return;
+    }
+    c->ping_due = true;
+    c->got_input = false;
+    client_enqueue_pinned(s, c, &s->ping_frame);
+    break;
+  case TL_SSE_KEEPALIVE:
+    client_enqueue_pinned(s, c, &s->keepalive_frame);
+    break;
+  }
+  timer_add(s, c, list);
+}
+
+static void run_timers(struct shard *s) {
+  int64_t now = hub__now_ms();
+  for (int i = 0; i < TL_COUNT; i++) {
+    struct client *c;
+    while ((c = s->timers[i].head) && c->due_ms <= now) {
+      timer_remove(s, c);
+      if (c->state == CLIENT_OPEN)
+        timer_fire(s, c, i);
+    }
+  }
+}
+
+/* Milliseconds until the first timer is due, or -1. */
+static int next_timer_ms(struct shard *s) {
+  int64_t first = -1;
+  for (int i = 0; i < TL_COUNT; i++) {
+    struct client *c = s->timers[i].head;
+    if (c && (first < 0 || c->due_ms < first))
+      first = c->due_ms;
+  }
+  if (first < 0)
+    return -1;
+  int64_t left = first - hub__now_ms();
+  return left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
 static void attach(struct shard *s, struct client *c) {
@@ -101,6 +244,10 @@ static void attach(struct shard *s, struct client *c) {
     return;
   }
   s->st.clients++;
+  if (c->fd >= 0)
+    conn_attach(s, c);
+  if (s->stopping)
+    client_close_after_flush(s, c, HUB_CLOSE_GOING_AWAY);
 }
 
 static void run_cmd(struct shard *s, struct cmd *cmd) {
@@ -135,6 +282,32 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
     }
     break;
   }
+}
+
+int shard_subscribe(struct shard *s, struct client *c, const char *topic,
+                    size_t len) {
+  struct hub *hub = s->hub;
+  uint64_t hash = hash_bytes(&hub->key, topic, len);
+  struct ti_stripe *st = ti_stripe_of(&hub->index, hash);
+  pthread_mutex_lock(&st->lock);
+  int rv = ti_acquire_locked(&hub->index, st, topic, len, hash, s->idx);
+  pthread_mutex_unlock(&st->lock);
+  if (rv)
+    return rv;
+  rv = registry_add(&s->reg, c, &c->subs, topic, len, hash);
+  if (rv != 1)
+    ti_release(&hub->index, topic, len, hash, s->idx);
+  return rv;
+}
+
+int shard_unsubscribe(struct shard *s, struct client *c, const char *topic,
+                      size_t len) {
+  struct hub *hub = s->hub;
+  uint64_t hash = hash_bytes(&hub->key, topic, len);
+  if (!registry_del(&s->reg, c, &c->subs, topic, len, hash))
+    return 0;
+  ti_release(&hub->index, topic, len, hash, s->idx);
+  return 1;
 }
 
 static void run_cmds(struct shard *s) {
@@ -182,6 +355,25 @@ static void reap(struct shard *s) {
   }
 }
 
+/* hub_stop() began: WebSocket clients get a close frame (1001), every
+ * client is closed once its queue is written, or at the deadline. */
+static void begin_stop(struct shard *s) {
+  struct hnode *n, *tmp;
+  HTABLE_FOREACH(&s->clients, n, tmp) {
+    struct client *c = container_of(n, struct client, node);
+    if (c->state != CLIENT_OPEN)
+      continue;
+    if (c->kind == CLIENT_WS && !c->close_after_flush)
+      ws_close(s, c, HUB_CLOSE_GOING_AWAY, "server shutting down");
+    else if (c->kind == CLIENT_HTTP)
+      client_doom(s, c, HUB_CLOSE_GOING_AWAY);
+    else
+      client_close_after_flush(s, c, HUB_CLOSE_GOING_AWAY);
+  }
+  flush_dirty(s);
+  reap(s);
+}
+
 static void close_all(struct shard *s) {
   struct hnode *n, *tmp;
   HTABLE_FOREACH(&s->clients, n, tmp)
@@ -216,6 +408,7 @@ static void process(struct shard *s) {
   if (stop_deadline && !s->stopping) {
     s->stopping = true;
     s->deadline_ms = stop_deadline;
+    begin_stop(s);
   }
 }
 
@@ -229,6 +422,9 @@ static void publish_stats(struct shard *s) {
 int shard_run_once(struct shard *s, int timeout_ms) {
   if (s->exited)
     return 0;
+  int timer_ms = next_timer_ms(s);
+  if (timer_ms >= 0 && (timeout_ms < 0 || timeout_ms > timer_ms))
+    timeout_ms = timer_ms;
   if (s->stopping) {
     int64_t left = s->deadline_ms - hub__now_ms();
     if (left < 0)
@@ -245,11 +441,13 @@ int shard_run_once(struct shard *s, int timeout_ms) {
       uint64_t v;
       ssize_t rv = read(s->evfd, &v, sizeof(v));
       (void)rv;
+    } else {
+      conn_event(s, ev[i].data.ptr, ev[i].events);
     }
   }
+  run_timers(s);
   process(s);
-  if (s->stopping &&
-      (s->st.bytes_queued == 0 || hub__now_ms() >= s->deadline_ms)) {
+  if (s->stopping && (s->st.clients == 0 || hub__now_ms() >= s->deadline_ms)) {
     close_all(s);
     s->exited = true;
   }
@@ -281,6 +479,7 @@ void shard_destroy(struct shard *s) {
     s->free_smsgs = sm->next_free;
     mem_free(s->mem, sm);
   }
+  mem_free(s->mem, s->rbuf);
   registry_destroy(&s->reg);
   htable_destroy(&s->clients);
   if (s->evfd >= 0)

@@ -37,7 +37,8 @@ struct cmd {
  * relaxed stores once per loop iteration, for hub_stats(). */
 #define SHARD_STATS(X)                                                        \
   X(clients) X(subscriptions) X(deliveries) X(drops) X(evictions)           \
-      X(bytes_queued) X(clients_closed)
+      X(bytes_queued) X(clients_closed) X(ws_accepted) X(sse_accepted)       \
+          X(http_refused)
 
 struct shard_stats {
 #define X(f) uint64_t f;
@@ -49,6 +50,14 @@ struct shard_stats_pub {
 #define X(f) _Atomic uint64_t f;
   SHARD_STATS(X)
 #undef X
+};
+
+/* Timer lists: every client on one list has the same period. */
+enum { TL_HANDSHAKE, TL_WS_PING, TL_SSE_KEEPALIVE, TL_COUNT, TL_NONE = 255 };
+
+struct tlist {
+  struct client *head, *tail;
+  uint32_t period_ms; /* 0: the list is off */
 };
 
 struct shard {
@@ -73,6 +82,9 @@ struct shard {
   struct client *doomed;
   struct smsg *free_smsgs;
   uint32_t nfree;
+  struct tlist timers[TL_COUNT];
+  unsigned char *rbuf; /* one read buffer for all of the shard's sockets */
+  struct smsg ping_frame, keepalive_frame;
   bool stopping, exited;
   int64_t deadline_ms;
   struct shard_stats st;
@@ -92,5 +104,27 @@ int shard_run_once(struct shard *s, int timeout_ms);
 void *shard_main(void *arg);
 
 void smsg_release(struct shard *s, struct smsg *sm);
+/* Builds sm's frame for wire `w` if not yet built; false on ENOMEM. */
+bool shard_encode(struct shard *s, struct smsg *sm, enum wire w);
+/* A frame of one client's own, holding a copy of data[0..len) (or len
+ * bytes for the caller to fill when data is NULL). */
+struct smsg *smsg_private(struct shard *s, enum wire w, const void *data,
+                          size_t len);
+/* Arms or disarms EPOLLOUT for a socket client. */
+void shard_want_write(struct shard *s, struct client *c, bool on);
+/* Puts the client at the tail of timer list `list` (due one period from
+ * now), taking it off the list it was on. */
+void timer_add(struct shard *s, struct client *c, int list);
+void timer_remove(struct shard *s, struct client *c);
+
+/* Subscriptions made on the shard thread itself (query topics, a client's
+ * own subscribe): 1 added, 0 already there, or HUB_ENOMEM. */
+int shard_subscribe(struct shard *s, struct client *c, const char *topic,
+                    size_t len);
+/* 1 removed, 0 was not subscribed. */
+int shard_unsubscribe(struct shard *s, struct client *c, const char *topic,
+                      size_t len);
+
+#define SHARD_RBUF 16384
 
 #endif

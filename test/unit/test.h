@@ -69,6 +69,15 @@ void test_sleep_ms(int ms);
   X(test_shard_queue_overflow)                                                \
   X(test_concurrent_broadcast_churn)                                          \
   X(test_failmalloc)                                                          \
+  X(test_ws_accept_key)                                                       \
+  X(test_frame_encoding)                                                      \
+  X(test_ws_session)                                                          \
+  X(test_ws_raw_and_query)                                                    \
+  X(test_ws_protocol_errors)                                                  \
+  X(test_sse_session)                                                         \
+  X(test_handshake_errors)                                                    \
+  X(test_stop_sends_going_away)                                               \
+  X(test_attach_fd_request)                                                   \
   X(test_http_ws_upgrade)                                                     \
   X(test_http_sse_get)                                                        \
   X(test_http_header_values)                                                  \

@@ -10,6 +10,9 @@ static struct smsg *mk(const char *payload) {
   struct msg *m = msg_new(&hub__mem_default, "t", 1, 0, payload, len, 0);
   struct smsg *sm = calloc(1, sizeof(*sm));
   sm->msg = m;
+  sm->frame[WIRE_RAW].iov_base = m->data;
+  sm->frame[WIRE_RAW].iov_len = m->len;
+  sm->encoded = 1u << WIRE_RAW;
   return sm;
 }
 
@@ -50,6 +53,17 @@ void test_cqueue_drop_oldest(void) {
     CHECK(cqueue_pop(&q) == s[i]);
   CHECK_EQ(q.count, 0);
   CHECK(cqueue_drop_oldest(&q) == NULL);
+  /* Pinned entries (notices) are skipped over, order kept. */
+  s[4]->flags = SMSG_PINNED;
+  for (int i = 3; i < 7; i++)
+    CHECK(cqueue_push(&q, mem, s[i], 8) == 0);
+  CHECK(cqueue_drop_oldest(&q) == s[3]);
+  CHECK(cqueue_drop_oldest(&q) == s[5]);
+  CHECK(cqueue_at(&q, 0) == s[4] && cqueue_at(&q, 1) == s[6]);
+  CHECK(cqueue_drop_oldest(&q) == s[6]);
+  CHECK(cqueue_drop_oldest(&q) == NULL);
+  CHECK(cqueue_pop(&q) == s[4]);
+  s[4]->flags = 0;
   /* A lone partly written head is never dropped. */
   CHECK(cqueue_push(&q, mem, s[9], 8) == 0);
   q.head_off = 1;

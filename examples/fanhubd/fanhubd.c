@@ -1,0 +1,312 @@
+/* fanhubd: a standalone fanout server built only on fanhub's public API.
+ *
+ * The main thread accepts connections and hands each socket to the hub
+ * with hub_attach_fd(). The hub reads the request; route() below, called
+ * on a shard thread, lets /ws and /sse become WebSocket and SSE clients
+ * and answers /publish, /metrics and the demo page itself. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fanhub.h>
+
+extern const char fanhubd_page[];
+
+#define BODY_MAX (1u << 20)
+
+static const char usage[] =
+    "usage: fanhubd [options]\n"
+    "  --listen HOST:PORT       address to listen on (default 127.0.0.1:8080;\n"
+    "                           port 0 picks a free one, printed on stdout)\n"
+    "  --shards N               shard threads (default: online CPUs)\n"
+    "  --publish-token T        POST /publish needs 'Authorization: Bearer T'\n"
+    "  --allow-client-publish   WebSocket clients may {\"op\":\"publish\"}\n"
+    "  --ping-interval MS       WebSocket ping period (default 30000, 0: off)\n"
+    "  --sse-keepalive MS       SSE keepalive comment period (default 15000)\n"
+    "  --drain MS               on SIGINT/SIGTERM, time to flush queues\n"
+    "                           before closing (default 2000)\n"
+    "  --help                   this text\n"
+    "\n"
+    "endpoints:\n"
+    "  GET  /                   demo page (WebSocket + SSE, publish form)\n"
+    "  GET  /ws                 WebSocket; JSON control protocol, ?topic= to\n"
+    "                           subscribe at once\n"
+    "  GET  /sse?topic=a&topic=b  Server-Sent Events\n"
+    "  POST /publish?topic=T    body = payload (up to 1 MiB); answers\n"
+    "                           {\"seq\":N}; Content-Type: application/json\n"
+    "                           sends it as a JSON value\n"
+    "  GET  /metrics            Prometheus text format\n";
+
+static const char *publish_token;
+
+static bool is(const hub_request_info *r, const char *method,
+               const char *path) {
+  return r->method_len == strlen(method) &&
+         memcmp(r->method, method, r->method_len) == 0 &&
+         r->path_len == strlen(path) && memcmp(r->path, path, r->path_len) == 0;
+}
+
+static int hexval(int ch) {
+  if (ch >= '0' && ch <= '9')
+    return ch - '0';
+  if (ch >= 'a' && ch <= 'f')
+    return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F')
+    return ch - 'A' + 10;
+  return -1;
+}
+
+/* The percent-decoded value of query parameter `key`, or false. */
+static bool query_param(const char *q, size_t qlen, const char *key,
+                        char *out, size_t cap) {
+  size_t kl = strlen(key);
+  const char *p = q, *end = q + qlen;
+  while (p < end) {
+    const char *amp = memchr(p, '&', (size_t)(end - p));
+    const char *pe = amp ? amp : end;
+    if ((size_t)(pe - p) > kl && p[kl] == '=' && memcmp(p, key, kl) == 0) {
+      size_t o = 0;
+      for (const char *v = p + kl + 1; v < pe; v++) {
+        int ch = (unsigned char)*v;
+        if (ch == '%' && pe - v >= 3 && hexval(v[1]) >= 0 &&
+            hexval(v[2]) >= 0) {
+          ch = hexval(v[1]) * 16 + hexval(v[2]);
+          v += 2;
+        } else if (ch == '+') {
+          ch = ' ';
+        }
+        if (ch == 0 || o + 1 >= cap)
+          return false;
+        out[o++] = (char)ch;
+      }
+      out[o] = '\0';
+      return o > 0;
+    }
+    p = pe + 1;
+  }
+  return false;
+}
+
+static bool token_ok(const hub_request_info *r) {
+  if (!publish_token)
+    return true;
+  size_t vl, tl = strlen(publish_token);
+  const char *v = hub_request_header(r, "Authorization", &vl);
+  if (!v || vl != 7 + tl || strncasecmp(v, "Bearer ", 7) != 0)
+    return false;
+  unsigned char diff = 0; /* constant time in the token's length */
+  for (size_t i = 0; i < tl; i++)
+    diff |= (unsigned char)(v[7 + i] ^ publish_token[i]);
+  return diff == 0;
+}
+
+static void text(hub_t *hub, const hub_request_info *r, int status,
+                 const char *msg) {
+  hub_respond(hub, r, status, "text/plain", msg, strlen(msg));
+}
+
+static void publish(hub_t *hub, const hub_request_info *r) {
+  char topic[1024], body[64];
+  size_t tl;
+  if (!token_ok(r)) {
+    text(hub, r, 401, "missing or wrong bearer token\n");
+    return;
+  }
+  if (!query_param(r->query, r->query_len, "topic", topic, sizeof(topic))) {
+    text(hub, r, 400, "need ?topic=\n");
+    return;
+  }
+  const char *ct = hub_request_header(r, "Content-Type", &tl);
+  unsigned flags =
+      ct && tl >= 16 && strncasecmp(ct, "application/json", 16) == 0
+          ? HUB_MSG_JSON
+          : 0;
+  int64_t seq = hub_broadcast(hub, topic, r->body, r->body_len, flags);
+  if (seq < 0) {
+    text(hub, r, 400, hub_strerror((int)seq));
+    return;
+  }
+  int n = snprintf(body, sizeof(body), "{\"seq\":%lld}\n", (long long)seq);
+  hub_respond(hub, r, 200, "application/json", body, (size_t)n);
+}
+
+/* Every request on an accepted socket, on the socket's shard thread. */
+static int route(hub_t *hub, const hub_request_info *r, void *user_data) {
+  (void)user_data;
+  if (is(r, "GET", "/ws") || is(r, "GET", "/sse"))
+    return HUB_ROUTE_STREAM;
+  if (is(r, "POST", "/publish")) {
+    publish(hub, r);
+  } else if (is(r, "GET", "/metrics")) {
+    char buf[4096];
+    size_t n = hub_metrics_text(hub, buf, sizeof(buf));
+    hub_respond(hub, r, 200, "text/plain; version=0.0.4", buf,
+                n < sizeof(buf) ? n : sizeof(buf) - 1);
+  } else if (is(r, "GET", "/")) {
+    hub_respond(hub, r, 200, "text/html; charset=utf-8", fanhubd_page,
+                strlen(fanhubd_page));
+  } else {
+    text(hub, r, 404, "not found\n");
+  }
+  return HUB_ROUTE_DONE;
+}
+
+static int listen_on(const char *spec) {
+  char host[64];
+  const char *colon = strrchr(spec, ':');
+  if (!colon || (size_t)(colon - spec) >= sizeof(host))
+    return -1;
+  memcpy(host, spec, (size_t)(colon - spec));
+  host[colon - spec] = '\0';
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)atoi(colon + 1))};
+  if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+    return -1;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4096)) {
+    close(fd);
+    return -1;
+  }
+  socklen_t sl = sizeof(sa);
+  getsockname(fd, (struct sockaddr *)&sa, &sl);
+  char addr[64];
+  inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));
+  printf("fanhubd listening on http://%s:%u/\n", addr, ntohs(sa.sin_port));
+  fflush(stdout);
+  return fd;
+}
+
+/* Parses a non-negative decimal option value. */
+static bool number(const char *s, unsigned long max, unsigned long *out) {
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno || *s == '\0' || *end != '\0' || *s == '-' || v > max)
+    return false;
+  *out = v;
+  return true;
+}
+
+int main(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"listen", required_argument, NULL, 'l'},
+      {"shards", required_argument, NULL, 's'},
+      {"publish-token", required_argument, NULL, 't'},
+      {"allow-client-publish", no_argument, NULL, 'p'},
+      {"ping-interval", required_argument, NULL, 'i'},
+      {"sse-keepalive", required_argument, NULL, 'k'},
+      {"drain", required_argument, NULL, 'd'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  const char *listen_spec = "127.0.0.1:8080";
+  unsigned long drain_ms = 2000, v = 0;
+  int opt, idx;
+  hub_options *o;
+  if (hub_options_new(&o))
+    return 1;
+  hub_options_set_request_callback(o, route, NULL);
+  hub_options_set_max_request_body(o, BODY_MAX);
+  while ((opt = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
+    bool ok = true;
+    switch (opt) {
+    case 'l':
+      listen_spec = optarg;
+      break;
+    case 's':
+      ok = number(optarg, 64, &v) && hub_options_set_shards(o, (unsigned)v) == 0;
+      break;
+    case 't':
+      publish_token = optarg;
+      break;
+    case 'p':
+      hub_options_set_client_publish(o, 1);
+      break;
+    case 'i':
+      ok = number(optarg, UINT32_MAX, &v) &&
+           hub_options_set_ping_interval(o, (uint32_t)v) == 0;
+      break;
+    case 'k':
+      ok = number(optarg, UINT32_MAX, &v) &&
+           hub_options_set_sse_keepalive(o, (uint32_t)v) == 0;
+      break;
+    case 'd':
+      ok = number(optarg, 3600000, &drain_ms);
+      break;
+    case 'h':
+      fputs(usage, stdout);
+      return 0;
+    default:
+      fputs(usage, stderr);
+      return 2;
+    }
+    if (!ok) {
+      fprintf(stderr, "fanhubd: bad value for --%s: %s\n", longopts[idx].name,
+              optarg);
+      return 2;
+    }
+  }
+  hub_t *hub = NULL;
+  int rv = hub_new(&hub, o);
+  hub_options_free(o);
+  if (rv || (rv = hub_start(hub))) {
+    fprintf(stderr, "fanhubd: %s\n", hub_strerror(rv));
+    hub_free(hub);
+    return 1;
+  }
+  /* SIGINT/SIGTERM arrive on a signalfd in the accept loop; the hub's own
+   * threads block every signal. */
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t ss;
+  sigemptyset(&ss);
+  sigaddset(&ss, SIGINT);
+  sigaddset(&ss, SIGTERM);
+  sigprocmask(SIG_BLOCK, &ss, NULL);
+  int sigfd = signalfd(-1, &ss, SFD_CLOEXEC);
+  int lfd = listen_on(listen_spec);
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (lfd < 0 || sigfd < 0 || epfd < 0) {
+    fprintf(stderr, "fanhubd: cannot listen on %s: %s\n", listen_spec,
+            strerror(errno));
+    hub_free(hub);
+    return 1;
+  }
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
+  epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
+  ev.data.fd = sigfd;
+  epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &ev);
+
+  for (bool running = true; running;) {
+    struct epoll_event evs[2];
+    int n = epoll_wait(epfd, evs, 2, -1);
+    for (int i = 0; i < n; i++) {
+      if (evs[i].data.fd == sigfd) {
+        running = false;
+        continue;
+      }
+      int fd;
+      hub_client_id id;
+      while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+        hub_attach_fd(hub, fd, NULL, 0, NULL, &id); /* the hub owns fd */
+    }
+  }
+  fprintf(stderr, "fanhubd: shutting down\n");
+  close(lfd);
+  hub_stop(hub, (int)drain_ms);
+  hub_free(hub);
+  return 0;
+}

@@ -1,0 +1,97 @@
+/* Socket clients; see conn.h. */
+#include "conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "handshake.h"
+#include "hub.h"
+#include "ws.h"
+
+static int64_t fd_writev(void *io, const struct iovec *iov, int n) {
+  int fd = (int)(intptr_t)io;
+  ssize_t w = writev(fd, iov, n);
+  if (w >= 0)
+    return w;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+    return 0;
+  return HUB_ESYS;
+}
+
+static void fd_close(void *io) { close((int)(intptr_t)io); }
+
+const hub_transport conn_fd_transport = {fd_writev, fd_close};
+
+void conn_attach(struct shard *s, struct client *c) {
+  int fl = fcntl(c->fd, F_GETFL);
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+  if (fl < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+      epoll_ctl(s->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+    client_doom(s, c, HUB_CLOSE_TRANSPORT);
+    return;
+  }
+  /* Frames are whole and coalesced by writev already; Nagle would only
+   * hold back the last one. Fails harmlessly on non-TCP sockets. */
+  int one = 1;
+  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  timer_add(s, c, TL_HANDSHAKE);
+  handshake_step(s, c);
+}
+
+static void on_input(struct shard *s, struct client *c,
+                     const unsigned char *buf, size_t n) {
+  switch (c->kind) {
+  case CLIENT_HTTP:
+    handshake_input(s, c, buf, n);
+    break;
+  case CLIENT_WS:
+    ws_input(s, c, buf, n);
+    break;
+  default:
+    break; /* SSE clients have nothing to say; their bytes are dropped */
+  }
+}
+
+static void on_eof(struct shard *s, struct client *c) {
+  int code = c->close_after_flush ? c->close_code
+             : c->kind == CLIENT_WS ? HUB_CLOSE_ABNORMAL
+                                    : HUB_CLOSE_NORMAL;
+  client_doom(s, c, code);
+}
+
+/* Reads a bounded number of times per event: with level-triggered epoll a
+ * busy socket comes back next round instead of starving the others. */
+#define READS_PER_EVENT 4
+
+void conn_event(struct shard *s, struct client *c, uint32_t events) {
+  if (c->state != CLIENT_OPEN)
+    return;
+  if (events & EPOLLOUT) {
+    shard_want_write(s, c, false);
+    c->blocked = false;
+    client_mark_dirty(s, c);
+  }
+  if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+    return;
+  for (int i = 0; i < READS_PER_EVENT && c->state == CLIENT_OPEN; i++) {
+    ssize_t n = read(c->fd, s->rbuf, SHARD_RBUF);
+    if (n > 0) {
+      c->got_input = true;
+      on_input(s, c, s->rbuf, (size_t)n);
+      if ((size_t)n < SHARD_RBUF)
+        break;
+    } else if (n == 0) {
+      on_eof(s, c);
+      break;
+    } else {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        on_eof(s, c);
+      break;
+    }
+  }
+}

@@ -1,0 +1,479 @@
+/* Request heads to WebSocket or SSE clients; see handshake.h. */
+#include "handshake.h"
+
+#include <mbedtls/base64.h>
+#include <mbedtls/sha1.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http.h"
+#include "hub.h"
+#include "ws.h"
+
+struct handshake *handshake_new(const hub_mem *mem, uint32_t cap,
+                                const void *head, size_t len) {
+  struct handshake *hs = mem_malloc(mem, sizeof(*hs) + cap);
+  if (!hs)
+    return NULL;
+  hs->cap = cap;
+  hs->need = 0;
+  hs->overflow = len > cap;
+  hs->len = (uint32_t)(len > cap ? cap : len);
+  if (hs->len)
+    memcpy(hs->buf, head, hs->len);
+  return hs;
+}
+
+void handshake_free(struct shard *s, struct client *c) {
+  mem_free(s->mem, c->hs);
+  c->hs = NULL;
+}
+
+int ws_accept_key(const char *key, size_t key_len, char out[29]) {
+  static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  unsigned char raw[18], sha[20], cat[24 + sizeof(guid)];
+  size_t olen;
+  if (key_len != 24 ||
+      mbedtls_base64_decode(raw, sizeof(raw), &olen,
+                            (const unsigned char *)key, key_len) ||
+      olen != 16)
+    return -1;
+  memcpy(cat, key, 24);
+  memcpy(cat + 24, guid, sizeof(guid) - 1);
+  if (mbedtls_sha1_ret(cat, 24 + sizeof(guid) - 1, sha) ||
+      mbedtls_base64_encode((unsigned char *)out, 29, &olen, sha, 20) ||
+      olen != 28)
+    return -1;
+  out[28] = '\0';
+  return 0;
+}
+
+static const char *reason(int status) {
+  switch (status) {
+  case 400:
+    return "Bad Request";
+  case 200:
+    return "OK";
+  case 201:
+    return "Created";
+  case 204:
+    return "No Content";
+  case 401:
+    return "Unauthorized";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 411:
+    return "Length Required";
+  case 413:
+    return "Content Too Large";
+  case 500:
+    return "Internal Server Error";
+  case 501:
+    return "Not Implemented";
+  case 503:
+    return "Service Unavailable";
+  case 426:
+    return "Upgrade Required";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 505:
+    return "HTTP Version Not Supported";
+  default:
+    return "Status";
+  }
+}
+
+/* Ends the handshake: the head buffer and its timeout go. */
+static void done(struct shard *s, struct client *c) {
+  handshake_free(s, c);
+  timer_remove(s, c);
+}
+
+static void queue_text(struct shard *s, struct client *c, const char *text,
+                       size_t len) {
+  struct smsg *sm = smsg_private(s, (enum wire)c->q.wire, text, len);
+  if (sm)
+    client_enqueue_pinned(s, c, sm);
+  else
+    client_doom(s, c, HUB_CLOSE_TRANSPORT);
+}
+
+/* Queues a complete response and closes once it is written. */
+static void answer(struct shard *s, struct client *c, int status,
+                   const char *type, const char *extra_headers,
+                   const void *body, size_t len) {
+  char head[512];
+  int n = snprintf(head, sizeof(head),
+                   "HTTP/1.1 %d %s\r\n"
+                   "Content-Type: %s\r\n"
+                   "Content-Length: %zu\r\n"
+                   "Cache-Control: no-cache\r\n"
+                   "Connection: close\r\n%s\r\n",
+                   status, reason(status), type, len, extra_headers);
+  if (n < 0 || (size_t)n >= sizeof(head)) {
+    client_doom(s, c, HUB_CLOSE_TRANSPORT);
+    return;
+  }
+  struct smsg *sm = smsg_private(s, (enum wire)c->q.wire, NULL, (size_t)n + len);
+  if (!sm) {
+    client_doom(s, c, HUB_CLOSE_TRANSPORT);
+    return;
+  }
+  char *p = sm->frame[c->q.wire].iov_base;
+  memcpy(p, head, (size_t)n);
+  if (len)
+    memcpy(p + n, body, len);
+  done(s, c);
+  client_enqueue_pinned(s, c, sm);
+  client_close_after_flush(s, c,
+                           status < 400 ? HUB_CLOSE_NORMAL
+                                        : HUB_CLOSE_HTTP_BASE + status);
+}
+
+static void refuse(struct shard *s, struct client *c, int status,
+                   const char *why, const char *extra_headers) {
+  char body[256];
+  int n = snprintf(body, sizeof(body), "%s\n", why);
+  answer(s, c, status, "text/plain", extra_headers, body, (size_t)n);
+  s->st.http_refused++;
+}
+
+/* Subscribes to every ?topic= of the query. Returns 0 or the HTTP status
+ * to refuse with. */
+static int query_topics(struct shard *s, struct client *c,
+                        const struct http_request *req) {
+  const char *q = req->query;
+  size_t qlen = req->query_len, klen, vlen;
+  if (!qlen)
+    return 0;
+  /* Room for any one parameter, so unrelated long ones do not fail. */
+  char *key = mem_malloc(s->mem, 2 * (qlen + 1));
+  if (!key)
+    return 500;
+  char *val = key + qlen + 1;
+  int r, status = 0;
+  while ((r = http_query_next(&q, &qlen, key, req->query_len + 1, &klen, val,
+                              req->query_len + 1, &vlen)) == 1) {
+    if (klen != 5 || memcmp(key, "topic", 5) != 0)
+      continue;
+    if (vlen == 0 || vlen > s->hub->opt.max_topic_len ||
+        shard_subscribe(s, c, val, vlen) < 0) {
+      status = 400;
+      break;
+    }
+  }
+  mem_free(s->mem, key);
+  return status ? status : r == 0 ? 0 : 400;
+}
+
+static bool header_is(const struct http_request *req, const char *name,
+                      const char *value) {
+  const struct http_header *h = http_find_header(req, name);
+  return h && http_count_header(req, name) == 1 &&
+         h->value_len == strlen(value) &&
+         strncasecmp(h->value, value, h->value_len) == 0;
+}
+
+/* Picks the subprotocol to echo: fanhub's own first, else a bearer token
+ * offered alone (browsers fail a handshake that offered protocols and got
+ * none back). *raw is set for "fanhub.raw". */
+static void pick_protocol(const struct http_request *req, char *out,
+                          size_t cap, bool *raw) {
+  const char *bearer = NULL;
+  size_t bearer_len = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < req->nheaders; i++) {
+    const struct http_header *h = &req->headers[i];
+    if (h->name_len != 22 ||
+        strncasecmp(h->name, "Sec-WebSocket-Protocol", 22) != 0)
+      continue;
+    const char *p = h->value, *end = h->value + h->value_len;
+    while (p < end) {
+      while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+        p++;
+      const char *t = p;
+      while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+        p++;
+      size_t tl = (size_t)(p - t);
+      if ((tl == 11 && memcmp(t, "fanhub.json", 11) == 0) ||
+          (tl == 10 && memcmp(t, "fanhub.raw", 10) == 0)) {
+        *raw = tl == 10;
+        snprintf(out, cap, "%.*s", (int)tl, t);
+        return;
+      }
+      if (!bearer && tl > 7 && memcmp(t, "bearer.", 7) == 0) {
+        bearer = t;
+        bearer_len = tl;
+      }
+    }
+  }
+  if (bearer && bearer_len < cap)
+    snprintf(out, cap, "%.*s", (int)bearer_len, bearer);
+}
+
+static void upgrade_ws(struct shard *s, struct client *c,
+                       const struct http_request *req, size_t head_len) {
+  const struct http_header *upg = http_find_header(req, "Connection");
+  const struct http_header *key = http_find_header(req, "Sec-WebSocket-Key");
+  char accept[29];
+  if (req->minor_version < 1 || !upg ||
+      !http_has_token(upg->value, upg->value_len, "upgrade") ||
+      http_count_header(req, "Host") != 1)
+    {
+    refuse(s, c, 400, "not a valid WebSocket upgrade", "");
+    return;
+  }
+  if (!http_find_header(req, "Sec-WebSocket-Version"))
+    {
+    refuse(s, c, 400, "missing Sec-WebSocket-Version", "");
+    return;
+  }
+  if (!header_is(req, "Sec-WebSocket-Version", "13"))
+    {
+    refuse(s, c, 426, "only WebSocket version 13 is supported",
+                  "Sec-WebSocket-Version: 13\r\n");
+    return;
+  }
+  if (!key || http_count_header(req, "Sec-WebSocket-Key") != 1 ||
+      ws_accept_key(key->value, key->value_len, accept))
+    {
+    refuse(s, c, 400, "bad Sec-WebSocket-Key", "");
+    return;
+  }
+  bool raw = c->raw;
+  char proto[256];
+  pick_protocol(req, proto, sizeof(proto), &raw);
+  int status = query_topics(s, c, req);
+  if (status)
+    {
+    refuse(s, c, status, "bad query", "");
+    return;
+  }
+
+  char buf[512];
+  int n = snprintf(buf, sizeof(buf),
+                   "HTTP/1.1 101 Switching Protocols\r\n"
+                   "Upgrade: websocket\r\n"
+                   "Connection: Upgrade\r\n"
+                   "Sec-WebSocket-Accept: %s\r\n"
+                   "%s%s%s\r\n",
+                   accept, proto[0] ? "Sec-WebSocket-Protocol: " : "", proto,
+                   proto[0] ? "\r\n" : "");
+  c->kind = CLIENT_WS;
+  c->raw = raw;
+  c->q.wire = raw ? WIRE_WS_RAW : WIRE_WS_JSON;
+  queue_text(s, c, buf, (size_t)n);
+  s->st.ws_accepted++;
+  /* Bytes after the head are the client's first frames. */
+  struct handshake *hs = c->hs;
+  c->hs = NULL;
+  timer_remove(s, c);
+  ws_start(s, c);
+  if (hs->len > head_len && c->state == CLIENT_OPEN)
+    ws_input(s, c, (const unsigned char *)hs->buf + head_len,
+             hs->len - head_len);
+  mem_free(s->mem, hs);
+}
+
+static void start_sse(struct shard *s, struct client *c,
+                      const struct http_request *req) {
+  int status = query_topics(s, c, req);
+  if (status)
+    {
+    refuse(s, c, status, "bad query", "");
+    return;
+  }
+  char buf[512];
+  int n = snprintf(buf, sizeof(buf),
+                   "HTTP/1.1 200 OK\r\n"
+                   "Content-Type: text/event-stream\r\n"
+                   "Cache-Control: no-cache\r\n"
+                   "X-Accel-Buffering: no\r\n"
+                   "Connection: keep-alive\r\n"
+                   "\r\n"
+                   ": connected\n\n"
+                   "retry: %u\n\n",
+                   (unsigned)s->hub->opt.sse_retry_ms);
+  done(s, c);
+  c->kind = CLIENT_SSE;
+  c->q.wire = WIRE_SSE;
+  queue_text(s, c, buf, (size_t)n);
+  timer_add(s, c, TL_SSE_KEEPALIVE);
+  s->st.sse_accepted++;
+}
+
+/* What hub_request_info.internal points at. */
+struct request_ctx {
+  struct shard *s;
+  struct client *c;
+  const struct http_request *req;
+  bool answered;
+};
+
+/* The Content-Length of the request (0 without one), or -1 if it is not
+ * one plain decimal number. */
+static int64_t content_length(const struct http_request *req) {
+  const struct http_header *h = http_find_header(req, "Content-Length");
+  if (!h)
+    return 0;
+  if (http_count_header(req, "Content-Length") != 1 || h->value_len == 0 ||
+      h->value_len > 10)
+    return -1;
+  int64_t v = 0;
+  for (size_t i = 0; i < h->value_len; i++) {
+    if (h->value[i] < '0' || h->value[i] > '9')
+      return -1;
+    v = v * 10 + (h->value[i] - '0');
+  }
+  return v;
+}
+
+/* Makes room for the whole request; false (and the client closed) on
+ * ENOMEM. */
+static bool reserve(struct shard *s, struct client *c, uint32_t need) {
+  struct handshake *hs = c->hs;
+  if (need <= hs->cap)
+    return true;
+  hs = mem_realloc(s->mem, hs, sizeof(*hs) + need);
+  if (!hs) {
+    client_doom(s, c, HUB_CLOSE_TRANSPORT);
+    return false;
+  }
+  hs->cap = need;
+  c->hs = hs;
+  return true;
+}
+
+/* Gives the request to the host's callback; true if the host answered. */
+static bool host_routes(struct shard *s, struct client *c,
+                        const struct http_request *req, size_t head_len,
+                        size_t body_len) {
+  struct hub *hub = s->hub;
+  if (!hub->opt.on_request)
+    return false;
+  struct request_ctx ctx = {s, c, req, false};
+  hub_request_info info = {c->id,
+                           req->method,
+                           req->method_len,
+                           req->path,
+                           req->path_len,
+                           req->query,
+                           req->query_len,
+                           c->hs->buf + head_len,
+                           body_len,
+                           c->user_data,
+                           &ctx};
+  int route = hub->opt.on_request(hub, &info, hub->opt.on_request_user_data);
+  if (route == HUB_ROUTE_STREAM && !ctx.answered)
+    return false;
+  if (!ctx.answered && c->state == CLIENT_OPEN)
+    refuse(s, c, 500, "the request callback gave no answer", "");
+  return true;
+}
+
+void handshake_step(struct shard *s, struct client *c) {
+  struct handshake *hs = c->hs;
+  struct http_limits lim;
+  struct http_request req;
+  http_limits_default(&lim);
+  lim.max_head = s->hub->opt.max_request_head;
+  if (lim.max_line > lim.max_head)
+    lim.max_line = lim.max_head;
+  int r = http_parse_request(hs->buf, hs->len, &lim, &req);
+  if (r == HTTP_INCOMPLETE) {
+    if (hs->overflow || hs->len >= lim.max_head) {
+      refuse(s, c, 431, "request head too large", "");
+    }
+    return;
+  }
+  if (r < 0 || (hs->overflow && !hs->need)) {
+    refuse(s, c,
+           r == HTTP_EVERSION                  ? 505
+           : r == HTTP_ETOOLARGE || r > 0      ? 431
+                                               : 400,
+           "malformed request", "");
+    return;
+  }
+  if (http_find_header(&req, "Transfer-Encoding")) {
+    refuse(s, c, 501, "no Transfer-Encoding, please", "");
+    return;
+  }
+  int64_t body = content_length(&req);
+  if (body < 0) {
+    refuse(s, c, 400, "bad Content-Length", "");
+    return;
+  }
+  if (body > s->hub->opt.max_request_body) {
+    refuse(s, c, 413, "request body too large", "");
+    return;
+  }
+  hs->need = (uint32_t)r + (uint32_t)body;
+  if (!reserve(s, c, hs->need))
+    return;
+  hs = c->hs;
+  if (hs->len < hs->need)
+    return; /* the body is still on its way */
+  if (host_routes(s, c, &req, (size_t)r, (size_t)body))
+    return;
+  if (req.method_len != 3 || memcmp(req.method, "GET", 3) != 0) {
+    refuse(s, c, 405, "only GET", "Allow: GET\r\n");
+    return;
+  }
+  if (body) { /* bytes that would be read as frames: smuggling */
+    refuse(s, c, 400, "a stream request has no body", "");
+    return;
+  }
+  const struct http_header *upg = http_find_header(&req, "Upgrade");
+  if (upg && http_has_token(upg->value, upg->value_len, "websocket"))
+    upgrade_ws(s, c, &req, (size_t)r);
+  else
+    start_sse(s, c, &req);
+}
+
+const char *hub_request_header(const hub_request_info *req, const char *name,
+                               size_t *len) {
+  if (!req || !req->internal || !name)
+    return NULL;
+  const struct request_ctx *ctx = req->internal;
+  const struct http_header *h = http_find_header(ctx->req, name);
+  if (!h)
+    return NULL;
+  if (len)
+    *len = h->value_len;
+  return h->value;
+}
+
+int hub_respond(hub_t *hub, const hub_request_info *req, int status,
+                const char *content_type, const void *body, size_t len) {
+  if (!hub || !req || !req->internal || status < 100 || status > 999 ||
+      (!body && len) ||
+      (content_type && strpbrk(content_type, "\r\n")))
+    return HUB_EINVAL;
+  struct request_ctx *ctx = (struct request_ctx *)req->internal;
+  if (ctx->answered || ctx->c->state != CLIENT_OPEN)
+    return HUB_ESTATE;
+  ctx->answered = true;
+  answer(ctx->s, ctx->c, status, content_type ? content_type : "text/plain",
+         "", body, len);
+  return 0;
+}
+
+void handshake_input(struct shard *s, struct client *c,
+                     const unsigned char *buf, size_t n) {
+  struct handshake *hs = c->hs;
+  if (!hs)
+    return; /* answered: only the response is left to write */
+  size_t room = hs->cap - hs->len;
+  if (n > room) {
+    n = room;
+    /* Past a complete request the extra bytes are just ignored. */
+    hs->overflow = !hs->need || hs->len + n < hs->need;
+  }
+  memcpy(hs->buf + hs->len, buf, n);
+  hs->len += (uint32_t)n;
+  handshake_step(s, c);
+}

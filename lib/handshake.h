@@ -1,0 +1,35 @@
+/* The HTTP side of a socket client: collecting the request head, then
+ * answering it with a WebSocket upgrade (RFC 6455 section 4), an SSE
+ * stream, or an HTTP error. Shard thread only, except handshake_new(). */
+#ifndef HUB_HANDSHAKE_H
+#define HUB_HANDSHAKE_H
+
+#include <stdbool.h>
+
+#include "client.h"
+
+struct shard;
+
+struct handshake {
+  uint32_t len, cap;
+  uint32_t need;  /* head + body length once the head is parsed, else 0 */
+  bool overflow;  /* more bytes came than cap could hold */
+  char buf[];
+};
+
+/* A head buffer of `cap` bytes holding a copy of head[0..len). */
+struct handshake *handshake_new(const hub_mem *mem, uint32_t cap,
+                                const void *head, size_t len);
+/* Appends bytes read from the socket and tries to finish. */
+void handshake_input(struct shard *s, struct client *c,
+                     const unsigned char *buf, size_t n);
+/* Answers the request if the head is complete (or hopeless). */
+void handshake_step(struct shard *s, struct client *c);
+void handshake_free(struct shard *s, struct client *c);
+
+/* The Sec-WebSocket-Accept value for `key` (RFC 6455 4.2.2): base64 of
+ * SHA-1(key + GUID), 28 characters plus NUL into out[29]. Returns 0, or -1
+ * if key is not the base64 of 16 bytes. */
+int ws_accept_key(const char *key, size_t key_len, char out[29]);
+
+#endif

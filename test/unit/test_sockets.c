@@ -1,0 +1,377 @@
+/* Socket clients end to end over socketpairs: WebSocket upgrade, the
+ * control protocol, wslay's inbound checks, SSE framing, handshake errors,
+ * shutdown. The far end is wsclient.c. */
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "handshake.h"
+#include "test.h"
+#include "util.h"
+#include "wsclient.h"
+
+static hub_t *sock_hub(struct closelog *log, uint32_t max_msg,
+                       uint32_t keepalive_ms, uint32_t handshake_ms) {
+  hub_options *o;
+  hub_t *hub = NULL;
+  hub_options_new(&o);
+  hub_options_set_shards(o, 2);
+  if (log)
+    hub_options_set_close_callback(o, closelog_cb, log);
+  if (max_msg)
+    hub_options_set_max_message_size(o, max_msg);
+  hub_options_set_sse_keepalive(o, keepalive_ms);
+  hub_options_set_handshake_timeout(o, handshake_ms);
+  hub_options_set_client_publish(o, 1);
+  if (hub_new(&hub, o) || hub_start(hub)) {
+    hub_free(hub);
+    hub = NULL;
+  }
+  hub_options_free(o);
+  return hub;
+}
+
+void test_ws_accept_key(void) {
+  char out[29];
+  /* RFC 6455 section 1.3's example. */
+  CHECK(ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", 24, out) == 0);
+  CHECK(strcmp(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") == 0);
+  CHECK(ws_accept_key("dGhlIHNhbXBsZSBub25jZQ=", 23, out) == -1);
+  CHECK(ws_accept_key("dGhlIHNhbXBsZSBub25jZQ!!", 24, out) == -1);
+  CHECK(ws_accept_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAA", 24, out) == -1);
+}
+
+void test_frame_encoding(void) {
+  unsigned char h[10];
+  CHECK_EQ(ws_header(h, WS_OP_TEXT, 0), 2);
+  CHECK(h[0] == 0x81 && h[1] == 0);
+  CHECK_EQ(ws_header(h, WS_OP_TEXT, 125), 2);
+  CHECK_EQ(ws_header(h, WS_OP_BINARY, 126), 4);
+  CHECK(h[0] == 0x82 && h[1] == 126 && h[2] == 0 && h[3] == 126);
+  CHECK_EQ(ws_header(h, WS_OP_TEXT, 65535), 4);
+  CHECK_EQ(ws_header(h, WS_OP_TEXT, 65536), 10);
+  CHECK(h[1] == 127 && h[7] == 1 && h[8] == 0 && h[9] == 0);
+
+  const hub_mem *mem = &hub__mem_default;
+  const char *payload = "a\r\nb\rc\n\nd";
+  struct msg *m = msg_new(mem, "t\nx%", 4, 0, payload, strlen(payload), 0);
+  m->seq = 42;
+  struct iovec f;
+  CHECK(frame_encode(WIRE_SSE, m, "ep", mem, &f) == 0);
+  const char *want = "id: ep-42\nevent: t%0Ax%25\ndata: a\ndata: b\n"
+                     "data: c\ndata: \ndata: d\n\n";
+  CHECK(f.iov_len == strlen(want) && memcmp(f.iov_base, want, f.iov_len) == 0);
+  mem_free(mem, f.iov_base);
+  CHECK(frame_encode(WIRE_WS_JSON, m, "ep", mem, &f) == 0);
+  const char *json = "{\"type\":\"message\",\"topic\":\"t\\nx%\",\"seq\":42,"
+                     "\"data\":\"a\\r\\nb\\rc\\n\\nd\"}";
+  const unsigned char *b = f.iov_base;
+  CHECK(b[0] == 0x81 && b[1] == strlen(json));
+  CHECK(f.iov_len == 2 + strlen(json) && memcmp(b + 2, json, strlen(json)) == 0);
+  mem_free(mem, f.iov_base);
+  msg_unref(mem, m);
+
+  m = msg_new(mem, "t", 1, 0, "[1,2]", 5, HUB_MSG_JSON);
+  m->seq = 7;
+  CHECK(frame_encode(WIRE_WS_JSON, m, "ep", mem, &f) == 0);
+  json = "{\"type\":\"message\",\"topic\":\"t\",\"seq\":7,\"data\":[1,2]}";
+  CHECK(f.iov_len == 2 + strlen(json) &&
+        memcmp((char *)f.iov_base + 2, json, strlen(json)) == 0);
+  mem_free(mem, f.iov_base);
+  CHECK(frame_encode(WIRE_WS_RAW, m, "ep", mem, &f) == 0);
+  CHECK(f.iov_len == 7 && memcmp((char *)f.iov_base + 2, "[1,2]", 5) == 0);
+  mem_free(mem, f.iov_base);
+  msg_unref(mem, m);
+}
+
+void test_ws_session(void) {
+  struct closelog log;
+  closelog_init(&log);
+  hub_t *hub = sock_hub(&log, 0, 0, 0);
+  CHECK(hub);
+  hub_client_id id;
+  int fd = wsc_attach(hub, &id);
+  CHECK(fd >= 0);
+  char head[1024], buf[4096];
+  CHECK_EQ(wsc_upgrade(fd, "/ws", NULL, head, sizeof(head)), 101);
+  CHECK(strstr(head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+  CHECK(wsc_recv_until(fd, "\"type\":\"hello\"", buf, sizeof(buf), 2000));
+  CHECK(strstr(buf, hub_epoch(hub)));
+  CHECK(wsc_send_text(fd, "{\"op\":\"subscribe\",\"topic\":\"news\",\"id\":\"r1\"}"));
+  CHECK(wsc_recv_until(fd, "subscribed", buf, sizeof(buf), 2000));
+  CHECK(strcmp(buf, "{\"type\":\"subscribed\",\"topic\":\"news\",\"seq\":0,"
+                    "\"id\":\"r1\"}") == 0);
+  CHECK(hub_broadcast(hub, "news", "hi", 2, 0) == 1);
+  CHECK(wsc_recv_until(fd, "message", buf, sizeof(buf), 2000));
+  CHECK(strcmp(buf, "{\"type\":\"message\",\"topic\":\"news\",\"seq\":1,"
+                    "\"data\":\"hi\"}") == 0);
+  /* A fragmented text message is reassembled by wslay. */
+  CHECK(wsc_send(fd, false, 0, 0x1, "{\"op\":", 6, true));
+  CHECK(wsc_send(fd, false, 0, 0x0, "\"pi", 3, true));
+  CHECK(wsc_send(fd, true, 0, 0x0, "ng\"}", 4, true));
+  CHECK(wsc_recv_until(fd, "pong", buf, sizeof(buf), 2000));
+  /* Malformed control messages get an error notice and nothing else. */
+  CHECK(wsc_send_text(fd, "{\"op\":\"subscribe\"}"));
+  CHECK(wsc_recv_until(fd, "error", buf, sizeof(buf), 2000));
+  CHECK(strstr(buf, "bad-topic"));
+  CHECK(wsc_send_text(fd, "not json"));
+  CHECK(wsc_recv_until(fd, "bad-json", buf, sizeof(buf), 2000));
+  /* Client publish (allowed here) reaches subscribers, self included. */
+  CHECK(wsc_send_text(fd, "{\"op\":\"publish\",\"topic\":\"news\",\"data\":{\"k\":1}}"));
+  CHECK(wsc_recv_until(fd, "\"data\":{\"k\":1}", buf, sizeof(buf), 2000));
+  /* Ping: wslay answers with a pong carrying the same payload. */
+  unsigned op;
+  CHECK(wsc_send(fd, true, 0, 0x9, "abc", 3, true));
+  long n;
+  do
+    n = wsc_recv(fd, &op, buf, sizeof(buf), 2000);
+  while (n >= 0 && op != 0xa);
+  CHECK(n == 3 && memcmp(buf, "abc", 3) == 0);
+  /* Close handshake: our 1000 is echoed, then the server hangs up. */
+  CHECK(wsc_send(fd, true, 0, 0x8, "\x03\xe8", 2, true));
+  do
+    n = wsc_recv(fd, &op, buf, sizeof(buf), 2000);
+  while (n >= 0 && op != 0x8);
+  CHECK(n >= 2 && (unsigned char)buf[0] == 0x03 &&
+        (unsigned char)buf[1] == 0xe8);
+  CHECK(wsc_eof(fd, 2000));
+  CHECK(WAIT_STAT(hub, clients_closed, 1, 2000));
+  hub_close_info info;
+  CHECK(closelog_find(&log, id, &info));
+  CHECK_EQ(info.code, 1000);
+  CHECK_EQ(info.deliveries, 2);
+  close(fd);
+  hub_free(hub);
+}
+
+void test_ws_raw_and_query(void) {
+  hub_t *hub = sock_hub(NULL, 0, 0, 0);
+  CHECK(hub);
+  hub_client_id id;
+  int fd = wsc_attach(hub, &id);
+  char head[1024], buf[256];
+  CHECK_EQ(wsc_upgrade(fd, "/ws?topic=a&topic=b%20c", 
+                       "Sec-WebSocket-Protocol: bearer.xyz, fanhub.raw\r\n",
+                       head, sizeof(head)),
+           101);
+  CHECK(strstr(head, "Sec-WebSocket-Protocol: fanhub.raw\r\n"));
+  CHECK(WAIT_STAT(hub, subscriptions, 2, 2000));
+  CHECK(hub_broadcast(hub, "b c", "plain", 5, 0) > 0);
+  CHECK(hub_broadcast(hub, "a", "\x01\x02", 2, HUB_MSG_BINARY) > 0);
+  unsigned op;
+  CHECK_EQ(wsc_recv(fd, &op, buf, sizeof(buf), 2000), 5);
+  CHECK(op == 0x1 && strcmp(buf, "plain") == 0); /* no hello, no envelope */
+  CHECK_EQ(wsc_recv(fd, &op, buf, sizeof(buf), 2000), 2);
+  CHECK(op == 0x2);
+  close(fd);
+  /* A lone bearer token is echoed so browsers accept the handshake. */
+  fd = wsc_attach(hub, &id);
+  CHECK_EQ(wsc_upgrade(fd, "/ws", "Sec-WebSocket-Protocol: bearer.tok\r\n",
+                       head, sizeof(head)),
+           101);
+  CHECK(strstr(head, "Sec-WebSocket-Protocol: bearer.tok\r\n"));
+  close(fd);
+  hub_free(hub);
+}
+
+/* Runs `send` on a fresh WebSocket and expects a close frame with `code`
+ * (0: a close frame without a status code, as wslay sends for some
+ * protocol errors), then EOF. */
+static bool expect_close(hub_t *hub, int code, bool (*send)(int fd)) {
+  hub_client_id id;
+  int fd = wsc_attach(hub, &id);
+  char head[1024], buf[256];
+  CHECK_B(wsc_upgrade(fd, "/ws", NULL, head, sizeof(head)) == 101);
+  CHECK_B(send(fd));
+  unsigned op;
+  long n;
+  do
+    n = wsc_recv(fd, &op, buf, sizeof(buf), 2000);
+  while (n >= 0 && op != 0x8);
+  CHECK_B(n >= 0);
+  int got = n >= 2 ? ((unsigned char)buf[0] << 8) | (unsigned char)buf[1] : 0;
+  if (got != code)
+    fprintf(stderr, "  close code %d, want %d\n", got, code);
+  CHECK_B(got == code);
+  CHECK_B(wsc_eof(fd, 2000));
+  close(fd);
+  return true;
+}
+
+static bool send_unmasked(int fd) {
+  return wsc_send(fd, true, 0, 0x1, "{}", 2, false);
+}
+static bool send_rsv(int fd) {
+  return wsc_send(fd, true, 4, 0x1, "{}", 2, true);
+}
+static bool send_reserved_opcode(int fd) {
+  return wsc_send(fd, true, 0, 0x3, "x", 1, true);
+}
+static bool send_big(int fd) {
+  static char big[5000];
+  memset(big, 'a', sizeof(big));
+  return wsc_send(fd, true, 0, 0x1, big, sizeof(big), true);
+}
+static bool send_bad_utf8(int fd) {
+  return wsc_send(fd, true, 0, 0x1, "\xc3\x28", 2, true);
+}
+static bool send_fragmented_ping(int fd) {
+  return wsc_send(fd, false, 0, 0x9, "x", 1, true);
+}
+static bool send_huge_ping(int fd) {
+  static char big[200];
+  return wsc_send(fd, true, 0, 0x9, big, sizeof(big), true);
+}
+static bool send_100mib_header(int fd) {
+  /* Only the header of a 100 MiB frame: refused on its length alone. */
+  unsigned char h[] = {0x81, 0xff, 0, 0, 0, 0, 0x06, 0x40, 0, 0,
+                       1,    2,    3, 4};
+  return wsc_write(fd, h, sizeof(h));
+}
+
+void test_ws_protocol_errors(void) {
+  hub_t *hub = sock_hub(NULL, 4096, 0, 0);
+  CHECK(hub);
+  CHECK(expect_close(hub, 1002, send_unmasked));
+  CHECK(expect_close(hub, 1002, send_rsv));
+  CHECK(expect_close(hub, 1002, send_reserved_opcode));
+  CHECK(expect_close(hub, 1009, send_big));
+  CHECK(expect_close(hub, 1007, send_bad_utf8));
+  CHECK(expect_close(hub, 0, send_fragmented_ping));
+  CHECK(expect_close(hub, 0, send_huge_ping));
+  CHECK(expect_close(hub, 1009, send_100mib_header));
+  CHECK(WAIT_STAT(hub, clients, 0, 2000));
+  hub_free(hub);
+}
+
+void test_sse_session(void) {
+  hub_t *hub = sock_hub(NULL, 0, 50, 0);
+  CHECK(hub);
+  hub_client_id id;
+  int fd = wsc_attach(hub, &id);
+  const char *req = "GET /sse?topic=a&topic=b HTTP/1.1\r\nHost: x\r\n"
+                    "Accept: text/event-stream\r\n\r\n";
+  CHECK(wsc_write(fd, req, strlen(req)));
+  char head[1024], buf[4096];
+  CHECK_EQ(wsc_read_head(fd, head, sizeof(head), 2000), 200);
+  CHECK(strstr(head, "Content-Type: text/event-stream\r\n"));
+  CHECK(strstr(head, "Cache-Control: no-cache\r\n"));
+  CHECK(strstr(head, "X-Accel-Buffering: no\r\n"));
+  CHECK(WAIT_STAT(hub, subscriptions, 2, 2000));
+  CHECK(hub_broadcast(hub, "b", "one\ntwo", 7, 0) > 0);
+  /* Read until the event block and at least one keepalive are in. */
+  size_t len = 0;
+  int64_t end = test_now_us() + 3000000;
+  while (test_now_us() < end && len + 1 < sizeof(buf)) {
+    ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
+    if (r <= 0)
+      break;
+    len += (size_t)r;
+    buf[len] = '\0';
+    if (strstr(buf, "data: two\n\n") && strstr(buf, ": keepalive\n\n"))
+      break;
+  }
+  CHECK(strncmp(buf, ": connected\n\nretry: 2000\n\n", 26) == 0);
+  char want[128];
+  snprintf(want, sizeof(want), "id: %s-1\nevent: b\ndata: one\ndata: two\n\n",
+           hub_epoch(hub));
+  CHECK(strstr(buf, want));
+  CHECK(strstr(buf, ": keepalive\n\n"));
+  close(fd);
+  CHECK(WAIT_STAT(hub, clients, 0, 2000));
+  hub_free(hub);
+}
+
+static int refused(hub_t *hub, const char *req, size_t len, char *head,
+                   size_t cap) {
+  hub_client_id id;
+  int fd = wsc_attach(hub, &id);
+  if (!wsc_write(fd, req, len)) {
+    close(fd);
+    return -1;
+  }
+  int status = wsc_read_head(fd, head, cap, 2000);
+  if (!wsc_eof(fd, 2000))
+    status = -2; /* an error response must end the connection */
+  close(fd);
+  return status;
+}
+
+void test_handshake_errors(void) {
+  struct closelog log;
+  closelog_init(&log);
+  hub_t *hub = sock_hub(&log, 0, 0, 200);
+  CHECK(hub);
+  char head[1024];
+#define REQ(s) s, sizeof(s) - 1
+  CHECK_EQ(refused(hub, REQ("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+                   head, sizeof(head)), 400);
+  CHECK_EQ(refused(hub, REQ("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                            "Sec-WebSocket-Version: 8\r\n\r\n"),
+                   head, sizeof(head)), 426);
+  CHECK(strstr(head, "Sec-WebSocket-Version: 13\r\n"));
+  CHECK_EQ(refused(hub, REQ("POST /sse HTTP/1.1\r\nHost: x\r\n\r\n"), head,
+                   sizeof(head)), 405);
+  CHECK_EQ(refused(hub, REQ("\x16\x03\x01\x02\x00garbage\r\n\r\n"), head,
+                   sizeof(head)), 400);
+  CHECK_EQ(refused(hub, REQ("GET /sse?topic= HTTP/1.1\r\nHost: x\r\n\r\n"), head,
+                   sizeof(head)), 400);
+  static char flood[10000];
+  memcpy(flood, "GET /sse HTTP/1.1\r\nX: ", 22);
+  memset(flood + 22, 'a', sizeof(flood) - 22);
+  CHECK_EQ(refused(hub, flood, sizeof(flood), head, sizeof(head)), 431);
+  /* Half a request, then silence: closed at the handshake timeout. */
+  hub_client_id id;
+  int fd = wsc_attach(hub, &id);
+  CHECK(wsc_write(fd, "GET /sse HTTP/1.1\r\nHo", 21));
+  CHECK(wsc_eof(fd, 3000));
+  close(fd);
+  hub_close_info info;
+  CHECK(WAIT_STAT(hub, clients, 0, 2000));
+  CHECK(closelog_find(&log, id, &info));
+  CHECK_EQ(info.code, HUB_CLOSE_TIMEOUT);
+  CHECK_EQ(stats_of(hub).http_refused, 6);
+  hub_free(hub);
+}
+
+void test_stop_sends_going_away(void) {
+  hub_t *hub = sock_hub(NULL, 0, 0, 0);
+  CHECK(hub);
+  hub_client_id id;
+  int fd = wsc_attach(hub, &id);
+  char head[1024], buf[256];
+  CHECK_EQ(wsc_upgrade(fd, "/ws", NULL, head, sizeof(head)), 101);
+  CHECK(WAIT_STAT(hub, ws_accepted, 1, 2000));
+  CHECK(hub_stop(hub, 1000) == 0);
+  unsigned op;
+  long n;
+  do
+    n = wsc_recv(fd, &op, buf, sizeof(buf), 2000);
+  while (n >= 0 && op != 0x8);
+  CHECK(n >= 2 && (((unsigned char)buf[0] << 8) | (unsigned char)buf[1]) == 1001);
+  CHECK(wsc_eof(fd, 2000));
+  close(fd);
+  hub_free(hub);
+}
+
+void test_attach_fd_request(void) {
+  hub_t *hub = sock_hub(NULL, 0, 0, 0);
+  CHECK(hub);
+  int sp[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+  hub_header hdrs[] = {{"Host", "x"}, {"Accept", "text/event-stream"}};
+  hub_request req = {"GET", "/sse?topic=t", hdrs, 2};
+  hub_client_id id;
+  hub_header bad[] = {{"Host", "x\r\nEvil: 1"}};
+  hub_request evil = {"GET", "/sse", bad, 1};
+  CHECK(hub_attach_fd_request(hub, sp[0], &evil, NULL, &id) == HUB_EINVAL);
+  CHECK(hub_attach_fd_request(hub, sp[0], &req, NULL, &id) == 0);
+  char head[1024];
+  CHECK_EQ(wsc_read_head(sp[1], head, sizeof(head), 2000), 200);
+  CHECK(WAIT_STAT(hub, subscriptions, 1, 2000));
+  close(sp[1]);
+  hub_free(hub);
+}
