@@ -17,7 +17,7 @@ WERROR    ?=
 BUILD     ?= build$(if $(SAN),/san-$(subst $(comma),-,$(SAN)))
 comma     := ,
 
-LIBS_PRIVATE := -lwslay -lmbedcrypto -lpthread
+LIBS_PRIVATE := -lwslay -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wno-missing-field-initializers $(if $(WERROR),-Werror)
 OPT       ?= -O2 -g

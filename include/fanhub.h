@@ -70,7 +70,8 @@ HUB_EXTERN unsigned hub_version(const char **str);
   X(ENOMEM, -2, "out of memory")                                              \
   X(ESTATE, -3, "not allowed in the hub's current state")                     \
   X(ETOPIC, -4, "invalid topic name")                                         \
-  X(ESYS, -5, "system call failed (see errno)")
+  X(ESYS, -5, "system call failed (see errno)")                               \
+  X(ETLS, -6, "TLS setup failed (certificate or key)")
 
 enum {
 #define HUB__ERR_ENUM(name, code, msg) HUB_##name = (code),
@@ -207,6 +208,7 @@ HUB_EXTERN int hub_options_set_close_callback(hub_options *opt,
 #define HUB_CLOSE_INVALID_DATA 1007 /* invalid UTF-8 in a text message */
 #define HUB_CLOSE_POLICY 1008      /* disconnect policy: queue overflow */
 #define HUB_CLOSE_TOO_BIG 1009     /* inbound message over the limit */
+#define HUB_CLOSE_TLS 1015         /* the TLS handshake or a record failed */
 /* 4000 + HTTP status: the request was refused with that status before any
  * upgrade (e.g. 4400 bad request, 4426 wrong WebSocket version). */
 #define HUB_CLOSE_HTTP_BASE 4000
@@ -235,6 +237,17 @@ HUB_EXTERN int hub_options_set_max_request_head(hub_options *opt,
  * 0: no limit); then it is closed (HUB_CLOSE_TIMEOUT). */
 HUB_EXTERN int hub_options_set_handshake_timeout(hub_options *opt,
                                                  uint32_t ms);
+/* TLS for hub_attach_fd() sockets that ask for it
+ * (hub_client_options_set_tls): a PEM certificate chain and its PEM
+ * private key (unencrypted), from files or from memory. The data is
+ * copied; hub_new() parses it and fails with HUB_ETLS if it is unusable.
+ * The _files form returns HUB_ESYS if a file cannot be read. TLS 1.2. */
+HUB_EXTERN int hub_options_set_tls_files(hub_options *opt,
+                                         const char *cert_file,
+                                         const char *key_file);
+HUB_EXTERN int hub_options_set_tls_pem(hub_options *opt, const char *cert,
+                                       size_t cert_len, const char *key,
+                                       size_t key_len);
 /* 1: WebSocket clients may {"op":"publish"}; 0 (default): they get an
  * error notice "forbidden". */
 HUB_EXTERN int hub_options_set_client_publish(hub_options *opt, int allow);
@@ -346,6 +359,11 @@ HUB_EXTERN int hub_client_options_set_user_data(hub_client_options *copt,
  * client can also ask for it with the subprotocol "fanhub.raw". */
 HUB_EXTERN int hub_client_options_set_raw(hub_client_options *copt,
                                           int raw);
+
+/* 1: the hub_attach_fd() socket speaks TLS (wss://, https://); the hub
+ * needs a certificate (hub_options_set_tls_files). Default 0. */
+HUB_EXTERN int hub_client_options_set_tls(hub_client_options *copt,
+                                          int tls);
 
 /* Attaches a client that speaks through `tp` (copied) with `io_user` as its
  * stream. Messages are written raw: the payload bytes, nothing around them.

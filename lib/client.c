@@ -6,6 +6,7 @@
 
 #include "handshake.h"
 #include "hub.h"
+#include "tls.h"
 #include "ws.h"
 
 void client_mark_dirty(struct shard *s, struct client *c) {
@@ -141,7 +142,7 @@ void client_flush(struct shard *s, struct client *c) {
       }
       discard_head(s, c, done);
     }
-    if ((size_t)w < total) {
+    if ((size_t)w < total || (c->tls && tls_wants_write(c->tls))) {
       c->blocked = true;
       if (c->fd >= 0)
         shard_want_write(s, c, true);

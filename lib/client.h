@@ -11,6 +11,7 @@
 struct shard;
 struct ws_in;
 struct handshake;
+struct tls_conn;
 
 enum client_state {
   CLIENT_OPEN,
@@ -44,6 +45,8 @@ struct client {
   bool close_after_flush; /* doom with close_code once the queue is out */
   bool ping_due;    /* a ping went out and no byte came back since */
   bool got_input;   /* bytes arrived since the last timer tick */
+  bool want_tls;    /* hub_attach_fd() with TLS; c->tls from conn_attach */
+  bool tls_ready;   /* the TLS handshake is done */
   int fd;           /* -1 unless a socket client */
   int close_code;
   struct client *dirty_next;
@@ -56,6 +59,7 @@ struct client {
   uint8_t tlist; /* TL_* or TL_NONE */
   struct handshake *hs; /* while kind == CLIENT_HTTP */
   struct ws_in *ws;     /* while a WebSocket client is inside a frame */
+  struct tls_conn *tls; /* TLS clients: also the transport's io_user */
   uint64_t drops;
   uint64_t deliveries;
 };

@@ -7,15 +7,22 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "handshake.h"
 #include "hub.h"
+#include "tls.h"
 #include "ws.h"
 
 static int64_t fd_writev(void *io, const struct iovec *iov, int n) {
   int fd = (int)(intptr_t)io;
-  ssize_t w = writev(fd, iov, n);
+  /* sendmsg for MSG_NOSIGNAL: a peer that hung up must not SIGPIPE the
+   * host; writev for what is not a socket. */
+  struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
+  ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+  if (w < 0 && errno == ENOTSOCK)
+    w = writev(fd, iov, n);
   if (w >= 0)
     return w;
   if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -40,11 +47,21 @@ void conn_attach(struct shard *s, struct client *c) {
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   timer_add(s, c, TL_HANDSHAKE);
+  if (c->want_tls) {
+    if (!(c->tls = tls_conn_new(s, c->fd))) {
+      client_doom(s, c, HUB_CLOSE_TRANSPORT);
+      return;
+    }
+    c->tp = tls_transport;
+    c->io_user = c->tls;
+    return; /* the ClientHello comes first */
+  }
   handshake_step(s, c);
 }
 
 static void on_input(struct shard *s, struct client *c,
                      const unsigned char *buf, size_t n) {
+  c->got_input = true;
   switch (c->kind) {
   case CLIENT_HTTP:
     handshake_input(s, c, buf, n);
@@ -64,24 +81,15 @@ static void on_eof(struct shard *s, struct client *c) {
   client_doom(s, c, code);
 }
 
-/* Reads a bounded number of times per event: with level-triggered epoll a
- * busy socket comes back next round instead of starving the others. */
+/* Plain sockets: reads a bounded number of times per event; with
+ * level-triggered epoll a busy socket comes back next round instead of
+ * starving the others. */
 #define READS_PER_EVENT 4
 
-void conn_event(struct shard *s, struct client *c, uint32_t events) {
-  if (c->state != CLIENT_OPEN)
-    return;
-  if (events & EPOLLOUT) {
-    shard_want_write(s, c, false);
-    c->blocked = false;
-    client_mark_dirty(s, c);
-  }
-  if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-    return;
+static void read_plain(struct shard *s, struct client *c) {
   for (int i = 0; i < READS_PER_EVENT && c->state == CLIENT_OPEN; i++) {
     ssize_t n = read(c->fd, s->rbuf, SHARD_RBUF);
     if (n > 0) {
-      c->got_input = true;
       on_input(s, c, s->rbuf, (size_t)n);
       if ((size_t)n < SHARD_RBUF)
         break;
@@ -94,4 +102,59 @@ void conn_event(struct shard *s, struct client *c, uint32_t events) {
       break;
     }
   }
+}
+
+/* TLS: mbedTLS may hold decrypted bytes the socket no longer signals, so
+ * read until it wants more from the socket. */
+static void read_tls(struct shard *s, struct client *c) {
+  if (!c->tls)
+    return;
+  while (c->state == CLIENT_OPEN) {
+    ssize_t n = tls_read(c->tls, s->rbuf, SHARD_RBUF);
+    if (n > 0) {
+      on_input(s, c, s->rbuf, (size_t)n);
+    } else {
+      if (n == 0 || n == -2)
+        on_eof(s, c);
+      break;
+    }
+  }
+}
+
+/* Advances a TLS handshake; true once it is done. */
+static bool tls_ready(struct shard *s, struct client *c) {
+  int r = tls_handshake(c->tls);
+  if (r < 0) {
+    client_doom(s, c, HUB_CLOSE_TLS);
+    return false;
+  }
+  shard_want_write(s, c, tls_wants_write(c->tls));
+  return r == 1;
+}
+
+void conn_event(struct shard *s, struct client *c, uint32_t events) {
+  if (c->state != CLIENT_OPEN)
+    return;
+  if (c->tls && !c->tls_ready) {
+    if (!(c->tls_ready = tls_ready(s, c)))
+      return;
+    events |= EPOLLIN; /* the request may be in the same flight */
+  }
+  if (events & EPOLLOUT) {
+    if (c->tls && tls_flush(c->tls) != 0) {
+      if (tls_wants_write(c->tls))
+        return; /* still full: EPOLLOUT stays armed */
+      client_doom(s, c, HUB_CLOSE_TLS);
+      return;
+    }
+    shard_want_write(s, c, false);
+    c->blocked = false;
+    client_mark_dirty(s, c);
+  }
+  if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+    return;
+  if (c->tls)
+    read_tls(s, c);
+  else
+    read_plain(s, c);
 }

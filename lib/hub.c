@@ -53,9 +53,12 @@ int hub_new(hub_t **out, const hub_options *opt) {
   }
   for (unsigned i = 0; i < hub->nshards; i++)
     hub->shards[i].epfd = hub->shards[i].evfd = -1;
+  /* The PEM text belongs to the caller's options; the shards parsed it. */
+  hub->opt.tls_cert = hub->opt.tls_key = NULL;
   for (unsigned i = 0; i < hub->nshards; i++)
-    if ((rv = shard_init(&hub->shards[i], hub, i)))
+    if ((rv = shard_init(&hub->shards[i], hub, i, &o)))
       goto fail;
+  hub->tls = o.tls_cert != NULL;
   *out = hub;
   return 0;
 
@@ -236,7 +239,8 @@ int hub_attach_transport(hub_t *hub, const hub_transport *tp, void *io_user,
 
 int hub_attach_fd(hub_t *hub, int fd, const void *head, size_t head_len,
                   const hub_client_options *copt, hub_client_id *out) {
-  if (!hub || fd < 0 || !out || (!head && head_len))
+  if (!hub || fd < 0 || !out || (!head && head_len) ||
+      (copt && copt->tls && !hub->tls))
     return HUB_EINVAL;
   int rv = 0;
   struct client *c = NULL;
@@ -257,6 +261,7 @@ int hub_attach_fd(hub_t *hub, int fd, const void *head, size_t head_len,
   c->kind = CLIENT_HTTP;
   c->tp = conn_fd_transport;
   c->io_user = (void *)(intptr_t)fd;
+  c->want_tls = copt && copt->tls; /* the shard sets up the TLS side */
   attach_client(hub, c, cmd, out);
   return 0;
 

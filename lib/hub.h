@@ -21,6 +21,7 @@ struct hub {
   _Atomic uint64_t next_id;
   _Atomic uint64_t broadcasts;
   char epoch[17];
+  bool tls; /* a certificate is loaded */
   alignas(HUB_CACHELINE) _Atomic int64_t seq;
 };
 

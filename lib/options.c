@@ -1,5 +1,7 @@
 /* Option objects: every default is set in hub__options_defaults(). */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "options.h"
@@ -29,6 +31,8 @@ void hub__options_defaults(struct hub_options *opt) {
   opt->on_request = NULL;
   opt->on_request_user_data = NULL;
   opt->max_request_body = 65536;
+  opt->tls_cert = opt->tls_key = NULL;
+  opt->tls_cert_len = opt->tls_key_len = 0;
 }
 
 int hub_options_new(hub_options **out) {
@@ -42,7 +46,13 @@ int hub_options_new(hub_options **out) {
   return 0;
 }
 
-void hub_options_free(hub_options *opt) { free(opt); }
+void hub_options_free(hub_options *opt) {
+  if (opt) {
+    free(opt->tls_cert);
+    free(opt->tls_key);
+  }
+  free(opt);
+}
 
 int hub_options_set_shards(hub_options *opt, unsigned shards) {
   if (!opt || shards < 1 || shards > HUB_MAX_SHARDS)
@@ -191,6 +201,83 @@ int hub_options_set_max_request_body(hub_options *opt, uint32_t bytes) {
   return 0;
 }
 
+/* A NUL-terminated copy of data[0..len), or NULL. */
+static char *copy(const char *data, size_t len) {
+  char *c = malloc(len + 1);
+  if (c) {
+    memcpy(c, data, len);
+    c[len] = '\0';
+  }
+  return c;
+}
+
+int hub_options_set_tls_pem(hub_options *opt, const char *cert,
+                            size_t cert_len, const char *key,
+                            size_t key_len) {
+  if (!opt || !cert || !key || !cert_len || !key_len)
+    return HUB_EINVAL;
+  char *c = copy(cert, cert_len), *k = copy(key, key_len);
+  if (!c || !k) {
+    free(c);
+    free(k);
+    return HUB_ENOMEM;
+  }
+  free(opt->tls_cert);
+  free(opt->tls_key);
+  opt->tls_cert = c;
+  opt->tls_key = k;
+  opt->tls_cert_len = cert_len;
+  opt->tls_key_len = key_len;
+  return 0;
+}
+
+/* Reads a whole (small) file; HUB_ESYS if it cannot. */
+static int slurp(const char *path, char **out, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return HUB_ESYS;
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  for (size_t r; buf && (r = fread(buf + n, 1, cap - n, f)) > 0;) {
+    n += r;
+    if (n == cap) {
+      char *nb = cap < (1u << 24) ? realloc(buf, cap *= 2) : NULL;
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+      }
+      buf = nb;
+    }
+  }
+  int err = ferror(f);
+  fclose(f);
+  if (!buf)
+    return HUB_ENOMEM;
+  if (err) {
+    free(buf);
+    return HUB_ESYS;
+  }
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+int hub_options_set_tls_files(hub_options *opt, const char *cert_file,
+                              const char *key_file) {
+  if (!opt || !cert_file || !key_file)
+    return HUB_EINVAL;
+  char *c = NULL, *k = NULL;
+  size_t cl = 0, kl = 0;
+  int rv = slurp(cert_file, &c, &cl);
+  if (!rv)
+    rv = slurp(key_file, &k, &kl);
+  if (!rv)
+    rv = cl && kl ? hub_options_set_tls_pem(opt, c, cl, k, kl) : HUB_ETLS;
+  free(c);
+  free(k);
+  return rv;
+}
+
 int hub_client_options_new(hub_client_options **out) {
   if (!out)
     return HUB_EINVAL;
@@ -235,5 +322,12 @@ int hub_client_options_set_raw(hub_client_options *copt, int raw) {
   if (!copt || (raw != 0 && raw != 1))
     return HUB_EINVAL;
   copt->raw = raw;
+  return 0;
+}
+
+int hub_client_options_set_tls(hub_client_options *copt, int tls) {
+  if (!copt || (tls != 0 && tls != 1))
+    return HUB_EINVAL;
+  copt->tls = tls;
   return 0;
 }

@@ -28,6 +28,8 @@ struct hub_options {
   hub_request_fn on_request;
   void *on_request_user_data;
   uint32_t max_request_body;
+  char *tls_cert, *tls_key; /* PEM, NUL-terminated; owned */
+  size_t tls_cert_len, tls_key_len;
 };
 
 /* Which client fields a hub_client_options overrides. */
@@ -40,6 +42,7 @@ struct hub_client_options {
   hub_policy policy;
   void *user_data;
   int raw;
+  int tls;
 };
 
 void hub__options_defaults(struct hub_options *opt);

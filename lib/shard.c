@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "frame.h"
 #include "hub.h"
+#include "tls.h"
 #include "ws.h"
 
 /* Messages handled between two flushes: large enough that a burst is
@@ -17,7 +18,8 @@
 /* Spare smsg structs a shard keeps instead of freeing. */
 #define SMSG_FREE_MAX 4096
 
-int shard_init(struct shard *s, struct hub *hub, unsigned idx) {
+int shard_init(struct shard *s, struct hub *hub, unsigned idx,
+               const struct hub_options *opt) {
   memset(s, 0, sizeof(*s));
   s->hub = hub;
   s->mem = &hub->opt.mem;
@@ -53,6 +55,9 @@ int shard_init(struct shard *s, struct hub *hub, unsigned idx) {
   s->ping_frame.frame[WIRE_WS_RAW] = s->ping_frame.frame[WIRE_WS_JSON];
   s->keepalive_frame.frame[WIRE_SSE].iov_base = (void *)keepalive;
   s->keepalive_frame.frame[WIRE_SSE].iov_len = sizeof(keepalive) - 1;
+  if (opt->tls_cert)
+    return tls_shard_init(s, opt->tls_cert, opt->tls_cert_len, opt->tls_key,
+                          opt->tls_key_len);
   return 0;
 }
 
@@ -480,6 +485,7 @@ void shard_destroy(struct shard *s) {
     mem_free(s->mem, sm);
   }
   mem_free(s->mem, s->rbuf);
+  tls_shard_free(s);
   registry_destroy(&s->reg);
   htable_destroy(&s->clients);
   if (s->evfd >= 0)

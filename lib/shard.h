@@ -13,6 +13,7 @@
 #include "mpsc.h"
 
 struct hub;
+struct tls_shard;
 
 enum cmd_type {
   CMD_ATTACH,
@@ -85,6 +86,7 @@ struct shard {
   struct tlist timers[TL_COUNT];
   unsigned char *rbuf; /* one read buffer for all of the shard's sockets */
   struct smsg ping_frame, keepalive_frame;
+  struct tls_shard *tls; /* NULL without a certificate */
   bool stopping, exited;
   int64_t deadline_ms;
   struct shard_stats st;
@@ -92,7 +94,9 @@ struct shard {
   alignas(HUB_CACHELINE) struct shard_stats_pub pub;
 };
 
-int shard_init(struct shard *s, struct hub *hub, unsigned idx);
+/* `opt` carries the TLS certificate and key, if any. */
+int shard_init(struct shard *s, struct hub *hub, unsigned idx,
+               const struct hub_options *opt);
 /* On a thread that is not (or no longer) running the shard: handles what
  * is left in its queues, closes every client and frees everything. */
 void shard_destroy(struct shard *s);

@@ -34,6 +34,8 @@ static const char usage[] =
     "  --allow-client-publish   WebSocket clients may {\"op\":\"publish\"}\n"
     "  --ping-interval MS       WebSocket ping period (default 30000, 0: off)\n"
     "  --sse-keepalive MS       SSE keepalive comment period (default 15000)\n"
+    "  --tls-cert FILE          PEM certificate chain: serve HTTPS / wss://\n"
+    "  --tls-key FILE           PEM private key for --tls-cert\n"
     "  --drain MS               on SIGINT/SIGTERM, time to flush queues\n"
     "                           before closing (default 2000)\n"
     "  --help                   this text\n"
@@ -162,7 +164,7 @@ static int route(hub_t *hub, const hub_request_info *r, void *user_data) {
   return HUB_ROUTE_DONE;
 }
 
-static int listen_on(const char *spec) {
+static int listen_on(const char *spec, bool tls) {
   char host[64];
   const char *colon = strrchr(spec, ':');
   if (!colon || (size_t)(colon - spec) >= sizeof(host))
@@ -186,7 +188,8 @@ static int listen_on(const char *spec) {
   getsockname(fd, (struct sockaddr *)&sa, &sl);
   char addr[64];
   inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));
-  printf("fanhubd listening on http://%s:%u/\n", addr, ntohs(sa.sin_port));
+  printf("fanhubd listening on %s://%s:%u/\n", tls ? "https" : "http", addr,
+         ntohs(sa.sin_port));
   fflush(stdout);
   return fd;
 }
@@ -211,9 +214,11 @@ int main(int argc, char **argv) {
       {"ping-interval", required_argument, NULL, 'i'},
       {"sse-keepalive", required_argument, NULL, 'k'},
       {"drain", required_argument, NULL, 'd'},
+      {"tls-cert", required_argument, NULL, 'c'},
+      {"tls-key", required_argument, NULL, 'K'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  const char *listen_spec = "127.0.0.1:8080";
+  const char *listen_spec = "127.0.0.1:8080", *cert = NULL, *key = NULL;
   unsigned long drain_ms = 2000, v = 0;
   int opt, idx;
   hub_options *o;
@@ -247,6 +252,12 @@ int main(int argc, char **argv) {
     case 'd':
       ok = number(optarg, 3600000, &drain_ms);
       break;
+    case 'c':
+      cert = optarg;
+      break;
+    case 'K':
+      key = optarg;
+      break;
     case 'h':
       fputs(usage, stdout);
       return 0;
@@ -259,6 +270,21 @@ int main(int argc, char **argv) {
               optarg);
       return 2;
     }
+  }
+  if (!cert != !key) {
+    fputs("fanhubd: --tls-cert and --tls-key go together\n", stderr);
+    return 2;
+  }
+  hub_client_options *copt = NULL;
+  if (cert) {
+    int rv = hub_options_set_tls_files(o, cert, key);
+    if (rv) {
+      fprintf(stderr, "fanhubd: cannot read %s / %s: %s\n", cert, key,
+              rv == HUB_ESYS ? strerror(errno) : hub_strerror(rv));
+      return 1;
+    }
+    if (hub_client_options_new(&copt) || hub_client_options_set_tls(copt, 1))
+      return 1;
   }
   hub_t *hub = NULL;
   int rv = hub_new(&hub, o);
@@ -277,7 +303,7 @@ int main(int argc, char **argv) {
   sigaddset(&ss, SIGTERM);
   sigprocmask(SIG_BLOCK, &ss, NULL);
   int sigfd = signalfd(-1, &ss, SFD_CLOEXEC);
-  int lfd = listen_on(listen_spec);
+  int lfd = listen_on(listen_spec, copt != NULL);
   int epfd = epoll_create1(EPOLL_CLOEXEC);
   if (lfd < 0 || sigfd < 0 || epfd < 0) {
     fprintf(stderr, "fanhubd: cannot listen on %s: %s\n", listen_spec,
@@ -301,12 +327,13 @@ int main(int argc, char **argv) {
       int fd;
       hub_client_id id;
       while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
-        hub_attach_fd(hub, fd, NULL, 0, NULL, &id); /* the hub owns fd */
+        hub_attach_fd(hub, fd, NULL, 0, copt, &id); /* the hub owns fd */
     }
   }
   fprintf(stderr, "fanhubd: shutting down\n");
   close(lfd);
   hub_stop(hub, (int)drain_ms);
   hub_free(hub);
+  hub_client_options_free(copt);
   return 0;
 }

@@ -55,6 +55,7 @@ void test_sleep_ms(int ms);
   X(test_errors_and_version)                                                  \
   X(test_lifecycle_states)                                                    \
   X(test_free_unstarted_closes_transports)                                    \
+  X(test_tls_options)                                                         \
   X(test_api_subscribe_idempotent)                                            \
   X(test_api_unsubscribe_all_on_close)                                        \
   X(test_host_loop_mode)                                                      \

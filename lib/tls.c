@@ -1,0 +1,223 @@
+/* The mbedTLS binding; see tls.h. */
+#include "tls.h"
+
+#include <errno.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hub.h"
+
+/* One TLS record's worth: writes are gathered into it, one record each. */
+#define TLS_CHUNK 16384
+
+struct tls_shard {
+  mbedtls_ssl_config conf;
+  mbedtls_x509_crt crt;
+  mbedtls_pk_context key;
+  mbedtls_entropy_context entropy;
+  mbedtls_ctr_drbg_context drbg;
+  const hub_mem *mem;
+  unsigned char gather[TLS_CHUNK];
+};
+
+struct tls_conn {
+  mbedtls_ssl_context ssl;
+  struct tls_shard *ts;
+  int fd;
+  bool done;        /* handshake complete */
+  bool want_write;  /* the last operation stopped on a full socket */
+  /* A record mbedTLS took but could not send all of: it must be offered
+   * again with the same length, so its plaintext is kept here. */
+  unsigned char *pend;
+  size_t pend_len;
+};
+
+int tls_shard_init(struct shard *s, const char *cert, size_t cert_len,
+                   const char *key, size_t key_len) {
+  struct tls_shard *ts = mem_calloc(s->mem, 1, sizeof(*ts));
+  if (!ts)
+    return HUB_ENOMEM;
+  ts->mem = s->mem;
+  s->tls = ts;
+  mbedtls_ssl_config_init(&ts->conf);
+  mbedtls_x509_crt_init(&ts->crt);
+  mbedtls_pk_init(&ts->key);
+  mbedtls_entropy_init(&ts->entropy);
+  mbedtls_ctr_drbg_init(&ts->drbg);
+  static const unsigned char pers[] = "fanhub";
+  if (mbedtls_ctr_drbg_seed(&ts->drbg, mbedtls_entropy_func, &ts->entropy,
+                            pers, sizeof(pers) - 1) ||
+      mbedtls_x509_crt_parse(&ts->crt, (const unsigned char *)cert,
+                             cert_len + 1) ||
+      mbedtls_pk_parse_key(&ts->key, (const unsigned char *)key, key_len + 1,
+                           NULL, 0) ||
+      mbedtls_ssl_config_defaults(&ts->conf, MBEDTLS_SSL_IS_SERVER,
+                                  MBEDTLS_SSL_TRANSPORT_STREAM,
+                                  MBEDTLS_SSL_PRESET_DEFAULT) ||
+      mbedtls_ssl_conf_own_cert(&ts->conf, &ts->crt, &ts->key))
+    return HUB_ETLS;
+  mbedtls_ssl_conf_rng(&ts->conf, mbedtls_ctr_drbg_random, &ts->drbg);
+  mbedtls_ssl_conf_min_version(&ts->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+                               MBEDTLS_SSL_MINOR_VERSION_3); /* TLS 1.2 */
+  return 0;
+}
+
+void tls_shard_free(struct shard *s) {
+  struct tls_shard *ts = s->tls;
+  if (!ts)
+    return;
+  mbedtls_ssl_config_free(&ts->conf);
+  mbedtls_x509_crt_free(&ts->crt);
+  mbedtls_pk_free(&ts->key);
+  mbedtls_ctr_drbg_free(&ts->drbg);
+  mbedtls_entropy_free(&ts->entropy);
+  mem_free(s->mem, ts);
+  s->tls = NULL;
+}
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len) {
+  struct tls_conn *t = ctx;
+  ssize_t n = send(t->fd, buf, len, MSG_NOSIGNAL);
+  if (n >= 0)
+    return (int)n;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+    return MBEDTLS_ERR_SSL_WANT_WRITE;
+  return MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len) {
+  struct tls_conn *t = ctx;
+  ssize_t n = recv(t->fd, buf, len, 0);
+  if (n >= 0)
+    return (int)n;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+    return MBEDTLS_ERR_SSL_WANT_READ;
+  return MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+struct tls_conn *tls_conn_new(struct shard *s, int fd) {
+  struct tls_conn *t = mem_calloc(s->mem, 1, sizeof(*t));
+  if (!t)
+    return NULL;
+  t->ts = s->tls;
+  t->fd = fd;
+  mbedtls_ssl_init(&t->ssl);
+  if (mbedtls_ssl_setup(&t->ssl, &s->tls->conf)) {
+    mbedtls_ssl_free(&t->ssl);
+    mem_free(s->mem, t);
+    return NULL;
+  }
+  mbedtls_ssl_set_bio(&t->ssl, t, bio_send, bio_recv, NULL);
+  return t;
+}
+
+static bool again(int r) {
+  return r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE;
+}
+
+int tls_handshake(struct tls_conn *t) {
+  int r = mbedtls_ssl_handshake(&t->ssl);
+  t->want_write = r == MBEDTLS_ERR_SSL_WANT_WRITE;
+  if (r == 0) {
+    t->done = true;
+    return 1;
+  }
+  return again(r) ? 0 : HUB_ETLS;
+}
+
+ssize_t tls_read(struct tls_conn *t, unsigned char *buf, size_t len) {
+  int r = mbedtls_ssl_read(&t->ssl, buf, len);
+  if (r > 0)
+    return r;
+  if (r == 0 || r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+    return 0;
+  if (again(r)) {
+    errno = EAGAIN;
+    return -1;
+  }
+  return -2;
+}
+
+bool tls_wants_write(const struct tls_conn *t) {
+  return t->pend_len > 0 || (!t->done && t->want_write);
+}
+
+int tls_flush(struct tls_conn *t) {
+  if (!t->pend_len)
+    return 0;
+  int r = mbedtls_ssl_write(&t->ssl, t->pend, t->pend_len);
+  if (again(r))
+    return 1;
+  if (r < 0)
+    return HUB_ESYS;
+  mem_free(t->ts->mem, t->pend);
+  t->pend = NULL;
+  t->pend_len = 0;
+  return 0;
+}
+
+/* Copies up to TLS_CHUNK bytes of iov, starting `skip` bytes in. */
+static size_t gather(unsigned char *out, const struct iovec *iov, int n,
+                     size_t skip) {
+  size_t len = 0;
+  for (int i = 0; i < n && len < TLS_CHUNK; i++) {
+    size_t l = iov[i].iov_len;
+    if (skip >= l) {
+      skip -= l;
+      continue;
+    }
+    size_t k = l - skip;
+    if (k > TLS_CHUNK - len)
+      k = TLS_CHUNK - len;
+    memcpy(out + len, (const char *)iov[i].iov_base + skip, k);
+    len += k;
+    skip = 0;
+  }
+  return len;
+}
+
+static int64_t tls_writev(void *io, const struct iovec *iov, int n) {
+  struct tls_conn *t = io;
+  int r = tls_flush(t);
+  if (r)
+    return r == 1 ? 0 : r;
+  size_t total = 0, len;
+  while ((len = gather(t->ts->gather, iov, n, total)) > 0) {
+    r = mbedtls_ssl_write(&t->ssl, t->ts->gather, len);
+    if (r > 0) {
+      total += (size_t)r;
+      continue;
+    }
+    if (!again(r))
+      return HUB_ESYS;
+    /* mbedTLS holds this record now; it counts as taken, and the client
+     * waits for EPOLLOUT because tls_wants_write() says so. */
+    t->pend = mem_malloc(t->ts->mem, len);
+    if (!t->pend)
+      return HUB_ENOMEM;
+    memcpy(t->pend, t->ts->gather, len);
+    t->pend_len = len;
+    total += len;
+    break;
+  }
+  return (int64_t)total;
+}
+
+static void tls_close(void *io) {
+  struct tls_conn *t = io;
+  if (t->done)
+    mbedtls_ssl_close_notify(&t->ssl); /* best effort, never waits */
+  mbedtls_ssl_free(&t->ssl);
+  close(t->fd);
+  mem_free(t->ts->mem, t->pend);
+  mem_free(t->ts->mem, t);
+}
+
+const hub_transport tls_transport = {tls_writev, tls_close};
