@@ -47,7 +47,7 @@ help:
 	@echo "make            build build/libfanhub.a, build/libfanhub.so.$(VERSION)"
 	@echo "make check      build and run every test (SAN=address,undefined | SAN=thread)"
 	@echo "make valgrind   the churn test under valgrind, zero leaks required"
-	@echo "make demo       install dependencies, build, run the demo"
+	@echo "make demo       install dependencies, build, run fanhubd on $(DEMO_LISTEN)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=..."
 	@echo "make abi-check  compare exported ABI with abi/libfanhub.abi"
 
@@ -146,8 +146,16 @@ abi-baseline: $(SHARED)
 deps:
 	sh scripts/deps.sh
 
+DEMO_LISTEN ?= 127.0.0.1:8080
 demo: deps all
-	$(BUILD)/hello_broadcast
+	@echo
+	@echo "fanhub demo: open http://$(DEMO_LISTEN)/ in a browser."
+	@echo "Publish from a shell:"
+	@echo "  curl -X POST --data 'hello' 'http://$(DEMO_LISTEN)/publish?topic=demo'"
+	@echo "Watch the SSE stream:  curl -N 'http://$(DEMO_LISTEN)/sse?topic=demo'"
+	@echo "Stop with Ctrl-C."
+	@echo
+	$(BUILD)/fanhubd --listen $(DEMO_LISTEN)
 
 clean:
 	rm -rf build
