@@ -39,7 +39,7 @@ UNIT_BIN  := $(BUILD)/test_unit
 EXAMPLES  := $(BUILD)/hello_broadcast $(BUILD)/fanhubd
 
 .PHONY: all check unit install uninstall clean demo abi-check abi-baseline \
-        deps valgrind help
+        deps valgrind help fuzz fuzz-run
 all: $(STATIC) $(SHARED) $(BUILD)/libfanhub.so $(BUILD)/$(SONAME) \
      $(BUILD)/fanhub.pc $(EXAMPLES)
 
@@ -142,6 +142,38 @@ abi-check: $(SHARED)
 
 abi-baseline: $(SHARED)
 	abidw --no-corpus-path --headers-dir include $(SHARED) > abi/libfanhub.abi
+
+# libFuzzer targets, one per parser or encoder (test/fuzz/fuzz_NAME.c with
+# seeds in test/fuzz/corpus/NAME). Each links the library sources built
+# with clang's coverage and sanitizers.
+FUZZ_CC      ?= clang
+FUZZ_DIR     := build/fuzz
+FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Ilib \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_TARGETS := $(patsubst test/fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard test/fuzz/*.c))
+FUZZ_SECONDS ?= 60
+
+$(FUZZ_DIR)/%: test/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h include/*.h)
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(LIB_SRC) -o $@ $(LIBS_PRIVATE)
+
+fuzz: $(FUZZ_TARGETS)
+
+# Runs every target for FUZZ_SECONDS on a copy of its seeds; fails on the
+# first crash, leak or sanitizer report and shows the end of its log.
+fuzz-run: fuzz
+	@for t in $(FUZZ_TARGETS); do \
+	  name=$$(basename $$t); seeds=test/fuzz/corpus/$${name#fuzz_}; \
+	  work=$(FUZZ_DIR)/corpus-$${name#fuzz_}; mkdir -p $$work; \
+	  cp $$seeds/* $$work/ 2>/dev/null; \
+	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+	  if ! $$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	       -print_final_stats=1 $$work > $(FUZZ_DIR)/$$name.log 2>&1; then \
+	    tail -60 $(FUZZ_DIR)/$$name.log; echo "fuzz: $$name FAILED"; exit 1; \
+	  fi; \
+	  grep -E "stat::number_of_executed_units|stat::new_units_added" \
+	    $(FUZZ_DIR)/$$name.log | tr '\n' ' '; echo; \
+	done
 
 deps:
 	sh scripts/deps.sh
