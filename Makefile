@@ -112,7 +112,7 @@ check: deps all $(UNIT_BIN)
 
 valgrind: $(UNIT_BIN)
 	valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=all \
-	  --errors-for-leak-kinds=all $(UNIT_BIN) churn
+	  --errors-for-leak-kinds=all $(UNIT_BIN) churn churn_sockets
 
 install: all
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig

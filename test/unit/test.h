@@ -101,7 +101,8 @@ void test_sleep_ms(int ms);
   X(test_json_ctl_data_raw)                                                   \
   X(test_json_escape)                                                         \
   X(test_json_utf8)                                                           \
-  X(churn)
+  X(churn)                                                                    \
+  X(churn_sockets)
 
 #define X(name) void name(void);
 TEST_LIST(X)
