@@ -91,6 +91,11 @@ void client_enqueue_pinned(struct shard *s, struct client *c,
   }
   s->st.bytes_queued += cqueue_len_of(&c->q, sm);
   client_mark_dirty(s, c);
+  /* Own frames go past the caps so a notice is never lost, but a client
+   * that makes us answer (pings, requests) without reading the answers
+   * must not grow its queue forever. */
+  if (c->q.count > 2 * (uint64_t)c->max_msgs || c->q.bytes > 2 * c->max_bytes)
+    client_doom(s, c, HUB_CLOSE_POLICY);
 }
 
 void client_close_after_flush(struct shard *s, struct client *c, int code) {

@@ -79,6 +79,7 @@ void test_sleep_ms(int ms);
   X(test_handshake_errors)                                                    \
   X(test_stop_sends_going_away)                                               \
   X(test_attach_fd_request)                                                   \
+  X(test_unread_replies_close)                                                \
   X(test_http_ws_upgrade)                                                     \
   X(test_http_sse_get)                                                        \
   X(test_http_header_values)                                                  \

@@ -375,3 +375,37 @@ void test_attach_fd_request(void) {
   close(sp[1]);
   hub_free(hub);
 }
+
+void test_unread_replies_close(void) {
+  /* A client that makes the server answer (control pings) but never reads
+   * the answers is closed once its queue holds twice its caps (1008),
+   * instead of growing it without bound. */
+  struct closelog log;
+  closelog_init(&log);
+  hub_options *o;
+  hub_t *hub = NULL;
+  hub_options_new(&o);
+  hub_options_set_shards(o, 1);
+  hub_options_set_queue_limits(o, 16, 4096);
+  hub_options_set_close_callback(o, closelog_cb, &log);
+  CHECK(hub_new(&hub, o) == 0 && hub_start(hub) == 0);
+  hub_options_free(o);
+  int sp[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+  int small = 4096;
+  setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+  hub_client_id id;
+  CHECK(hub_attach_fd(hub, sp[0], NULL, 0, NULL, &id) == 0);
+  char head[1024];
+  CHECK_EQ(wsc_upgrade(sp[1], "/ws", NULL, head, sizeof(head)), 101);
+  for (int i = 0; i < 20000 && !closelog_find(&log, id, &(hub_close_info){0});
+       i++)
+    if (!wsc_send_text(sp[1], "{\"op\":\"ping\"}"))
+      break;
+  CHECK(WAIT_STAT(hub, clients_closed, 1, 5000));
+  hub_close_info info;
+  CHECK(closelog_find(&log, id, &info));
+  CHECK_EQ(info.code, HUB_CLOSE_POLICY);
+  close(sp[1]);
+  hub_free(hub);
+}

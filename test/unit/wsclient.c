@@ -23,7 +23,7 @@ int wsc_attach(hub_t *hub, hub_client_id *id) {
 bool wsc_write(int fd, const void *buf, size_t len) {
   const char *p = buf;
   while (len) {
-    ssize_t w = write(fd, p, len);
+    ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
     if (w <= 0)
       return false;
     p += w;
