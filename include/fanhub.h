@@ -174,6 +174,18 @@ HUB_EXTERN int hub_options_set_shard_queue_size(hub_options *opt,
 /* Longest topic name accepted, 1..65535 bytes (default 256). Topics are
  * byte strings without NUL; anything longer is HUB_ETOPIC. */
 HUB_EXTERN int hub_options_set_max_topic_len(hub_options *opt, size_t len);
+/* History kept for topics matching `pattern` (NATS-style: "news.*",
+ * "news.>"; NULL sets the default for topics no pattern matches): the
+ * newest `max_msgs` messages (0: no history), at most `max_bytes` of
+ * payload, none older than `max_age_ms` (0: no age limit). Patterns are
+ * tried in the order set; the first match wins. Default: 100 messages,
+ * 1 MiB, 300000 ms. A client that resubscribes with a starting point
+ * (hub_subscribe_since, WS "since", SSE Last-Event-ID) is replayed what
+ * history still holds, or told "reset" when it cannot be. Returns 0,
+ * HUB_EINVAL or HUB_ENOMEM. */
+HUB_EXTERN int hub_options_set_history(hub_options *opt, const char *pattern,
+                                       uint32_t max_msgs, uint64_t max_bytes,
+                                       uint32_t max_age_ms);
 /* Allocator for everything the hub allocates (default: libc). `mem` is
  * copied; NULL restores the default. */
 HUB_EXTERN int hub_options_set_mem(hub_options *opt, const hub_mem *mem);
@@ -428,6 +440,15 @@ HUB_EXTERN int hub_client_writable(hub_t *hub, hub_client_id id);
  * call returns. Returns 0, HUB_EINVAL, HUB_ETOPIC, HUB_ENOMEM or HUB_ESTATE.
  * An unknown or closed id is ignored. Any thread. */
 HUB_EXTERN int hub_subscribe(hub_t *hub, hub_client_id id, const char *topic);
+/* hub_subscribe() that first replays the topic's retained messages with
+ * seq > `since` (from hub_broadcast(), a "seq" or an SSE id), then goes on
+ * live with no gap and no duplicate. If some of them are gone (history
+ * limits) or `epoch` (NULL: this hub's) is not this hub's, the client
+ * gets a "reset" notice instead of the replay, then live messages. Same
+ * returns as hub_subscribe(), and HUB_EINVAL for since < 0. */
+HUB_EXTERN int hub_subscribe_since(hub_t *hub, hub_client_id id,
+                                   const char *topic, const char *epoch,
+                                   int64_t since);
 /* Removes a subscription; removing one that does not exist is a no-op.
  * Same returns and rules as hub_subscribe(). */
 HUB_EXTERN int hub_unsubscribe(hub_t *hub, hub_client_id id,
@@ -498,6 +519,8 @@ typedef struct hub_stats_t {
   uint64_t ws_accepted;     /* WebSocket handshakes completed */
   uint64_t sse_accepted;    /* SSE streams started */
   uint64_t http_refused;    /* requests answered with an HTTP error */
+  uint64_t history_msgs;    /* messages retained in topic histories */
+  uint64_t history_bytes;   /* their payload bytes */
 } hub_stats_t;
 
 /* Fills the first `size` bytes of *out (at most sizeof(hub_stats_t)).

@@ -13,8 +13,8 @@ unsigned hub_version(const char **str) {
 
 const char *hub_strerror(int err) {
   switch (err) {
-#define HUB__ERR_STR(name, code, msg)                                         \
-  case code:                                                                  \
+#define HUB__ERR_STR(name, code, msg)                                          \
+  case code:                                                                   \
     return msg;
     HUB_ERRNO_MAP(HUB__ERR_STR)
 #undef HUB__ERR_STR
@@ -24,8 +24,8 @@ const char *hub_strerror(int err) {
 
 const char *hub_err_name(int err) {
   switch (err) {
-#define HUB__ERR_NAME(name, code, msg)                                        \
-  case code:                                                                  \
+#define HUB__ERR_NAME(name, code, msg)                                         \
+  case code:                                                                   \
     return "HUB_" #name;
     HUB_ERRNO_MAP(HUB__ERR_NAME)
 #undef HUB__ERR_NAME

@@ -6,6 +6,7 @@
 
 #include "handshake.h"
 #include "hub.h"
+#include "notice.h"
 #include "tls.h"
 #include "ws.h"
 
@@ -28,10 +29,28 @@ void client_doom(struct shard *s, struct client *c, int code) {
     s->st.evictions++;
 }
 
-static void discard_head(struct shard *s, struct client *c,
-                         struct smsg *sm) {
+static void discard_head(struct shard *s, struct client *c, struct smsg *sm) {
   s->st.bytes_queued -= cqueue_len_of(&c->q, sm);
   smsg_release(s, sm);
+}
+
+/* Remembers a message drop-oldest discarded, for a "lagged" notice once
+ * the client takes bytes again. */
+static void note_drop(struct shard *s, struct client *c, struct smsg *sm) {
+  c->drops++;
+  s->st.drops++;
+  struct msg *m = sm->msg;
+  if (!m)
+    return;
+  struct sub *sub = registry_find_sub(&s->reg, c, &c->subs, m->topic,
+                                      m->topic_len, m->topic_hash);
+  if (!sub)
+    return;
+  if (!sub->lag_n++ || m->seq < sub->lag_from)
+    sub->lag_from = m->seq;
+  if (m->seq > sub->lag_to || sub->lag_n == 1)
+    sub->lag_to = m->seq;
+  c->lag_pending = true;
 }
 
 static bool fits(const struct client *c, size_t len) {
@@ -42,8 +61,7 @@ void client_enqueue(struct shard *s, struct client *c, struct smsg *sm) {
   if (c->state != CLIENT_OPEN || c->kind == CLIENT_HTTP)
     return;
   if (!shard_encode(s, sm, (enum wire)c->q.wire)) {
-    c->drops++;
-    s->st.drops++;
+    note_drop(s, c, sm);
     return;
   }
   size_t len = cqueue_len_of(&c->q, sm);
@@ -55,21 +73,18 @@ void client_enqueue(struct shard *s, struct client *c, struct smsg *sm) {
     struct smsg *old;
     while (!fits(c, len) && (old = cqueue_drop_oldest(&c->q))) {
       s->st.bytes_queued -= cqueue_len_of(&c->q, old);
+      note_drop(s, c, old);
       smsg_release(s, old);
-      c->drops++;
-      s->st.drops++;
     }
     if (!fits(c, len)) {
       /* Larger than the byte cap, or stuck behind a partly written head:
        * the new message is the one dropped. */
-      c->drops++;
-      s->st.drops++;
+      note_drop(s, c, sm);
       return;
     }
   }
   if (cqueue_push(&c->q, s->mem, sm, c->max_msgs)) {
-    c->drops++;
-    s->st.drops++;
+    note_drop(s, c, sm);
     return;
   }
   sm->refs++;
@@ -77,8 +92,21 @@ void client_enqueue(struct shard *s, struct client *c, struct smsg *sm) {
   client_mark_dirty(s, c);
 }
 
-void client_enqueue_pinned(struct shard *s, struct client *c,
+void client_enqueue_replay(struct shard *s, struct client *c,
                            struct smsg *sm) {
+  if (c->state != CLIENT_OPEN || c->kind == CLIENT_HTTP)
+    return;
+  if (!shard_encode(s, sm, (enum wire)c->q.wire) ||
+      cqueue_push(&c->q, s->mem, sm, UINT32_MAX / 2)) {
+    note_drop(s, c, sm);
+    return;
+  }
+  sm->refs++;
+  s->st.bytes_queued += cqueue_len_of(&c->q, sm);
+  client_mark_dirty(s, c);
+}
+
+void client_enqueue_pinned(struct shard *s, struct client *c, struct smsg *sm) {
   if (c->state != CLIENT_OPEN) {
     smsg_release(s, sm);
     return;
@@ -109,6 +137,10 @@ void client_close_after_flush(struct shard *s, struct client *c, int code) {
 #define FLUSH_IOV 64
 
 void client_flush(struct shard *s, struct client *c) {
+  if (c->lag_pending && !c->blocked && c->state == CLIENT_OPEN) {
+    c->lag_pending = false;
+    notice_lagged_all(s, c);
+  }
   while (c->state == CLIENT_OPEN && !c->blocked && c->q.count) {
     struct iovec iov[FLUSH_IOV];
     int n = 0;

@@ -38,15 +38,16 @@ struct client {
   uint8_t policy;
   uint8_t state;
   uint8_t kind;
-  bool dirty;       /* on shard->dirty */
-  bool blocked;     /* the transport took less than offered */
-  bool raw;         /* WebSocket frames without the JSON envelope */
-  bool epollout;    /* EPOLLOUT armed on fd */
+  bool dirty;             /* on shard->dirty */
+  bool blocked;           /* the transport took less than offered */
+  bool raw;               /* WebSocket frames without the JSON envelope */
+  bool epollout;          /* EPOLLOUT armed on fd */
   bool close_after_flush; /* doom with close_code once the queue is out */
-  bool ping_due;    /* a ping went out and no byte came back since */
-  bool got_input;   /* bytes arrived since the last timer tick */
+  bool ping_due;          /* a ping went out and no byte came back since */
+  bool got_input;         /* bytes arrived since the last timer tick */
   bool want_tls;    /* hub_attach_fd() with TLS; c->tls from conn_attach */
   bool tls_ready;   /* the TLS handshake is done */
+  bool lag_pending; /* some subscription has drops to report */
   int fd;           /* -1 unless a socket client */
   int close_code;
   struct client *dirty_next;
@@ -56,7 +57,7 @@ struct client {
    * ordered by due time and a tick only looks at its head. */
   struct client *tnext, *tprev;
   int64_t due_ms;
-  uint8_t tlist; /* TL_* or TL_NONE */
+  uint8_t tlist;        /* TL_* or TL_NONE */
   struct handshake *hs; /* while kind == CLIENT_HTTP */
   struct ws_in *ws;     /* while a WebSocket client is inside a frame */
   struct tls_conn *tls; /* TLS clients: also the transport's io_user */
@@ -66,10 +67,14 @@ struct client {
 
 /* Queues one message for the client, applying its limits and policy. */
 void client_enqueue(struct shard *s, struct client *c, struct smsg *sm);
+/* Queues a replayed message: past the queue caps, since the topic's
+ * history limits already bound a replay and a slow client must still be
+ * able to catch up; live messages may drop it later as usual. */
+void client_enqueue_replay(struct shard *s, struct client *c,
+                           struct smsg *sm);
 /* Queues a frame of this client's own (reply, notice): not subject to the
  * limits, never dropped. Takes over `sm`. */
-void client_enqueue_pinned(struct shard *s, struct client *c,
-                           struct smsg *sm);
+void client_enqueue_pinned(struct shard *s, struct client *c, struct smsg *sm);
 /* Writes what is queued, as few writev calls as the transport allows. */
 void client_flush(struct shard *s, struct client *c);
 /* Marks the client for closing; the shard frees it in shard_reap(). */

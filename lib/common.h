@@ -13,7 +13,7 @@
 #define HUB_CACHELINE 64
 #define HUB_MAX_SHARDS 64
 
-#define container_of(ptr, type, member)                                       \
+#define container_of(ptr, type, member)                                        \
   ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* The libc allocator in hub_mem form; hub_new() copies the host's or this. */

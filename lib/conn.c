@@ -75,7 +75,7 @@ static void on_input(struct shard *s, struct client *c,
 }
 
 static void on_eof(struct shard *s, struct client *c) {
-  int code = c->close_after_flush ? c->close_code
+  int code = c->close_after_flush   ? c->close_code
              : c->kind == CLIENT_WS ? HUB_CLOSE_ABNORMAL
                                     : HUB_CLOSE_NORMAL;
   client_doom(s, c, code);

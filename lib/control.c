@@ -42,10 +42,6 @@ static void reply(struct shard *s, struct client *c, const char *type,
     mem_free(s->mem, buf);
 }
 
-static int64_t current_seq(struct shard *s) {
-  return atomic_load_explicit(&s->hub->seq, memory_order_relaxed);
-}
-
 void control_on_message(struct shard *s, struct client *c,
                         const unsigned char *data, size_t len, bool binary) {
   struct hub *hub = s->hub;
@@ -75,12 +71,23 @@ void control_on_message(struct shard *s, struct client *c,
     goto out;
   }
   switch (m.op) {
-  case CTL_SUBSCRIBE:
-    if (shard_subscribe(s, c, m.topic, m.topic_len) < 0)
+  case CTL_SUBSCRIBE: {
+    struct replay r;
+    struct sub *sub;
+    bool epoch_ok = !m.since_epoch ||
+                    (m.since_epoch_len == strlen(hub->epoch) &&
+                     memcmp(m.since_epoch, hub->epoch, m.since_epoch_len) == 0);
+    rv = shard_subscribe(s, c, m.topic, m.topic_len, m.has_since ? m.since : -1,
+                         epoch_ok, &r, &sub);
+    if (rv < 0) {
       reply(s, c, "error", &m, -1, "internal");
-    else
-      reply(s, c, "subscribed", &m, current_seq(s), NULL);
+      break;
+    }
+    /* The reply first, then what the subscription is owed. */
+    reply(s, c, "subscribed", &m, r.last, NULL);
+    shard_replay(s, c, sub, rv == 1, &r);
     break;
+  }
   case CTL_UNSUBSCRIBE:
     shard_unsubscribe(s, c, m.topic, m.topic_len);
     reply(s, c, "unsubscribed", &m, -1, NULL);
@@ -90,8 +97,7 @@ void control_on_message(struct shard *s, struct client *c,
       reply(s, c, "error", &m, -1, "forbidden");
       break;
     }
-    int64_t seq = hub_broadcast(hub, m.topic, m.data, m.data_len,
-                                HUB_MSG_JSON);
+    int64_t seq = hub_broadcast(hub, m.topic, m.data, m.data_len, HUB_MSG_JSON);
     if (seq < 0)
       reply(s, c, "error", &m, -1, "internal");
     else

@@ -33,14 +33,13 @@ static int encode_ws_json(const struct msg *m, const hub_mem *mem,
   int seqlen = snprintf(seq, sizeof(seq), "%" PRId64, m->seq);
   bool raw_json = m->flags & HUB_MSG_JSON;
   size_t topic_esc = json_escaped_len(m->topic, m->topic_len);
-  size_t data_len = raw_json ? m->len
-                             : 2 + json_escaped_len((const char *)m->data,
-                                                    m->len);
+  size_t data_len =
+      raw_json ? m->len : 2 + json_escaped_len((const char *)m->data, m->len);
   static const char p1[] = "{\"type\":\"message\",\"topic\":\"";
   static const char p2[] = "\",\"seq\":";
   static const char p3[] = ",\"data\":";
-  size_t body = sizeof(p1) - 1 + topic_esc + sizeof(p2) - 1 +
-                (size_t)seqlen + sizeof(p3) - 1 + data_len + 1;
+  size_t body = sizeof(p1) - 1 + topic_esc + sizeof(p2) - 1 + (size_t)seqlen +
+                sizeof(p3) - 1 + data_len + 1;
   unsigned char *buf = mem_malloc(mem, 10 + body);
   if (!buf)
     return HUB_ENOMEM;
@@ -122,8 +121,8 @@ static int encode_sse(const struct msg *m, const char *epoch,
   char seq[24];
   int seqlen = snprintf(seq, sizeof(seq), "%" PRId64, m->seq);
   size_t cap = 4 + strlen(epoch) + 1 + (size_t)seqlen + 1 + 7 +
-               sse_field_len(m->topic, m->topic_len) + 1 + lines * 7 +
-               m->len + 1;
+               sse_field_len(m->topic, m->topic_len) + 1 + lines * 7 + m->len +
+               1;
   char *buf = mem_malloc(mem, cap);
   if (!buf)
     return HUB_ENOMEM;

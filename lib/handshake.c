@@ -34,8 +34,8 @@ int ws_accept_key(const char *key, size_t key_len, char out[29]) {
   unsigned char raw[18], sha[20], cat[24 + sizeof(guid)];
   size_t olen;
   if (key_len != 24 ||
-      mbedtls_base64_decode(raw, sizeof(raw), &olen,
-                            (const unsigned char *)key, key_len) ||
+      mbedtls_base64_decode(raw, sizeof(raw), &olen, (const unsigned char *)key,
+                            key_len) ||
       olen != 16)
     return -1;
   memcpy(cat, key, 24);
@@ -118,7 +118,8 @@ static void answer(struct shard *s, struct client *c, int status,
     client_doom(s, c, HUB_CLOSE_TRANSPORT);
     return;
   }
-  struct smsg *sm = smsg_private(s, (enum wire)c->q.wire, NULL, (size_t)n + len);
+  struct smsg *sm =
+      smsg_private(s, (enum wire)c->q.wire, NULL, (size_t)n + len);
   if (!sm) {
     client_doom(s, c, HUB_CLOSE_TRANSPORT);
     return;
@@ -129,9 +130,8 @@ static void answer(struct shard *s, struct client *c, int status,
     memcpy(p + n, body, len);
   done(s, c);
   client_enqueue_pinned(s, c, sm);
-  client_close_after_flush(s, c,
-                           status < 400 ? HUB_CLOSE_NORMAL
-                                        : HUB_CLOSE_HTTP_BASE + status);
+  client_close_after_flush(
+      s, c, status < 400 ? HUB_CLOSE_NORMAL : HUB_CLOSE_HTTP_BASE + status);
 }
 
 static void refuse(struct shard *s, struct client *c, int status,
@@ -142,10 +142,41 @@ static void refuse(struct shard *s, struct client *c, int status,
   s->st.http_refused++;
 }
 
-/* Subscribes to every ?topic= of the query. Returns 0 or the HTTP status
- * to refuse with. */
+/* Parses a starting point: "<epoch>-<seq>" (an SSE id) or "<seq>".
+ * Returns false if it is neither. */
+static bool parse_since(struct shard *s, const char *v, size_t len,
+                        int64_t *since, bool *epoch_ok) {
+  const char *dash = NULL;
+  for (size_t i = 0; i < len; i++)
+    if (v[i] == '-')
+      dash = v + i;
+  const char *num = dash ? dash + 1 : v;
+  size_t nlen = (size_t)(v + len - num);
+  if (nlen == 0 || nlen > 18)
+    return false;
+  int64_t n = 0;
+  for (size_t i = 0; i < nlen; i++) {
+    if (num[i] < '0' || num[i] > '9')
+      return false;
+    n = n * 10 + (num[i] - '0');
+  }
+  size_t elen = dash ? (size_t)(dash - v) : 0;
+  *epoch_ok = !dash || (elen == strlen(s->hub->epoch) &&
+                        memcmp(v, s->hub->epoch, elen) == 0);
+  *since = n;
+  return true;
+}
+
+/* Subscribes to every ?topic= of the query, each from the starting point
+ * in ?since= or the Last-Event-ID header, if any; with `check` only
+ * validates them. Returns 0 or the HTTP status to refuse with. */
 static int query_topics(struct shard *s, struct client *c,
-                        const struct http_request *req) {
+                        const struct http_request *req, bool check) {
+  int64_t since = -1;
+  bool epoch_ok = true;
+  const struct http_header *last = http_find_header(req, "Last-Event-ID");
+  if (last && !parse_since(s, last->value, last->value_len, &since, &epoch_ok))
+    since = -1; /* an id we never sent: start live */
   const char *q = req->query;
   size_t qlen = req->query_len, klen, vlen;
   if (!qlen)
@@ -156,18 +187,39 @@ static int query_topics(struct shard *s, struct client *c,
     return 500;
   char *val = key + qlen + 1;
   int r, status = 0;
-  while ((r = http_query_next(&q, &qlen, key, req->query_len + 1, &klen, val,
-                              req->query_len + 1, &vlen)) == 1) {
-    if (klen != 5 || memcmp(key, "topic", 5) != 0)
-      continue;
-    if (vlen == 0 || vlen > s->hub->opt.max_topic_len ||
-        shard_subscribe(s, c, val, vlen) < 0) {
-      status = 400;
-      break;
+  /* Two passes: ?since= may come after the topics. */
+  for (int pass = 0; pass < 2 && !status; pass++) {
+    q = req->query;
+    qlen = req->query_len;
+    while (!status &&
+           (r = http_query_next(&q, &qlen, key, req->query_len + 1, &klen, val,
+                                req->query_len + 1, &vlen)) == 1) {
+      if (pass == 0) {
+        if (klen == 5 && memcmp(key, "since", 5) == 0 &&
+            !parse_since(s, val, vlen, &since, &epoch_ok))
+          status = 400;
+        continue;
+      }
+      if (klen != 5 || memcmp(key, "topic", 5) != 0)
+        continue;
+      struct replay rp;
+      struct sub *sub;
+      int rv;
+      if (vlen == 0 || vlen > s->hub->opt.max_topic_len)
+        status = 400;
+      else if (check)
+        continue;
+      else if ((rv = shard_subscribe(s, c, val, vlen, since, epoch_ok, &rp,
+                                     &sub)) < 0)
+        status = 500;
+      else
+        shard_replay(s, c, sub, rv == 1, &rp);
     }
+    if (r < 0)
+      status = 400;
   }
   mem_free(s->mem, key);
-  return status ? status : r == 0 ? 0 : 400;
+  return status;
 }
 
 static bool header_is(const struct http_request *req, const char *name,
@@ -181,8 +233,8 @@ static bool header_is(const struct http_request *req, const char *name,
 /* Picks the subprotocol to echo: fanhub's own first, else a bearer token
  * offered alone (browsers fail a handshake that offered protocols and got
  * none back). *raw is set for "fanhub.raw". */
-static void pick_protocol(const struct http_request *req, char *out,
-                          size_t cap, bool *raw) {
+static void pick_protocol(const struct http_request *req, char *out, size_t cap,
+                          bool *raw) {
   const char *bearer = NULL;
   size_t bearer_len = 0;
   out[0] = '\0';
@@ -222,34 +274,29 @@ static void upgrade_ws(struct shard *s, struct client *c,
   char accept[29];
   if (req->minor_version < 1 || !upg ||
       !http_has_token(upg->value, upg->value_len, "upgrade") ||
-      http_count_header(req, "Host") != 1)
-    {
+      http_count_header(req, "Host") != 1) {
     refuse(s, c, 400, "not a valid WebSocket upgrade", "");
     return;
   }
-  if (!http_find_header(req, "Sec-WebSocket-Version"))
-    {
+  if (!http_find_header(req, "Sec-WebSocket-Version")) {
     refuse(s, c, 400, "missing Sec-WebSocket-Version", "");
     return;
   }
-  if (!header_is(req, "Sec-WebSocket-Version", "13"))
-    {
+  if (!header_is(req, "Sec-WebSocket-Version", "13")) {
     refuse(s, c, 426, "only WebSocket version 13 is supported",
-                  "Sec-WebSocket-Version: 13\r\n");
+           "Sec-WebSocket-Version: 13\r\n");
     return;
   }
   if (!key || http_count_header(req, "Sec-WebSocket-Key") != 1 ||
-      ws_accept_key(key->value, key->value_len, accept))
-    {
+      ws_accept_key(key->value, key->value_len, accept)) {
     refuse(s, c, 400, "bad Sec-WebSocket-Key", "");
     return;
   }
   bool raw = c->raw;
   char proto[256];
   pick_protocol(req, proto, sizeof(proto), &raw);
-  int status = query_topics(s, c, req);
-  if (status)
-    {
+  int status = query_topics(s, c, req, true);
+  if (status) {
     refuse(s, c, status, "bad query", "");
     return;
   }
@@ -268,11 +315,13 @@ static void upgrade_ws(struct shard *s, struct client *c,
   c->q.wire = raw ? WIRE_WS_RAW : WIRE_WS_JSON;
   queue_text(s, c, buf, (size_t)n);
   s->st.ws_accepted++;
+  ws_start(s, c); /* hello before any replay */
+  if (query_topics(s, c, req, false))
+    client_doom(s, c, HUB_CLOSE_TRANSPORT); /* out of memory */
   /* Bytes after the head are the client's first frames. */
   struct handshake *hs = c->hs;
   c->hs = NULL;
   timer_remove(s, c);
-  ws_start(s, c);
   if (hs->len > head_len && c->state == CLIENT_OPEN)
     ws_input(s, c, (const unsigned char *)hs->buf + head_len,
              hs->len - head_len);
@@ -281,9 +330,8 @@ static void upgrade_ws(struct shard *s, struct client *c,
 
 static void start_sse(struct shard *s, struct client *c,
                       const struct http_request *req) {
-  int status = query_topics(s, c, req);
-  if (status)
-    {
+  int status = query_topics(s, c, req, true);
+  if (status) {
     refuse(s, c, status, "bad query", "");
     return;
   }
@@ -298,12 +346,14 @@ static void start_sse(struct shard *s, struct client *c,
                    ": connected\n\n"
                    "retry: %u\n\n",
                    (unsigned)s->hub->opt.sse_retry_ms);
-  done(s, c);
   c->kind = CLIENT_SSE;
   c->q.wire = WIRE_SSE;
   queue_text(s, c, buf, (size_t)n);
-  timer_add(s, c, TL_SSE_KEEPALIVE);
   s->st.sse_accepted++;
+  if (query_topics(s, c, req, false))
+    client_doom(s, c, HUB_CLOSE_TRANSPORT); /* out of memory */
+  done(s, c); /* req points into the head buffer: free it last */
+  timer_add(s, c, TL_SSE_KEEPALIVE);
 }
 
 /* What hub_request_info.internal points at. */
@@ -392,9 +442,9 @@ void handshake_step(struct shard *s, struct client *c) {
   }
   if (r < 0 || (hs->overflow && !hs->need)) {
     refuse(s, c,
-           r == HTTP_EVERSION                  ? 505
-           : r == HTTP_ETOOLARGE || r > 0      ? 431
-                                               : 400,
+           r == HTTP_EVERSION             ? 505
+           : r == HTTP_ETOOLARGE || r > 0 ? 431
+                                          : 400,
            "malformed request", "");
     return;
   }
@@ -450,15 +500,14 @@ const char *hub_request_header(const hub_request_info *req, const char *name,
 int hub_respond(hub_t *hub, const hub_request_info *req, int status,
                 const char *content_type, const void *body, size_t len) {
   if (!hub || !req || !req->internal || status < 100 || status > 999 ||
-      (!body && len) ||
-      (content_type && strpbrk(content_type, "\r\n")))
+      (!body && len) || (content_type && strpbrk(content_type, "\r\n")))
     return HUB_EINVAL;
   struct request_ctx *ctx = (struct request_ctx *)req->internal;
   if (ctx->answered || ctx->c->state != CLIENT_OPEN)
     return HUB_ESTATE;
   ctx->answered = true;
-  answer(ctx->s, ctx->c, status, content_type ? content_type : "text/plain",
-         "", body, len);
+  answer(ctx->s, ctx->c, status, content_type ? content_type : "text/plain", "",
+         body, len);
   return 0;
 }
 

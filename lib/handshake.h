@@ -12,8 +12,8 @@ struct shard;
 
 struct handshake {
   uint32_t len, cap;
-  uint32_t need;  /* head + body length once the head is parsed, else 0 */
-  bool overflow;  /* more bytes came than cap could hold */
+  uint32_t need; /* head + body length once the head is parsed, else 0 */
+  bool overflow; /* more bytes came than cap could hold */
   char buf[];
 };
 

@@ -4,22 +4,22 @@
 #include "hash.h"
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                              \
-  do {                                                                        \
-    v0 += v1;                                                                 \
-    v1 = ROTL(v1, 13);                                                        \
-    v1 ^= v0;                                                                 \
-    v0 = ROTL(v0, 32);                                                        \
-    v2 += v3;                                                                 \
-    v3 = ROTL(v3, 16);                                                        \
-    v3 ^= v2;                                                                 \
-    v0 += v3;                                                                 \
-    v3 = ROTL(v3, 21);                                                        \
-    v3 ^= v0;                                                                 \
-    v2 += v1;                                                                 \
-    v1 = ROTL(v1, 17);                                                        \
-    v1 ^= v2;                                                                 \
-    v2 = ROTL(v2, 32);                                                        \
+#define SIPROUND                                                               \
+  do {                                                                         \
+    v0 += v1;                                                                  \
+    v1 = ROTL(v1, 13);                                                         \
+    v1 ^= v0;                                                                  \
+    v0 = ROTL(v0, 32);                                                         \
+    v2 += v3;                                                                  \
+    v3 = ROTL(v3, 16);                                                         \
+    v3 ^= v2;                                                                  \
+    v0 += v3;                                                                  \
+    v3 = ROTL(v3, 21);                                                         \
+    v3 ^= v0;                                                                  \
+    v2 += v1;                                                                  \
+    v1 = ROTL(v1, 17);                                                         \
+    v1 ^= v2;                                                                  \
+    v2 = ROTL(v2, 32);                                                         \
   } while (0)
 
 uint64_t hash_bytes(const hash_key *key, const void *data, size_t len) {
@@ -65,8 +65,8 @@ void htable_destroy(struct htable *t) {
   t->count = 0;
 }
 
-struct hnode *htable_find(const struct htable *t, uint64_t hash,
-                          hnode_eq_fn eq, const void *key) {
+struct hnode *htable_find(const struct htable *t, uint64_t hash, hnode_eq_fn eq,
+                          const void *key) {
   if (!t->buckets)
     return NULL;
   for (struct hnode *n = t->buckets[hash & t->mask]; n; n = n->next)

@@ -35,18 +35,19 @@ typedef int (*hnode_eq_fn)(const struct hnode *node, const void *key);
 
 void htable_init(struct htable *t, const hub_mem *mem);
 void htable_destroy(struct htable *t);
-struct hnode *htable_find(const struct htable *t, uint64_t hash,
-                          hnode_eq_fn eq, const void *key);
+struct hnode *htable_find(const struct htable *t, uint64_t hash, hnode_eq_fn eq,
+                          const void *key);
 /* Returns 0 or HUB_ENOMEM (only when the table has no buckets yet). It
  * grows the table when it can and keeps working with longer chains when
  * it cannot. */
 int htable_insert(struct htable *t, struct hnode *node);
 void htable_remove(struct htable *t, struct hnode *node);
 
-/* Iterates every node; `node` may be removed from inside the loop. */
-#define HTABLE_FOREACH(t, node, tmp)                                          \
-  for (size_t hb__ = 0; (t)->buckets && hb__ <= (t)->mask; hb__++)           \
-    for ((node) = (t)->buckets[hb__]; (node) && ((tmp) = (node)->next, 1);   \
+/* Iterates every node. Removing a node inside the loop is not allowed:
+ * the table may shrink under it. */
+#define HTABLE_FOREACH(t, node, tmp)                                           \
+  for (size_t hb__ = 0; (t)->buckets && hb__ <= (t)->mask; hb__++)             \
+    for ((node) = (t)->buckets[hb__]; (node) && ((tmp) = (node)->next, 1);     \
          (node) = (tmp))
 
 #endif

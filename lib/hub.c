@@ -43,7 +43,10 @@ int hub_new(hub_t **out, const hub_options *opt) {
   atomic_init(&hub->next_id, 0);
   atomic_init(&hub->broadcasts, 0);
   atomic_init(&hub->seq, 0);
-  int rv = topic_index_init(&hub->index, mem, hub->nshards);
+  int rv = topic_index_init(&hub->index, mem, hub->nshards, &hub->seq,
+                            &o.hist_default, o.hist_rules, o.nhist_rules);
+  hub->opt.hist_rules = NULL; /* the caller's; the index has its copy */
+  hub->opt.nhist_rules = 0;
   if (rv)
     goto fail;
   hub->shards = mem_calloc(mem, hub->nshards, sizeof(*hub->shards));
@@ -52,7 +55,7 @@ int hub_new(hub_t **out, const hub_options *opt) {
     goto fail;
   }
   for (unsigned i = 0; i < hub->nshards; i++)
-    hub->shards[i].epfd = hub->shards[i].evfd = -1;
+    hub->shards[i].epfd = hub->shards[i].evfd = hub->shards[i].tfd = -1;
   /* The PEM text belongs to the caller's options; the shards parsed it. */
   hub->opt.tls_cert = hub->opt.tls_key = NULL;
   for (unsigned i = 0; i < hub->nshards; i++)
@@ -275,13 +278,10 @@ fail:
 }
 
 /* A request string may not smuggle in a line break. */
-static bool clean(const char *s) {
-  return s && !strpbrk(s, "\r\n");
-}
+static bool clean(const char *s) { return s && !strpbrk(s, "\r\n"); }
 
 int hub_attach_fd_request(hub_t *hub, int fd, const hub_request *req,
-                          const hub_client_options *copt,
-                          hub_client_id *out) {
+                          const hub_client_options *copt, hub_client_id *out) {
   if (!hub || fd < 0 || !req || !clean(req->method) || !clean(req->target) ||
       (req->nheaders && !req->headers))
     return HUB_EINVAL;
@@ -299,11 +299,10 @@ int hub_attach_fd_request(hub_t *hub, int fd, const hub_request *req,
     close(fd);
     return HUB_ENOMEM;
   }
-  char *p = head + sprintf(head, "%s %s HTTP/1.1\r\n", req->method,
-                           req->target);
+  char *p =
+      head + sprintf(head, "%s %s HTTP/1.1\r\n", req->method, req->target);
   for (size_t i = 0; i < req->nheaders; i++)
-    p += sprintf(p, "%s: %s\r\n", req->headers[i].name,
-                 req->headers[i].value);
+    p += sprintf(p, "%s: %s\r\n", req->headers[i].name, req->headers[i].value);
   p += sprintf(p, "\r\n");
   int rv = hub_attach_fd(hub, fd, head, (size_t)(p - head), copt, out);
   mem_free(&hub->opt.mem, head);
@@ -315,8 +314,7 @@ static int simple_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
   if (!hub || id == 0)
     return HUB_EINVAL;
   /* Writable notices still matter while hub_stop() drains. */
-  if (!accepting(hub) &&
-      !(type == CMD_WRITABLE && state(hub) == HUB_STOPPING))
+  if (!accepting(hub) && !(type == CMD_WRITABLE && state(hub) == HUB_STOPPING))
     return HUB_ESTATE;
   struct cmd *c = cmd_new(hub, type, id, 0);
   if (!c)
@@ -334,8 +332,9 @@ int hub_close(hub_t *hub, hub_client_id id, int code) {
   return simple_cmd(hub, CMD_CLOSE, id, code ? code : HUB_CLOSE_NORMAL);
 }
 
+/* `since` < 0: a plain subscribe. */
 static int topic_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
-                     const char *topic) {
+                     const char *topic, const char *epoch, int64_t since) {
   size_t len;
   if (!hub || id == 0)
     return HUB_EINVAL;
@@ -352,13 +351,18 @@ static int topic_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
   c->hash = hash_bytes(&hub->key, topic, len);
   struct shard *s = hub_shard_of(hub, id);
   if (type == CMD_SUBSCRIBE) {
-    /* Count the subscription in the index and queue the command under the
-     * same stripe lock: a broadcast that starts after this call sees the
-     * shard in the topic's mask, and its message lands in the shard's
-     * ring after this command is on the stack. */
+    /* Count the subscription in the index, snapshot what it is owed and
+     * queue the command, all under the stripe lock: a broadcast that
+     * starts after this call sees the shard in the topic's mask and lands
+     * in the shard's ring after this command, with a seq above the
+     * snapshot's. */
     struct ti_stripe *st = ti_stripe_of(&hub->index, c->hash);
     pthread_mutex_lock(&st->lock);
     rv = ti_acquire_locked(&hub->index, st, topic, len, c->hash, s->idx);
+    if (!rv)
+      rv = ti_replay_locked(
+          &hub->index, ti_find_locked(st, topic, len, c->hash), since,
+          !epoch || strcmp(epoch, hub->epoch) == 0, &c->replay);
     if (!rv)
       shard_push_cmd(s, c);
     pthread_mutex_unlock(&st->lock);
@@ -374,11 +378,18 @@ static int topic_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
 }
 
 int hub_subscribe(hub_t *hub, hub_client_id id, const char *topic) {
-  return topic_cmd(hub, CMD_SUBSCRIBE, id, topic);
+  return topic_cmd(hub, CMD_SUBSCRIBE, id, topic, NULL, -1);
+}
+
+int hub_subscribe_since(hub_t *hub, hub_client_id id, const char *topic,
+                        const char *epoch, int64_t since) {
+  if (since < 0)
+    return HUB_EINVAL;
+  return topic_cmd(hub, CMD_SUBSCRIBE, id, topic, epoch, since);
 }
 
 int hub_unsubscribe(hub_t *hub, hub_client_id id, const char *topic) {
-  return topic_cmd(hub, CMD_UNSUBSCRIBE, id, topic);
+  return topic_cmd(hub, CMD_UNSUBSCRIBE, id, topic, NULL, -1);
 }
 
 int64_t hub_broadcast(hub_t *hub, const char *topic, const void *data,
@@ -395,17 +406,23 @@ int64_t hub_broadcast(hub_t *hub, const char *topic, const void *data,
   struct msg *m = msg_new(&hub->opt.mem, topic, tlen, hash, data, len, flags);
   if (!m)
     return HUB_ENOMEM;
+  m->ts_ms = hub__now_ms();
 
-  /* Sequence number and pushes under the topic's stripe lock, so every
-   * shard receives a topic's messages in sequence order. */
+  /* Sequence number, history and pushes under the topic's stripe lock, so
+   * every shard receives a topic's messages in sequence order and a
+   * subscription's snapshot (topic_cmd) splits them exactly. */
   struct ti_stripe *st = ti_stripe_of(&hub->index, hash);
   uint64_t pushed = 0;
   uint32_t failed = 0;
   pthread_mutex_lock(&st->lock);
-  int64_t seq = atomic_fetch_add_explicit(&hub->seq, 1, memory_order_relaxed) + 1;
+  int64_t seq =
+      atomic_fetch_add_explicit(&hub->seq, 1, memory_order_relaxed) + 1;
   m->seq = seq;
-  struct gtopic *t = ti_find_locked(st, topic, tlen, hash);
+  struct gtopic *t = ti_for_publish_locked(&hub->index, st, topic, tlen, hash);
   if (t) {
+    t->last_seq = seq;
+    if (t->hist.lim.max_msgs)
+      history_append(&t->hist, &hub->opt.mem, m, m->ts_ms, &hub->index.totals);
     uint64_t mask = t->mask;
     msg_ref_n(m, (uint32_t)__builtin_popcountll(mask));
     while (mask) {
@@ -476,6 +493,10 @@ int hub_stats(hub_t *hub, hub_stats_t *out, size_t size) {
 #undef LOAD
   }
   s.topics = atomic_load_explicit(&hub->index.ntopics, memory_order_relaxed);
+  s.history_msgs =
+      atomic_load_explicit(&hub->index.totals.msgs, memory_order_relaxed);
+  s.history_bytes =
+      atomic_load_explicit(&hub->index.totals.bytes, memory_order_relaxed);
   s.broadcasts = atomic_load_explicit(&hub->broadcasts, memory_order_relaxed);
   memcpy(out, &s, size);
   return 0;

@@ -250,8 +250,7 @@ bad:
   return NULL;
 }
 
-static cur scan_literal(cur p, cur end, const char *word, size_t n,
-                        int *err) {
+static cur scan_literal(cur p, cur end, const char *word, size_t n, int *err) {
   if ((size_t)(end - p) < n || memcmp(p, word, n) != 0) {
     *err = JSON_ESYNTAX;
     return NULL;
@@ -369,9 +368,11 @@ long json_skip_value(const char *buf, size_t len, int max_depth) {
 enum field { F_OP = 1, F_TOPIC, F_SINCE, F_DATA, F_ID };
 
 static enum field field_of(const char *k, size_t n) {
-  static const char *const names[] = {
-      [F_OP] = "op", [F_TOPIC] = "topic", [F_SINCE] = "since",
-      [F_DATA] = "data", [F_ID] = "id"};
+  static const char *const names[] = {[F_OP] = "op",
+                                      [F_TOPIC] = "topic",
+                                      [F_SINCE] = "since",
+                                      [F_DATA] = "data",
+                                      [F_ID] = "id"};
   for (int f = F_OP; f <= F_ID; f++)
     if (strlen(names[f]) == n && memcmp(names[f], k, n) == 0)
       return (enum field)f;
@@ -569,8 +570,8 @@ int ctl_parse(const char *buf, size_t len, size_t topic_max, char *scratch,
   memset(out, 0, sizeof(*out));
   if (len == 0)
     return CTL_ESYNTAX;
-  struct ctl_state st = {out, scratch, scratch ? scratch_cap : 0, 0,
-                         topic_max, 0};
+  struct ctl_state st = {out, scratch,   scratch ? scratch_cap : 0,
+                         0,   topic_max, 0};
   int rv = parse_object(&st, (cur)buf, (cur)buf + len);
   if (rv == CTL_ESYNTAX) {
     out->id = NULL;
@@ -581,8 +582,8 @@ int ctl_parse(const char *buf, size_t len, size_t topic_max, char *scratch,
 
 const char *ctl_strerror(int err) {
   switch (err) {
-#define X(name, code, str)                                                    \
-  case CTL_##name:                                                            \
+#define X(name, code, str)                                                     \
+  case CTL_##name:                                                             \
     return str;
     CTL_ERRORS(X)
 #undef X

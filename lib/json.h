@@ -35,11 +35,11 @@ enum ctl_op { CTL_SUBSCRIBE = 1, CTL_UNSUBSCRIBE, CTL_PUBLISH, CTL_PING };
 
 /* ctl_parse() errors; ctl_strerror() gives the code a client sees in
  * {"type":"error","code":...}. */
-#define CTL_ERRORS(X)                                                         \
-  X(ESYNTAX, -1, "bad-json")                                                  \
-  X(EOP, -2, "bad-op")                                                        \
-  X(ETOPIC, -3, "bad-topic")                                                  \
-  X(EFIELD, -4, "bad-field")                                                  \
+#define CTL_ERRORS(X)                                                          \
+  X(ESYNTAX, -1, "bad-json")                                                   \
+  X(EOP, -2, "bad-op")                                                         \
+  X(ETOPIC, -3, "bad-topic")                                                   \
+  X(EFIELD, -4, "bad-field")                                                   \
   X(ETOOBIG, -5, "too-big")
 
 enum {

@@ -9,8 +9,8 @@ struct metric {
   size_t off;
 };
 
-#define M(field, type, help)                                                  \
-  {"fanhub_" #field, type, help, offsetof(hub_stats_t, field)}
+#define M(field, type, help)                                                   \
+  { "fanhub_" #field, type, help, offsetof(hub_stats_t, field) }
 
 static const struct metric metrics[] = {
     M(clients, "gauge", "Clients attached and not yet closed."),
@@ -37,11 +37,10 @@ size_t hub_metrics_text(hub_t *hub, char *buf, size_t len) {
     const struct metric *m = &metrics[i];
     uint64_t v = *(const uint64_t *)(const void *)((const char *)&st + m->off);
     const char *suffix = m->type[0] == 'c' ? "_total" : "";
-    int n = snprintf(need < len ? buf + need : NULL,
-                     need < len ? len - need : 0,
-                     "# HELP %s%s %s\n# TYPE %s%s %s\n%s%s %" PRIu64 "\n",
-                     m->name, suffix, m->help, m->name, suffix, m->type,
-                     m->name, suffix, v);
+    int n =
+        snprintf(need < len ? buf + need : NULL, need < len ? len - need : 0,
+                 "# HELP %s%s %s\n# TYPE %s%s %s\n%s%s %" PRIu64 "\n", m->name,
+                 suffix, m->help, m->name, suffix, m->type, m->name, suffix, v);
     if (n > 0)
       need += (size_t)n;
   }

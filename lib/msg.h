@@ -22,6 +22,7 @@ struct msg {
   _Atomic uint32_t refs;
   uint32_t flags; /* HUB_MSG_* */
   int64_t seq;
+  int64_t ts_ms; /* broadcast time, for history age limits */
   uint64_t topic_hash;
   size_t topic_len;
   size_t len;
@@ -45,10 +46,10 @@ enum {
 };
 
 struct smsg {
-  struct msg *msg;   /* NULL for private and static frames */
-  uint32_t refs;     /* client queue entries; shard thread only */
-  uint8_t encoded;   /* bit per wire whose frame is built */
-  uint8_t flags;     /* SMSG_* */
+  struct msg *msg; /* NULL for private and static frames */
+  uint32_t refs;   /* client queue entries; shard thread only */
+  uint8_t encoded; /* bit per wire whose frame is built */
+  uint8_t flags;   /* SMSG_* */
   struct iovec frame[WIRE_COUNT];
   struct smsg *next_free;
 };

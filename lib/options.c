@@ -8,8 +8,9 @@
 
 void hub__options_defaults(struct hub_options *opt) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  opt->shards = cpus < 1 ? 1 : cpus > HUB_MAX_SHARDS ? HUB_MAX_SHARDS
-                                                     : (unsigned)cpus;
+  opt->shards = cpus < 1                ? 1
+                : cpus > HUB_MAX_SHARDS ? HUB_MAX_SHARDS
+                                        : (unsigned)cpus;
   opt->threads = 1;
   opt->queue_max_msgs = 1024;
   opt->queue_max_bytes = 1u << 20;
@@ -33,6 +34,10 @@ void hub__options_defaults(struct hub_options *opt) {
   opt->max_request_body = 65536;
   opt->tls_cert = opt->tls_key = NULL;
   opt->tls_cert_len = opt->tls_key_len = 0;
+  opt->hist_default = (struct hist_limits){
+      .max_msgs = 100, .max_age_ms = 300000, .max_bytes = 1u << 20};
+  opt->hist_rules = NULL;
+  opt->nhist_rules = 0;
 }
 
 int hub_options_new(hub_options **out) {
@@ -50,6 +55,9 @@ void hub_options_free(hub_options *opt) {
   if (opt) {
     free(opt->tls_cert);
     free(opt->tls_key);
+    for (size_t i = 0; i < opt->nhist_rules; i++)
+      free(opt->hist_rules[i].pattern);
+    free(opt->hist_rules);
   }
   free(opt);
 }
@@ -201,6 +209,30 @@ int hub_options_set_max_request_body(hub_options *opt, uint32_t bytes) {
   return 0;
 }
 
+int hub_options_set_history(hub_options *opt, const char *pattern,
+                            uint32_t max_msgs, uint64_t max_bytes,
+                            uint32_t max_age_ms) {
+  if (!opt || (pattern && !*pattern))
+    return HUB_EINVAL;
+  struct hist_limits lim = {max_msgs, max_age_ms, max_bytes};
+  if (!pattern) {
+    opt->hist_default = lim;
+    return 0;
+  }
+  struct hist_rule *r =
+      realloc(opt->hist_rules, sizeof(*r) * (opt->nhist_rules + 1));
+  if (!r)
+    return HUB_ENOMEM;
+  opt->hist_rules = r;
+  r = &r[opt->nhist_rules];
+  r->len = strlen(pattern);
+  if (!(r->pattern = strdup(pattern)))
+    return HUB_ENOMEM;
+  r->lim = lim;
+  opt->nhist_rules++;
+  return 0;
+}
+
 /* A NUL-terminated copy of data[0..len), or NULL. */
 static char *copy(const char *data, size_t len) {
   char *c = malloc(len + 1);
@@ -211,9 +243,8 @@ static char *copy(const char *data, size_t len) {
   return c;
 }
 
-int hub_options_set_tls_pem(hub_options *opt, const char *cert,
-                            size_t cert_len, const char *key,
-                            size_t key_len) {
+int hub_options_set_tls_pem(hub_options *opt, const char *cert, size_t cert_len,
+                            const char *key, size_t key_len) {
   if (!opt || !cert || !key || !cert_len || !key_len)
     return HUB_EINVAL;
   char *c = copy(cert, cert_len), *k = copy(key, key_len);
@@ -291,8 +322,7 @@ int hub_client_options_new(hub_client_options **out) {
 void hub_client_options_free(hub_client_options *copt) { free(copt); }
 
 int hub_client_options_set_queue_limits(hub_client_options *copt,
-                                        uint32_t max_msgs,
-                                        uint64_t max_bytes) {
+                                        uint32_t max_msgs, uint64_t max_bytes) {
   if (!copt || max_msgs < 1 || max_bytes < 1)
     return HUB_EINVAL;
   copt->queue_max_msgs = max_msgs;
@@ -301,8 +331,7 @@ int hub_client_options_set_queue_limits(hub_client_options *copt,
   return 0;
 }
 
-int hub_client_options_set_policy(hub_client_options *copt,
-                                  hub_policy policy) {
+int hub_client_options_set_policy(hub_client_options *copt, hub_policy policy) {
   if (!copt || !valid_policy(policy))
     return HUB_EINVAL;
   copt->policy = policy;

@@ -4,6 +4,7 @@
 #define HUB_OPTIONS_H
 
 #include "common.h"
+#include "topic_index.h"
 
 struct hub_options {
   unsigned shards;
@@ -30,6 +31,9 @@ struct hub_options {
   uint32_t max_request_body;
   char *tls_cert, *tls_key; /* PEM, NUL-terminated; owned */
   size_t tls_cert_len, tls_key_len;
+  struct hist_limits hist_default;
+  struct hist_rule *hist_rules; /* owned, patterns too */
+  size_t nhist_rules;
 };
 
 /* Which client fields a hub_client_options overrides. */

@@ -14,9 +14,9 @@ struct cqueue {
   struct smsg **items; /* inline_items while cap == CQ_INLINE */
   struct smsg *inline_items[CQ_INLINE];
   uint32_t head, count, cap;
-  uint8_t wire;     /* enum wire of every frame in this queue */
-  size_t head_off;  /* bytes of the head frame already written */
-  uint64_t bytes;   /* sum of the frame lengths of every entry */
+  uint8_t wire;    /* enum wire of every frame in this queue */
+  size_t head_off; /* bytes of the head frame already written */
+  uint64_t bytes;  /* sum of the frame lengths of every entry */
 };
 
 void cqueue_init(struct cqueue *q, enum wire wire);

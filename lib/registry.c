@@ -44,14 +44,26 @@ static struct sub *find_sub(const struct ltopic *t, const struct client *c,
   return NULL;
 }
 
-int registry_add(struct registry *reg, struct client *c,
-                 struct sub_list *list, const char *name, size_t len,
-                 uint64_t hash) {
+struct sub *registry_find_sub(const struct registry *reg,
+                              const struct client *c,
+                              const struct sub_list *list, const char *name,
+                              size_t len, uint64_t hash) {
+  struct ltopic *t = registry_find(reg, name, len, hash);
+  return t ? find_sub(t, c, list) : NULL;
+}
+
+int registry_add(struct registry *reg, struct client *c, struct sub_list *list,
+                 const char *name, size_t len, uint64_t hash,
+                 struct sub **out) {
   struct ltopic *t = registry_find(reg, name, len, hash);
   int created = 0;
   if (t) {
-    if (find_sub(t, c, list))
+    struct sub *s = find_sub(t, c, list);
+    if (s) {
+      if (out)
+        *out = s;
       return 0;
+    }
   } else {
     t = mem_malloc(reg->mem, sizeof(*t) + len + 1);
     if (!t)
@@ -77,7 +89,7 @@ int registry_add(struct registry *reg, struct client *c,
     t->subs = ns;
     t->cap = ncap;
   }
-  s = mem_malloc(reg->mem, sizeof(*s));
+  s = mem_calloc(reg->mem, 1, sizeof(*s));
   if (!s)
     goto fail;
   s->topic = t;
@@ -91,6 +103,8 @@ int registry_add(struct registry *reg, struct client *c,
   list->head = s;
   list->count++;
   reg->nsubs++;
+  if (out)
+    *out = s;
   return 1;
 
 fail:
@@ -130,9 +144,8 @@ void registry_del_sub(struct registry *reg, struct sub_list *list,
   }
 }
 
-int registry_del(struct registry *reg, struct client *c,
-                 struct sub_list *list, const char *name, size_t len,
-                 uint64_t hash) {
+int registry_del(struct registry *reg, struct client *c, struct sub_list *list,
+                 const char *name, size_t len, uint64_t hash) {
   struct ltopic *t = registry_find(reg, name, len, hash);
   struct sub *s = t ? find_sub(t, c, list) : NULL;
   if (!s)

@@ -20,8 +20,11 @@ struct ltopic {
 struct sub {
   struct ltopic *topic;
   struct client *client;
-  uint32_t idx; /* position in topic->subs */
+  uint32_t idx;   /* position in topic->subs */
+  uint32_t lag_n; /* messages drop-oldest discarded, not yet reported */
   struct sub *cnext, *cprev;
+  int64_t last_seq; /* newest seq queued (or replayed): older are skipped */
+  int64_t lag_from, lag_to; /* seq range of those lag_n messages */
 };
 
 /* A client's subscriptions. */
@@ -41,14 +44,18 @@ void registry_init(struct registry *reg, const hub_mem *mem);
 void registry_destroy(struct registry *reg);
 struct ltopic *registry_find(const struct registry *reg, const char *name,
                              size_t len, uint64_t hash);
-/* Returns 1 (added), 0 (already subscribed) or HUB_ENOMEM. */
-int registry_add(struct registry *reg, struct client *c,
-                 struct sub_list *list, const char *name, size_t len,
-                 uint64_t hash);
+/* Returns 1 (added), 0 (already subscribed) or HUB_ENOMEM; *out (may be
+ * NULL) receives the subscription. */
+int registry_add(struct registry *reg, struct client *c, struct sub_list *list,
+                 const char *name, size_t len, uint64_t hash, struct sub **out);
+/* The client's subscription to the topic, or NULL. */
+struct sub *registry_find_sub(const struct registry *reg,
+                              const struct client *c,
+                              const struct sub_list *list, const char *name,
+                              size_t len, uint64_t hash);
 /* Returns 1 (removed) or 0 (was not subscribed). */
-int registry_del(struct registry *reg, struct client *c,
-                 struct sub_list *list, const char *name, size_t len,
-                 uint64_t hash);
+int registry_del(struct registry *reg, struct client *c, struct sub_list *list,
+                 const char *name, size_t len, uint64_t hash);
 void registry_del_sub(struct registry *reg, struct sub_list *list,
                       struct sub *s);
 

@@ -4,11 +4,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "frame.h"
 #include "hub.h"
+#include "notice.h"
 #include "tls.h"
 #include "ws.h"
 
@@ -17,6 +19,36 @@
 #define SHARD_BATCH 1024
 /* Spare smsg structs a shard keeps instead of freeing. */
 #define SMSG_FREE_MAX 4096
+/* How often aged history is swept out of topics nobody publishes to. */
+#define HISTORY_SWEEP_MS 1000
+
+/* When the shard next has timed work: a client timer, a history sweep,
+ * the stop deadline. -1 if none. */
+static int64_t next_due(struct shard *s) {
+  int64_t first = s->next_sweep_ms ? s->next_sweep_ms : -1;
+  for (int i = 0; i < TL_COUNT; i++) {
+    struct client *c = s->timers[i].head;
+    if (c && (first < 0 || c->due_ms < first))
+      first = c->due_ms;
+  }
+  if (s->stopping && (first < 0 || s->deadline_ms < first))
+    first = s->deadline_ms;
+  return first;
+}
+
+/* Points the shard's timerfd at `due` (ms, CLOCK_MONOTONIC; -1: off), so
+ * its epoll fd, and a host loop polling it, wakes up in time. */
+static void arm(struct shard *s, int64_t due) {
+  if (due == s->armed_ms)
+    return;
+  struct itimerspec its = {{0, 0}, {0, 0}};
+  if (due >= 0) {
+    its.it_value.tv_sec = due / 1000;
+    its.it_value.tv_nsec = (due % 1000) * 1000000 + 1; /* never {0, 0} */
+  }
+  if (timerfd_settime(s->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+    s->armed_ms = due;
+}
 
 int shard_init(struct shard *s, struct hub *hub, unsigned idx,
                const struct hub_options *opt) {
@@ -24,7 +56,7 @@ int shard_init(struct shard *s, struct hub *hub, unsigned idx,
   s->hub = hub;
   s->mem = &hub->opt.mem;
   s->idx = idx;
-  s->evfd = -1;
+  s->evfd = s->tfd = -1;
   s->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (s->epfd < 0)
     return HUB_ESYS;
@@ -34,6 +66,15 @@ int shard_init(struct shard *s, struct hub *hub, unsigned idx,
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->evfd};
   if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->evfd, &ev) < 0)
     return HUB_ESYS;
+  s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  ev.data.ptr = &s->tfd;
+  if (s->tfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &ev) < 0)
+    return HUB_ESYS;
+  s->armed_ms = -1;
+  if (ti_ages(&hub->index)) {
+    s->next_sweep_ms = hub__now_ms() + HISTORY_SWEEP_MS;
+    arm(s, s->next_sweep_ms);
+  }
   int rv = mpsc_ring_init(&s->ring, s->mem, hub->opt.shard_queue_size);
   if (rv)
     return rv;
@@ -228,19 +269,6 @@ static void run_timers(struct shard *s) {
   }
 }
 
-/* Milliseconds until the first timer is due, or -1. */
-static int next_timer_ms(struct shard *s) {
-  int64_t first = -1;
-  for (int i = 0; i < TL_COUNT; i++) {
-    struct client *c = s->timers[i].head;
-    if (c && (first < 0 || c->due_ms < first))
-      first = c->due_ms;
-  }
-  if (first < 0)
-    return -1;
-  int64_t left = first - hub__now_ms();
-  return left < 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
-}
 
 static void attach(struct shard *s, struct client *c) {
   if (htable_insert(&s->clients, &c->node)) {
@@ -262,18 +290,26 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
   case CMD_ATTACH:
     attach(s, cmd->client);
     break;
-  case CMD_SUBSCRIBE:
+  case CMD_SUBSCRIBE: {
     /* hub_subscribe() counted the subscription in the index already; keep
      * that count only if it became a new subscription. */
-    c = find_client(s, cmd->id);
-    if (!c || registry_add(&s->reg, c, &c->subs, cmd->topic, cmd->len,
-                           cmd->hash) != 1)
+    struct sub *sub = NULL;
+    int rv = (c = find_client(s, cmd->id))
+                 ? registry_add(&s->reg, c, &c->subs, cmd->topic, cmd->len,
+                                cmd->hash, &sub)
+                 : HUB_EINVAL;
+    if (rv != 1)
       ti_release(&hub->index, cmd->topic, cmd->len, cmd->hash, s->idx);
+    if (rv >= 0)
+      shard_replay(s, c, sub, rv == 1, &cmd->replay);
+    else
+      replay_free(s->mem, &cmd->replay);
     break;
+  }
   case CMD_UNSUBSCRIBE:
     c = find_client(s, cmd->id);
-    if (c && registry_del(&s->reg, c, &c->subs, cmd->topic, cmd->len,
-                          cmd->hash))
+    if (c &&
+        registry_del(&s->reg, c, &c->subs, cmd->topic, cmd->len, cmd->hash))
       ti_release(&hub->index, cmd->topic, cmd->len, cmd->hash, s->idx);
     break;
   case CMD_CLOSE:
@@ -290,19 +326,58 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
 }
 
 int shard_subscribe(struct shard *s, struct client *c, const char *topic,
-                    size_t len) {
+                    size_t len, int64_t since, bool epoch_ok, struct replay *r,
+                    struct sub **sub) {
   struct hub *hub = s->hub;
   uint64_t hash = hash_bytes(&hub->key, topic, len);
   struct ti_stripe *st = ti_stripe_of(&hub->index, hash);
   pthread_mutex_lock(&st->lock);
   int rv = ti_acquire_locked(&hub->index, st, topic, len, hash, s->idx);
+  if (!rv) {
+    rv = ti_replay_locked(&hub->index, ti_find_locked(st, topic, len, hash),
+                          since, epoch_ok, r);
+    if (rv) {
+      pthread_mutex_unlock(&st->lock);
+      ti_release(&hub->index, topic, len, hash, s->idx);
+      return rv;
+    }
+  }
   pthread_mutex_unlock(&st->lock);
   if (rv)
     return rv;
-  rv = registry_add(&s->reg, c, &c->subs, topic, len, hash);
+  rv = registry_add(&s->reg, c, &c->subs, topic, len, hash, sub);
   if (rv != 1)
     ti_release(&hub->index, topic, len, hash, s->idx);
+  if (rv < 0)
+    replay_free(s->mem, r);
   return rv;
+}
+
+void shard_replay(struct shard *s, struct client *c, struct sub *sub,
+                  bool fresh, struct replay *r) {
+  if (r->reset) {
+    notice_reset(s, c, sub->topic->name, sub->topic->len, r->reset);
+  } else {
+    for (uint32_t i = 0; i < r->n; i++) {
+      struct smsg *sm = smsg_get(s, r->msgs[i]);
+      if (!sm) {
+        msg_unref(s->mem, r->msgs[i]);
+        continue;
+      }
+      client_enqueue_replay(s, c, sm);
+      if (sm->refs == 0)
+        smsg_put(s, sm);
+    }
+  }
+  /* Messages up to r->last are in the replay, or were published before a
+   * fresh subscription began: the copies still in the ring are skipped.
+   * An existing subscription without a replay keeps its own mark, or the
+   * ring's undelivered messages would be lost to it. */
+  if ((fresh || (r->resume && !r->reset)) && r->last > sub->last_seq)
+    sub->last_seq = r->last;
+  mem_free(s->mem, r->msgs);
+  r->msgs = NULL;
+  r->n = 0;
 }
 
 int shard_unsubscribe(struct shard *s, struct client *c, const char *topic,
@@ -335,8 +410,13 @@ static void deliver(struct shard *s, struct msg *m) {
     msg_unref(s->mem, m);
     return;
   }
-  for (uint32_t i = 0; i < t->nsubs; i++)
-    client_enqueue(s, t->subs[i]->client, sm);
+  for (uint32_t i = 0; i < t->nsubs; i++) {
+    struct sub *sub = t->subs[i];
+    if (m->seq <= sub->last_seq)
+      continue; /* replayed already, or older than the subscription */
+    sub->last_seq = m->seq;
+    client_enqueue(s, sub->client, sm);
+  }
   if (sm->refs == 0)
     smsg_put(s, sm);
 }
@@ -427,24 +507,14 @@ static void publish_stats(struct shard *s) {
 int shard_run_once(struct shard *s, int timeout_ms) {
   if (s->exited)
     return 0;
-  int timer_ms = next_timer_ms(s);
-  if (timer_ms >= 0 && (timeout_ms < 0 || timeout_ms > timer_ms))
-    timeout_ms = timer_ms;
-  if (s->stopping) {
-    int64_t left = s->deadline_ms - hub__now_ms();
-    if (left < 0)
-      left = 0;
-    if (timeout_ms < 0 || timeout_ms > left)
-      timeout_ms = (int)left;
-  }
   struct epoll_event ev[64];
   int n = epoll_wait(s->epfd, ev, 64, timeout_ms);
   if (n < 0)
     n = 0; /* EINTR: handle whatever is pending anyway */
   for (int i = 0; i < n; i++) {
-    if (ev[i].data.ptr == &s->evfd) {
-      uint64_t v;
-      ssize_t rv = read(s->evfd, &v, sizeof(v));
+    if (ev[i].data.ptr == &s->evfd || ev[i].data.ptr == &s->tfd) {
+      uint64_t v; /* a wake-up or a timer: what is due is found below */
+      ssize_t rv = read(*(int *)ev[i].data.ptr, &v, sizeof(v));
       (void)rv;
     } else {
       conn_event(s, ev[i].data.ptr, ev[i].events);
@@ -452,10 +522,18 @@ int shard_run_once(struct shard *s, int timeout_ms) {
   }
   run_timers(s);
   process(s);
-  if (s->stopping && (s->st.clients == 0 || hub__now_ms() >= s->deadline_ms)) {
+  int64_t now = hub__now_ms();
+  if (s->next_sweep_ms && now >= s->next_sweep_ms) {
+    /* Each shard ages out the history of its share of the stripes. */
+    for (unsigned i = s->idx; i < TI_STRIPES; i += s->hub->nshards)
+      ti_sweep(&s->hub->index, i, now);
+    s->next_sweep_ms = now + HISTORY_SWEEP_MS;
+  }
+  if (s->stopping && (s->st.clients == 0 || now >= s->deadline_ms)) {
     close_all(s);
     s->exited = true;
   }
+  arm(s, s->exited ? -1 : next_due(s));
   publish_stats(s);
   return n;
 }
@@ -468,7 +546,7 @@ void *shard_main(void *arg) {
 }
 
 void shard_destroy(struct shard *s) {
-  if (s->epfd < 0 && s->evfd < 0 && !s->ring.slots)
+  if (s->epfd < 0 && s->evfd < 0 && s->tfd < 0 && !s->ring.slots)
     return;
   if (s->ring.slots) {
     run_cmds(s);
@@ -490,7 +568,9 @@ void shard_destroy(struct shard *s) {
   htable_destroy(&s->clients);
   if (s->evfd >= 0)
     close(s->evfd);
+  if (s->tfd >= 0)
+    close(s->tfd);
   if (s->epfd >= 0)
     close(s->epfd);
-  s->evfd = s->epfd = -1;
+  s->evfd = s->epfd = s->tfd = -1;
 }

@@ -26,9 +26,10 @@ enum cmd_type {
 struct cmd {
   struct cmd_node node;
   uint8_t type;
-  int code;              /* CMD_CLOSE */
+  int code; /* CMD_CLOSE */
   hub_client_id id;
   struct client *client; /* CMD_ATTACH */
+  struct replay replay;  /* CMD_SUBSCRIBE: what the subscription is owed */
   uint64_t hash;         /* CMD_(UN)SUBSCRIBE: the topic */
   size_t len;
   char topic[];
@@ -36,10 +37,10 @@ struct cmd {
 
 /* Counters the shard thread keeps in plain memory and publishes with
  * relaxed stores once per loop iteration, for hub_stats(). */
-#define SHARD_STATS(X)                                                        \
-  X(clients) X(subscriptions) X(deliveries) X(drops) X(evictions)           \
-      X(bytes_queued) X(clients_closed) X(ws_accepted) X(sse_accepted)       \
-          X(http_refused)
+#define SHARD_STATS(X)                                                         \
+  X(clients)                                                                   \
+  X(subscriptions) X(deliveries) X(drops) X(evictions) X(bytes_queued)         \
+      X(clients_closed) X(ws_accepted) X(sse_accepted) X(http_refused)
 
 struct shard_stats {
 #define X(f) uint64_t f;
@@ -65,7 +66,7 @@ struct shard {
   struct hub *hub;
   const hub_mem *mem;
   unsigned idx;
-  int epfd, evfd;
+  int epfd, evfd, tfd; /* tfd: a timerfd for everything timed */
   pthread_t thread;
   bool thread_started;
   struct mpsc_ring ring;
@@ -89,6 +90,8 @@ struct shard {
   struct tls_shard *tls; /* NULL without a certificate */
   bool stopping, exited;
   int64_t deadline_ms;
+  int64_t armed_ms;      /* what tfd is set to, -1: off */
+  int64_t next_sweep_ms; /* 0: no history ages, no sweeps */
   struct shard_stats st;
 
   alignas(HUB_CACHELINE) struct shard_stats_pub pub;
@@ -121,10 +124,17 @@ void shard_want_write(struct shard *s, struct client *c, bool on);
 void timer_add(struct shard *s, struct client *c, int list);
 void timer_remove(struct shard *s, struct client *c);
 
-/* Subscriptions made on the shard thread itself (query topics, a client's
- * own subscribe): 1 added, 0 already there, or HUB_ENOMEM. */
+/* A subscription made on the shard thread itself (query topics, a client's
+ * own subscribe), wanting the messages after `since` (< 0: none). Fills
+ * *r and *sub for shard_replay(), which the caller must call next unless
+ * this fails. Returns 1 added, 0 already there, or HUB_ENOMEM. */
 int shard_subscribe(struct shard *s, struct client *c, const char *topic,
-                    size_t len);
+                    size_t len, int64_t since, bool epoch_ok, struct replay *r,
+                    struct sub **sub);
+/* Queues the replay (or the reset notice) for a subscription; `fresh`:
+ * it was just created. Consumes *r. */
+void shard_replay(struct shard *s, struct client *c, struct sub *sub,
+                  bool fresh, struct replay *r);
 /* 1 removed, 0 was not subscribed. */
 int shard_unsubscribe(struct shard *s, struct client *c, const char *topic,
                       size_t len);

@@ -31,8 +31,8 @@ struct tls_conn {
   mbedtls_ssl_context ssl;
   struct tls_shard *ts;
   int fd;
-  bool done;        /* handshake complete */
-  bool want_write;  /* the last operation stopped on a full socket */
+  bool done;       /* handshake complete */
+  bool want_write; /* the last operation stopped on a full socket */
   /* A record mbedTLS took but could not send all of: it must be offered
    * again with the same length, so its plaintext is kept here. */
   unsigned char *pend;
@@ -52,8 +52,8 @@ int tls_shard_init(struct shard *s, const char *cert, size_t cert_len,
   mbedtls_entropy_init(&ts->entropy);
   mbedtls_ctr_drbg_init(&ts->drbg);
   static const unsigned char pers[] = "fanhub";
-  if (mbedtls_ctr_drbg_seed(&ts->drbg, mbedtls_entropy_func, &ts->entropy,
-                            pers, sizeof(pers) - 1) ||
+  if (mbedtls_ctr_drbg_seed(&ts->drbg, mbedtls_entropy_func, &ts->entropy, pers,
+                            sizeof(pers) - 1) ||
       mbedtls_x509_crt_parse(&ts->crt, (const unsigned char *)cert,
                              cert_len + 1) ||
       mbedtls_pk_parse_key(&ts->key, (const unsigned char *)key, key_len + 1,

@@ -3,6 +3,8 @@
 
 #include "topic_index.h"
 
+#include "wildcard.h"
+
 struct name_key {
   const char *name;
   size_t len;
@@ -15,7 +17,14 @@ static int gtopic_eq(const struct hnode *n, const void *key) {
 }
 
 int topic_index_init(struct topic_index *ti, const hub_mem *mem,
-                     unsigned nshards) {
+                     unsigned nshards, _Atomic int64_t *seq,
+                     const struct hist_limits *defaults,
+                     const struct hist_rule *rules, size_t nrules) {
+  memset(ti, 0, sizeof(*ti));
+  ti->mem = mem;
+  ti->seq = seq;
+  ti->nshards = nshards;
+  ti->defaults = *defaults;
   ti->stripes = mem_calloc(mem, TI_STRIPES, sizeof(*ti->stripes));
   if (!ti->stripes)
     return HUB_ENOMEM;
@@ -23,25 +32,87 @@ int topic_index_init(struct topic_index *ti, const hub_mem *mem,
     pthread_mutex_init(&ti->stripes[i].lock, NULL);
     htable_init(&ti->stripes[i].topics, mem);
   }
-  ti->nshards = nshards;
-  ti->mem = mem;
-  atomic_init(&ti->ntopics, 0);
+  if (nrules) {
+    ti->rules = mem_calloc(mem, nrules, sizeof(*ti->rules));
+    if (!ti->rules)
+      return HUB_ENOMEM;
+    for (size_t i = 0; i < nrules; i++) {
+      ti->rules[i] = rules[i];
+      ti->rules[i].pattern = mem_malloc(mem, rules[i].len + 1);
+      if (!ti->rules[i].pattern)
+        return HUB_ENOMEM;
+      memcpy(ti->rules[i].pattern, rules[i].pattern, rules[i].len + 1);
+      ti->nrules = i + 1;
+    }
+  }
   return 0;
 }
 
+static void gtopic_free(struct topic_index *ti, struct gtopic *t) {
+  history_clear(&t->hist, ti->mem, &ti->totals);
+  mem_free(ti->mem, t);
+}
+
 void topic_index_destroy(struct topic_index *ti) {
-  if (!ti->stripes)
-    return;
-  for (int i = 0; i < TI_STRIPES; i++) {
-    struct ti_stripe *st = &ti->stripes[i];
-    struct hnode *n, *tmp;
-    HTABLE_FOREACH(&st->topics, n, tmp)
-    mem_free(ti->mem, container_of(n, struct gtopic, node));
-    htable_destroy(&st->topics);
-    pthread_mutex_destroy(&st->lock);
+  if (ti->stripes) {
+    for (int i = 0; i < TI_STRIPES; i++) {
+      struct ti_stripe *st = &ti->stripes[i];
+      struct hnode *n, *tmp;
+      HTABLE_FOREACH(&st->topics, n, tmp)
+      gtopic_free(ti, container_of(n, struct gtopic, node));
+      htable_destroy(&st->topics);
+      pthread_mutex_destroy(&st->lock);
+    }
+    mem_free(ti->mem, ti->stripes);
+    ti->stripes = NULL;
   }
-  mem_free(ti->mem, ti->stripes);
-  ti->stripes = NULL;
+  for (size_t i = 0; i < ti->nrules; i++)
+    mem_free(ti->mem, ti->rules[i].pattern);
+  mem_free(ti->mem, ti->rules);
+  ti->rules = NULL;
+  ti->nrules = 0;
+}
+
+static const struct hist_limits *limits_for(const struct topic_index *ti,
+                                            const char *name, size_t len) {
+  for (size_t i = 0; i < ti->nrules; i++)
+    if (pattern_match(ti->rules[i].pattern, ti->rules[i].len, name, len))
+      return &ti->rules[i].lim;
+  return &ti->defaults;
+}
+
+static struct gtopic *create_locked(struct topic_index *ti,
+                                    struct ti_stripe *st, const char *name,
+                                    size_t len, uint64_t hash) {
+  size_t counts = sizeof(uint32_t) * ti->nshards;
+  struct gtopic *t = mem_calloc(ti->mem, 1, sizeof(*t) + counts + len + 1);
+  if (!t)
+    return NULL;
+  t->node.hash = hash;
+  t->len = len;
+  t->created_seq = atomic_load_explicit(ti->seq, memory_order_relaxed);
+  char *nm = (char *)t->counts + counts;
+  memcpy(nm, name, len);
+  t->name = nm;
+  history_init(&t->hist, limits_for(ti, name, len));
+  if (htable_insert(&st->topics, &t->node)) {
+    mem_free(ti->mem, t);
+    return NULL;
+  }
+  return t;
+}
+
+/* Frees the entry once nothing needs it: no subscriber, no history. */
+static void maybe_free_locked(struct topic_index *ti, struct ti_stripe *st,
+                              struct gtopic *t) {
+  if (t->mask || t->hist.count)
+    return;
+  int64_t h = atomic_load_explicit(&ti->horizon, memory_order_relaxed);
+  while (t->last_seq > h &&
+         !atomic_compare_exchange_weak(&ti->horizon, &h, t->last_seq))
+    ;
+  htable_remove(&st->topics, &t->node);
+  gtopic_free(ti, t);
 }
 
 struct gtopic *ti_find_locked(struct ti_stripe *st, const char *name,
@@ -55,22 +126,10 @@ int ti_acquire_locked(struct topic_index *ti, struct ti_stripe *st,
                       const char *name, size_t len, uint64_t hash,
                       unsigned shard) {
   struct gtopic *t = ti_find_locked(st, name, len, hash);
-  if (!t) {
-    size_t counts = sizeof(uint32_t) * ti->nshards;
-    t = mem_calloc(ti->mem, 1, sizeof(*t) + counts + len + 1);
-    if (!t)
-      return HUB_ENOMEM;
-    t->node.hash = hash;
-    t->len = len;
-    char *nm = (char *)t->counts + counts;
-    memcpy(nm, name, len);
-    t->name = nm;
-    if (htable_insert(&st->topics, &t->node)) {
-      mem_free(ti->mem, t);
-      return HUB_ENOMEM;
-    }
+  if (!t && !(t = create_locked(ti, st, name, len, hash)))
+    return HUB_ENOMEM;
+  if (!t->mask)
     atomic_fetch_add_explicit(&ti->ntopics, 1, memory_order_relaxed);
-  }
   t->counts[shard]++;
   t->mask |= UINT64_C(1) << shard;
   return 0;
@@ -83,11 +142,85 @@ void ti_release(struct topic_index *ti, const char *name, size_t len,
   struct gtopic *t = ti_find_locked(st, name, len, hash);
   if (t && t->counts[shard] && --t->counts[shard] == 0) {
     t->mask &= ~(UINT64_C(1) << shard);
-    if (t->mask == 0) {
-      htable_remove(&st->topics, &t->node);
-      mem_free(ti->mem, t);
+    if (!t->mask) {
       atomic_fetch_sub_explicit(&ti->ntopics, 1, memory_order_relaxed);
+      maybe_free_locked(ti, st, t);
     }
   }
   pthread_mutex_unlock(&st->lock);
+}
+
+struct gtopic *ti_for_publish_locked(struct topic_index *ti,
+                                     struct ti_stripe *st, const char *name,
+                                     size_t len, uint64_t hash) {
+  struct gtopic *t = ti_find_locked(st, name, len, hash);
+  if (!t && limits_for(ti, name, len)->max_msgs)
+    t = create_locked(ti, st, name, len, hash);
+  return t;
+}
+
+int ti_replay_locked(struct topic_index *ti, struct gtopic *t, int64_t since,
+                     bool epoch_ok, struct replay *r) {
+  memset(r, 0, sizeof(*r));
+  r->last = t->last_seq;
+  if (since < 0)
+    return 0;
+  r->resume = true;
+  if (!epoch_ok) {
+    r->reset = RESET_EPOCH;
+    return 0;
+  }
+  int64_t now = atomic_load_explicit(ti->seq, memory_order_relaxed);
+  if (!t->hist.lim.max_msgs) {
+    /* Nothing kept: broadcasts to it may have come and gone unseen. */
+    if (since < now)
+      r->reset = RESET_RETENTION;
+    return 0;
+  }
+  bool gap;
+  if (history_since(&t->hist, ti->mem, since, &r->msgs, &r->n, &gap))
+    return HUB_ENOMEM;
+  if (gap ||
+      (since < t->created_seq &&
+       since < atomic_load_explicit(&ti->horizon, memory_order_relaxed))) {
+    replay_free(ti->mem, r);
+    r->reset = RESET_RETENTION;
+  }
+  return 0;
+}
+
+void replay_free(const hub_mem *mem, struct replay *r) {
+  for (uint32_t i = 0; i < r->n; i++)
+    msg_unref(mem, r->msgs[i]);
+  mem_free(mem, r->msgs);
+  r->msgs = NULL;
+  r->n = 0;
+}
+
+void ti_sweep(struct topic_index *ti, unsigned i, int64_t now_ms) {
+  struct ti_stripe *st = &ti->stripes[i];
+  pthread_mutex_lock(&st->lock);
+  struct hnode *n, *tmp;
+  struct gtopic *empty = NULL;
+  HTABLE_FOREACH(&st->topics, n, tmp) {
+    struct gtopic *t = container_of(n, struct gtopic, node);
+    history_expire(&t->hist, ti->mem, now_ms, &ti->totals);
+    if (!t->mask && !t->hist.count) {
+      t->sweep_next = empty; /* freed after the walk: the table may shrink */
+      empty = t;
+    }
+  }
+  while (empty) {
+    struct gtopic *t = empty;
+    empty = t->sweep_next;
+    maybe_free_locked(ti, st, t);
+  }
+  pthread_mutex_unlock(&st->lock);
+}
+
+bool ti_ages(const struct topic_index *ti) {
+  bool ages = ti->defaults.max_msgs && ti->defaults.max_age_ms;
+  for (size_t i = 0; i < ti->nrules; i++)
+    ages |= ti->rules[i].lim.max_msgs && ti->rules[i].lim.max_age_ms;
+  return ages;
 }

@@ -14,15 +14,28 @@
 #include <stdatomic.h>
 
 #include "hash.h"
+#include "history.h"
 
 #define TI_STRIPES 64
 
+/* A topic lives here while it has subscriptions or retained history. */
 struct gtopic {
   struct hnode node;
-  uint64_t mask; /* bit i: shard i has subscriptions */
+  uint64_t mask;    /* bit i: shard i has subscriptions */
+  int64_t last_seq; /* the topic's newest message, 0 if none yet */
+  int64_t created_seq; /* the hub's seq when this entry was made */
+  struct gtopic *sweep_next;
+  struct history hist;
   size_t len;
   const char *name; /* inside this allocation, after counts */
   uint32_t counts[];
+};
+
+/* History limits for the topics a pattern matches. */
+struct hist_rule {
+  char *pattern;
+  size_t len;
+  struct hist_limits lim;
 };
 
 struct ti_stripe {
@@ -34,11 +47,21 @@ struct topic_index {
   struct ti_stripe *stripes;
   unsigned nshards;
   const hub_mem *mem;
-  _Atomic uint64_t ntopics;
+  _Atomic uint64_t ntopics; /* topics with subscribers */
+  struct hist_rule *rules;  /* first match wins, else defaults */
+  size_t nrules;
+  struct hist_limits defaults;
+  struct hist_totals totals;
+  /* The newest seq of any topic whose entry is gone: a resume from before
+   * it, on a topic without an entry, may have missed messages. */
+  _Atomic int64_t horizon;
+  _Atomic int64_t *seq; /* the hub's sequence counter */
 };
 
 int topic_index_init(struct topic_index *ti, const hub_mem *mem,
-                     unsigned nshards);
+                     unsigned nshards, _Atomic int64_t *seq,
+                     const struct hist_limits *defaults,
+                     const struct hist_rule *rules, size_t nrules);
 void topic_index_destroy(struct topic_index *ti);
 
 static inline struct ti_stripe *ti_stripe_of(struct topic_index *ti,
@@ -55,5 +78,35 @@ int ti_acquire_locked(struct topic_index *ti, struct ti_stripe *st,
 /* Counts one subscription fewer; takes the stripe's lock itself. */
 void ti_release(struct topic_index *ti, const char *name, size_t len,
                 uint64_t hash, unsigned shard);
+/* The entry a broadcast to the topic appends to: found, or created when
+ * the topic keeps history; NULL if it has neither subscribers nor
+ * history (or on ENOMEM). The stripe's lock is held. */
+struct gtopic *ti_for_publish_locked(struct topic_index *ti,
+                                     struct ti_stripe *st, const char *name,
+                                     size_t len, uint64_t hash);
+
+/* What a subscription with a starting point gets: the retained messages
+ * after it, or a reset. */
+enum { RESET_NONE, RESET_RETENTION, RESET_EPOCH };
+struct replay {
+  struct msg **msgs; /* refs, oldest first */
+  uint32_t n;
+  uint8_t reset; /* RESET_* */
+  bool resume;   /* a starting point was given */
+  int64_t last;  /* the topic's newest seq when the snapshot was made */
+};
+/* Fills *r for a subscription to topic `t` wanting the messages after
+ * `since` (< 0: none wanted, only r->last). A reset is given whenever a
+ * message after `since` may have been missed: evicted from the history, a
+ * topic without history that has moved on, or an earlier incarnation of
+ * the entry (see horizon). The stripe's lock is held. Returns 0 or
+ * HUB_ENOMEM. */
+int ti_replay_locked(struct topic_index *ti, struct gtopic *t, int64_t since,
+                     bool epoch_ok, struct replay *r);
+void replay_free(const hub_mem *mem, struct replay *r);
+/* True if some topic's history has an age limit (then shards sweep). */
+bool ti_ages(const struct topic_index *ti);
+/* Drops aged history in stripe `i` and the entries left empty. */
+void ti_sweep(struct topic_index *ti, unsigned i, int64_t now_ms);
 
 #endif

@@ -23,11 +23,11 @@ struct ws_in {
   /* Where the byte stream stands, from the frame headers alone. */
   unsigned char hdr[14];
   uint8_t hgot, hneed;
-  bool in_frame;   /* a frame header or payload is partly read */
-  bool fragmented; /* a data message awaits its continuation frames */
-  uint64_t left;   /* payload bytes of the current frame still to come */
+  bool in_frame;    /* a frame header or payload is partly read */
+  bool fragmented;  /* a data message awaits its continuation frames */
+  uint64_t left;    /* payload bytes of the current frame still to come */
   uint64_t msg_len; /* payload bytes of the data message so far */
-  bool too_big;    /* a data message announced more than the limit */
+  bool too_big;     /* a data message announced more than the limit */
   /* What wslay wrote during one wslay_event_send(). */
   unsigned char *out;
   size_t out_len, out_cap;
@@ -129,7 +129,10 @@ static void track(struct ws_in *w, const unsigned char *p, size_t n) {
       n--;
       if (w->hgot == 2) {
         unsigned l7 = w->hdr[1] & 0x7f;
-        w->hneed = (uint8_t)(2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) +
+        w->hneed = (uint8_t)(2 +
+                             (l7 == 126   ? 2
+                              : l7 == 127 ? 8
+                                          : 0) +
                              ((w->hdr[1] & 0x80) ? 4 : 0));
       }
       if (w->hgot == w->hneed) {
@@ -173,9 +176,8 @@ static void queue_own(struct shard *s, struct client *c, const void *data,
 void ws_send_text(struct shard *s, struct client *c, const char *text,
                   size_t len) {
   unsigned char stackbuf[512];
-  unsigned char *buf = len + 10 <= sizeof(stackbuf)
-                           ? stackbuf
-                           : mem_malloc(s->mem, len + 10);
+  unsigned char *buf =
+      len + 10 <= sizeof(stackbuf) ? stackbuf : mem_malloc(s->mem, len + 10);
   if (!buf) {
     client_doom(s, c, HUB_CLOSE_TRANSPORT);
     return;
@@ -233,8 +235,8 @@ void ws_input(struct shard *s, struct client *c, const unsigned char *buf,
   if (c->state != CLIENT_OPEN)
     return;
   /* Even after a failed recv: wslay may have queued its close frame. */
-  int sent = wslay_event_get_write_enabled(w->ctx) ? wslay_event_send(w->ctx)
-                                                   : 0;
+  int sent =
+      wslay_event_get_write_enabled(w->ctx) ? wslay_event_send(w->ctx) : 0;
   if (w->out_len) {
     queue_own(s, c, w->out, w->out_len);
     w->out_len = 0;

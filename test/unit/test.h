@@ -80,6 +80,13 @@ void test_sleep_ms(int ms);
   X(test_stop_sends_going_away)                                               \
   X(test_attach_fd_request)                                                   \
   X(test_unread_replies_close)                                                \
+  X(test_history_ring)                                                        \
+  X(test_wildcard_match)                                                      \
+  X(test_resume_ws)                                                           \
+  X(test_resume_sse)                                                          \
+  X(test_lagged_notice)                                                       \
+  X(test_resume_property)                                                     \
+  X(test_history_sweep)                                                       \
   X(test_http_ws_upgrade)                                                     \
   X(test_http_sse_get)                                                        \
   X(test_http_header_values)                                                  \

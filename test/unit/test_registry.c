@@ -10,7 +10,7 @@ static uint64_t h(const char *s) {
 }
 
 #define ADD(reg, c, list, name)                                              \
-  registry_add(reg, c, list, name, strlen(name), h(name))
+  registry_add(reg, c, list, name, strlen(name), h(name), NULL)
 #define DEL(reg, c, list, name)                                              \
   registry_del(reg, c, list, name, strlen(name), h(name))
 

@@ -1,0 +1,15 @@
+/* NATS-style topic patterns: tokens separated by '.', "*" matches exactly
+ * one token, ">" as the last token matches one or more. */
+#ifndef HUB_WILDCARD_H
+#define HUB_WILDCARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* True if `pat` holds a wildcard token. */
+bool pattern_is_wild(const char *pat, size_t len);
+/* True if topic matches pat (a plain pattern matches only itself). */
+bool pattern_match(const char *pat, size_t plen, const char *topic,
+                   size_t tlen);
+
+#endif

@@ -1,0 +1,423 @@
+/* History, resume and lagged notices (issue: delivery guarantees), and
+ * the NATS-style pattern matcher. */
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "history.h"
+#include "memtp.h"
+#include "test.h"
+#include "util.h"
+#include "wildcard.h"
+#include "wsclient.h"
+
+static struct msg *mkmsg(int64_t seq, int64_t ts, size_t len) {
+  static const char pad[256];
+  struct msg *m = msg_new(&hub__mem_default, "t", 1, 0, pad, len, 0);
+  m->seq = seq;
+  m->ts_ms = ts;
+  return m;
+}
+
+void test_history_ring(void) {
+  const hub_mem *mem = &hub__mem_default;
+  struct hist_totals tot = {0, 0};
+  struct history h;
+  struct hist_limits lim = {.max_msgs = 3, .max_age_ms = 1000,
+                            .max_bytes = 100};
+  history_init(&h, &lim);
+  for (int i = 1; i <= 5; i++) {
+    struct msg *m = mkmsg(i * 10, 0, 10);
+    CHECK(history_append(&h, mem, m, 0, &tot) == 0);
+    msg_unref(mem, m);
+  }
+  CHECK_EQ(h.count, 3); /* 30 40 50 */
+  CHECK_EQ(h.evicted_upto, 20);
+  CHECK_EQ(atomic_load(&tot.msgs), 3);
+  CHECK_EQ(atomic_load(&tot.bytes), 30);
+  struct msg **out;
+  uint32_t n;
+  bool gap;
+  CHECK(history_since(&h, mem, 35, &out, &n, &gap) == 0);
+  CHECK(!gap && n == 2 && out[0]->seq == 40 && out[1]->seq == 50);
+  for (uint32_t i = 0; i < n; i++)
+    msg_unref(mem, out[i]);
+  mem_free(mem, out);
+  CHECK(history_since(&h, mem, 10, &out, &n, &gap) == 0);
+  CHECK(gap && n == 3); /* 20 is gone */
+  for (uint32_t i = 0; i < n; i++)
+    msg_unref(mem, out[i]);
+  mem_free(mem, out);
+  CHECK(history_since(&h, mem, 50, &out, &n, &gap) == 0);
+  CHECK(!gap && n == 0);
+  /* Bytes: a 90-byte message pushes out the others. */
+  struct msg *big = mkmsg(60, 0, 90);
+  CHECK(history_append(&h, mem, big, 0, &tot) == 0);
+  msg_unref(mem, big);
+  CHECK_EQ(h.count, 2); /* 50 and 60: exactly 100 bytes */
+  CHECK_EQ(h.evicted_upto, 40);
+  /* Age: everything older than 1000 ms goes. */
+  history_expire(&h, mem, 1001, &tot);
+  CHECK_EQ(h.count, 0);
+  CHECK_EQ(h.evicted_upto, 60);
+  CHECK_EQ(atomic_load(&tot.msgs), 0);
+  history_clear(&h, mem, &tot);
+}
+
+/* The reference: split both on '.', compare token by token. */
+static bool ref_match(const char *pat, const char *topic) {
+  char p[64], t[64];
+  snprintf(p, sizeof(p), "%s", pat);
+  snprintf(t, sizeof(t), "%s", topic);
+  const char *pt[32], *tt[32];
+  int np = 0, nt = 0;
+  for (char *s = p, *e;; s = e + 1) {
+    pt[np++] = s;
+    if (!(e = strchr(s, '.')))
+      break;
+    *e = 0;
+  }
+  for (char *s = t, *e;; s = e + 1) {
+    tt[nt++] = s;
+    if (!(e = strchr(s, '.')))
+      break;
+    *e = 0;
+  }
+  for (int i = 0; i < np; i++) {
+    if (!strcmp(pt[i], ">") && i == np - 1)
+      return nt > i;
+    if (i >= nt || (strcmp(pt[i], "*") && strcmp(pt[i], tt[i])))
+      return false;
+  }
+  return np == nt;
+}
+
+void test_wildcard_match(void) {
+  CHECK(pattern_match("news.*", 6, "news.sport", 10));
+  CHECK(!pattern_match("news.*", 6, "news.sport.x", 12));
+  CHECK(pattern_match("news.>", 6, "news.sport.x", 12));
+  CHECK(!pattern_match("news.>", 6, "news", 4));
+  CHECK(pattern_match(">", 1, "a", 1));
+  CHECK(pattern_is_wild("a.*.b", 5) && !pattern_is_wild("a.b*", 4));
+  unsigned seed = 42;
+  static const char *tok[] = {"a", "b", "cc", "*", ">", ""};
+  char pat[64], topic[64];
+  for (int iter = 0; iter < 200000; iter++) {
+    int np = 1 + rand_r(&seed) % 4, nt = 1 + rand_r(&seed) % 4;
+    pat[0] = topic[0] = 0;
+    for (int i = 0; i < np; i++) {
+      strcat(pat, tok[rand_r(&seed) % 6]);
+      if (i + 1 < np)
+        strcat(pat, ".");
+    }
+    for (int i = 0; i < nt; i++) {
+      strcat(topic, tok[rand_r(&seed) % 3 + (rand_r(&seed) % 8 == 0 ? 3 : 0)]);
+      if (i + 1 < nt)
+        strcat(topic, ".");
+    }
+    if (pattern_match(pat, strlen(pat), topic, strlen(topic)) !=
+        ref_match(pat, topic)) {
+      fprintf(stderr, "  pattern '%s' topic '%s'\n", pat, topic);
+      CHECK(0);
+    }
+  }
+}
+
+static hub_t *history_hub(uint32_t max_msgs, uint32_t qmax) {
+  hub_options *o;
+  hub_t *hub = NULL;
+  hub_options_new(&o);
+  hub_options_set_shards(o, 2);
+  hub_options_set_history(o, NULL, max_msgs, 1 << 20, 0);
+  hub_options_set_history(o, "nohist.>", 0, 0, 0);
+  if (qmax)
+    hub_options_set_queue_limits(o, qmax, 1 << 20);
+  if (hub_new(&hub, o) || hub_start(hub)) {
+    hub_free(hub);
+    hub = NULL;
+  }
+  hub_options_free(o);
+  return hub;
+}
+
+static int ws_open(hub_t *hub) {
+  hub_client_id id;
+  char head[1024], buf[256];
+  int fd = wsc_attach(hub, &id);
+  if (fd < 0 || wsc_upgrade(fd, "/ws", NULL, head, sizeof(head)) != 101 ||
+      !wsc_recv_until(fd, "hello", buf, sizeof(buf), 2000)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* Reads text frames until one holding `needle` (left in buf), appending
+ * the "seq" of each message frame to seqs. Returns their count or -1. */
+static int read_seqs(int fd, const char *needle, int64_t *seqs, int max,
+                     char *buf, size_t cap) {
+  int n = 0;
+  unsigned op;
+  while (wsc_recv(fd, &op, buf, cap, 2000) >= 0) {
+    const char *p = strstr(buf, "\"type\":\"message\"");
+    if (p && n < max)
+      seqs[n++] = strtoll(strstr(buf, "\"seq\":") + 6, NULL, 10);
+    if (strstr(buf, needle))
+      return n;
+  }
+  return -1;
+}
+
+void test_resume_ws(void) {
+  hub_t *hub = history_hub(5, 0);
+  CHECK(hub);
+  int64_t seq[10];
+  for (int i = 0; i < 10; i++)
+    seq[i] = hub_broadcast(hub, "t", "x", 1, 0);
+  int fd = ws_open(hub);
+  CHECK(fd >= 0);
+  char buf[512], req[256];
+  /* Resume from seq[6]: 7, 8, 9 are retained. */
+  snprintf(req, sizeof(req),
+           "{\"op\":\"subscribe\",\"topic\":\"t\",\"since\":%lld}",
+           (long long)seq[6]);
+  CHECK(wsc_send_text(fd, req));
+  CHECK(wsc_recv_until(fd, "subscribed", buf, sizeof(buf), 2000));
+  snprintf(req, sizeof(req), "\"seq\":%lld", (long long)seq[9]);
+  CHECK(strstr(buf, req)); /* the topic's newest seq at subscribe time */
+  int64_t got[16];
+  int64_t live = hub_broadcast(hub, "t", "y", 1, 0);
+  snprintf(req, sizeof(req), "\"seq\":%lld", (long long)live);
+  CHECK_EQ(read_seqs(fd, req, got, 16, buf, sizeof(buf)), 4);
+  CHECK(got[0] == seq[7] && got[1] == seq[8] && got[2] == seq[9] &&
+        got[3] == live);
+  /* From seq[0]: 1..4 were evicted, so a reset instead of a replay. */
+  CHECK(wsc_send_text(fd, "{\"op\":\"unsubscribe\",\"topic\":\"t\"}"));
+  CHECK(wsc_recv_until(fd, "unsubscribed", buf, sizeof(buf), 2000));
+  snprintf(req, sizeof(req),
+           "{\"op\":\"subscribe\",\"topic\":\"t\",\"since\":%lld}",
+           (long long)seq[0]);
+  CHECK(wsc_send_text(fd, req));
+  CHECK(wsc_recv_until(fd, "\"type\":\"reset\"", buf, sizeof(buf), 2000));
+  CHECK(strstr(buf, "retention-exhausted"));
+  /* Another epoch: reset too. */
+  CHECK(wsc_send_text(fd, "{\"op\":\"subscribe\",\"topic\":\"u\","
+                          "\"since\":\"0000000000000000-3\"}"));
+  CHECK(wsc_recv_until(fd, "\"type\":\"reset\"", buf, sizeof(buf), 2000));
+  CHECK(strstr(buf, "epoch-changed") && strstr(buf, "\"topic\":\"u\""));
+  /* A topic without history cannot be resumed once it has moved on. */
+  CHECK(hub_broadcast(hub, "nohist.a", "z", 1, 0) > 0);
+  CHECK(wsc_send_text(fd, "{\"op\":\"subscribe\",\"topic\":\"nohist.a\","
+                          "\"since\":1}"));
+  CHECK(wsc_recv_until(fd, "\"type\":\"reset\"", buf, sizeof(buf), 2000));
+  close(fd);
+  hub_free(hub);
+}
+
+void test_resume_sse(void) {
+  hub_t *hub = history_hub(100, 0);
+  CHECK(hub);
+  int64_t seq[5];
+  for (int i = 0; i < 5; i++)
+    seq[i] = hub_broadcast(hub, "t", i % 2 ? "odd" : "even", i % 2 ? 3 : 4, 0);
+  hub_client_id id;
+  int fd = wsc_attach(hub, &id);
+  char req[256], head[1024], buf[4096];
+  snprintf(req, sizeof(req),
+           "GET /sse?topic=t HTTP/1.1\r\nHost: x\r\n"
+           "Last-Event-ID: %s-%lld\r\n\r\n",
+           hub_epoch(hub), (long long)seq[2]);
+  CHECK(wsc_write(fd, req, strlen(req)));
+  CHECK_EQ(wsc_read_head(fd, head, sizeof(head), 2000), 200);
+  int64_t live = hub_broadcast(hub, "t", "live", 4, 0);
+  char want[64];
+  snprintf(want, sizeof(want), "-%lld\n", (long long)live);
+  size_t len = 0;
+  int64_t end = test_now_us() + 2000000;
+  while (test_now_us() < end && !strstr(buf, want)) {
+    ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
+    if (r <= 0)
+      break;
+    len += (size_t)r;
+    buf[len] = 0;
+  }
+  char e3[64], e4[64];
+  snprintf(e3, sizeof(e3), "id: %s-%lld\nevent: t\ndata: odd\n", hub_epoch(hub),
+           (long long)seq[3]);
+  snprintf(e4, sizeof(e4), "id: %s-%lld\nevent: t\ndata: even\n",
+           hub_epoch(hub), (long long)seq[4]);
+  char *p3 = strstr(buf, e3), *p4 = strstr(buf, e4), *pl = strstr(buf, want);
+  CHECK(p3 && p4 && pl && p3 < p4 && p4 < pl);
+  snprintf(e3, sizeof(e3), "-%lld\n", (long long)seq[2]);
+  CHECK(!strstr(buf, e3)); /* nothing at or before Last-Event-ID */
+  close(fd);
+  hub_free(hub);
+}
+
+void test_lagged_notice(void) {
+  /* A WebSocket client that reads nothing while 60 messages of 1 KiB go
+   * out with a 4-message queue: drop-oldest discards some; once it reads
+   * it gets a "lagged" notice with their range, and resubscribing from
+   * just before it replays every one of them. */
+  hub_t *hub = history_hub(100, 4);
+  CHECK(hub);
+  int sp[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+  int small = 4096;
+  setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+  hub_client_id id;
+  CHECK(hub_attach_fd(hub, sp[0], NULL, 0, NULL, &id) == 0);
+  char head[1024], buf[8192];
+  CHECK_EQ(wsc_upgrade(sp[1], "/ws?topic=t", NULL, head, sizeof(head)), 101);
+  CHECK(wsc_recv_until(sp[1], "hello", buf, sizeof(buf), 2000));
+  CHECK(WAIT_STAT(hub, subscriptions, 1, 2000));
+  static char kib[1024];
+  memset(kib, 'k', sizeof(kib));
+  int64_t first = 0, last = 0;
+  for (int i = 0; i < 60; i++) {
+    last = hub_broadcast(hub, "t", kib, sizeof(kib), 0);
+    if (!first)
+      first = last;
+  }
+  CHECK(WAIT_STAT(hub, broadcasts, 60, 2000));
+  test_sleep_ms(100);
+  uint64_t drops = stats_of(hub).drops;
+  CHECK(drops > 0);
+  /* Read everything: the lagged notice is in there. */
+  int64_t got[64];
+  int n = read_seqs(sp[1], "\"type\":\"lagged\"", got, 64, buf, sizeof(buf));
+  CHECK(n >= 0);
+  char *d = strstr(buf, "\"dropped\":"), *f = strstr(buf, "\"from\":"),
+       *t = strstr(buf, "\"to\":");
+  CHECK(d && f && t);
+  CHECK_EQ(strtoull(d + 10, NULL, 10), drops);
+  int64_t from = strtoll(f + 7, NULL, 10), to = strtoll(t + 5, NULL, 10);
+  CHECK(from >= first && to <= last && from <= to);
+  /* Recover: resubscribe from just before the gap. */
+  char req[128];
+  snprintf(req, sizeof(req),
+           "{\"op\":\"subscribe\",\"topic\":\"t\",\"since\":%lld}",
+           (long long)(from - 1));
+  CHECK(wsc_send_text(sp[1], req));
+  snprintf(req, sizeof(req), "\"seq\":%lld,", (long long)last);
+  int64_t rep[64];
+  int m = read_seqs(sp[1], req, rep, 64, buf, sizeof(buf));
+  CHECK(m > 0 && rep[0] == from && rep[m - 1] == last);
+  close(sp[1]);
+  hub_free(hub);
+}
+
+/* Random broadcasts from several threads while clients resubscribe from
+ * random points: each client gets exactly the published messages after
+ * its point, in order, no gap, no duplicate. Host transports: the payload
+ * carries the message's index per topic. */
+enum { PT_TOPICS = 4, PT_MSGS = 400, PT_CLIENTS = 24 };
+
+struct pt {
+  hub_t *hub;
+  _Atomic int64_t seqs[PT_TOPICS][PT_MSGS]; /* index -> seq, 0 = not yet */
+  atomic_int done;
+};
+
+static void *pt_broadcaster(void *p) {
+  struct pt *pt = p;
+  static atomic_int next;
+  int k = atomic_fetch_add(&next, 1) % PT_TOPICS;
+  char topic[16], payload[16];
+  snprintf(topic, sizeof(topic), "p%d", k);
+  for (int i = 0; i < PT_MSGS; i++) {
+    int n = snprintf(payload, sizeof(payload), "%d,", i);
+    atomic_store(&pt->seqs[k][i], hub_broadcast(pt->hub, topic, payload,
+                                                (size_t)n, 0));
+  }
+  atomic_fetch_add(&pt->done, 1);
+  return NULL;
+}
+
+void test_resume_property(void) {
+  static struct pt pt;
+  memset(&pt, 0, sizeof(pt));
+  pt.hub = history_hub(PT_MSGS, 0);
+  CHECK(pt.hub);
+  hub_client_options *co;
+  hub_client_options_new(&co);
+  hub_client_options_set_queue_limits(co, 1u << 20, 1u << 30);
+  pthread_t th[PT_TOPICS];
+  for (int i = 0; i < PT_TOPICS; i++)
+    pthread_create(&th[i], NULL, pt_broadcaster, &pt);
+  struct memtp *c[PT_CLIENTS];
+  int topic[PT_CLIENTS], from[PT_CLIENTS];
+  unsigned seed = 7;
+  for (int i = 0; i < PT_CLIENTS; i++) {
+    test_sleep_ms(rand_r(&seed) % 5);
+    topic[i] = i % PT_TOPICS;
+    /* Resume from a message already published (its index and seq). */
+    int hi = 0;
+    while (hi < PT_MSGS && atomic_load(&pt.seqs[topic[i]][hi]))
+      hi++;
+    from[i] = hi ? rand_r(&seed) % hi : -1;
+    c[i] = memtp_attach(pt.hub, co);
+    CHECK(c[i]);
+    char name[16];
+    snprintf(name, sizeof(name), "p%d", topic[i]);
+    int64_t since =
+        from[i] >= 0 ? atomic_load(&pt.seqs[topic[i]][from[i]]) : 0;
+    CHECK(hub_subscribe_since(pt.hub, c[i]->id, name, NULL, since) == 0);
+  }
+  for (int i = 0; i < PT_TOPICS; i++)
+    pthread_join(th[i], NULL);
+  hub_client_options_free(co);
+  for (int i = 0; i < PT_CLIENTS; i++) {
+    /* Everything after from[i], in order: indexes from[i]+1 .. end. */
+    size_t want = 0;
+    char expect[PT_MSGS * 5] = "";
+    for (int j = from[i] + 1; j < PT_MSGS; j++) {
+      char one[16];
+      snprintf(one, sizeof(one), "%d,", j);
+      strcat(expect, one);
+    }
+    want = strlen(expect);
+    int64_t end = test_now_us() + 5000000;
+    while (memtp_len(c[i]) < want && test_now_us() < end)
+      test_sleep_ms(1);
+    test_sleep_ms(i == 0 ? 20 : 0); /* a duplicate would show as extra */
+    char *got = memtp_take_copy(c[i], NULL);
+    if (strcmp(got, expect) != 0)
+      fprintf(stderr, "  client %d from %d: got %.60s... want %.60s...\n", i,
+              from[i], got, expect);
+    CHECK(strcmp(got, expect) == 0);
+    free(got);
+  }
+  hub_free(pt.hub);
+  for (int i = 0; i < PT_CLIENTS; i++)
+    memtp_free(c[i]);
+}
+
+void test_history_sweep(void) {
+  /* History of a topic nobody publishes to any more is aged out by the
+   * shards' sweep, and the entry is freed. Host-loop mode: the shard's fd
+   * must become readable by itself when the sweep is due. */
+  hub_options *o;
+  hub_t *hub = NULL;
+  hub_options_new(&o);
+  hub_options_set_shards(o, 1);
+  hub_options_set_threads(o, 0);
+  hub_options_set_history(o, NULL, 10, 1 << 20, 50);
+  CHECK(hub_new(&hub, o) == 0 && hub_start(hub) == 0);
+  hub_options_free(o);
+  CHECK(hub_broadcast(hub, "gone", "x", 1, 0) > 0);
+  CHECK_EQ(stats_of(hub).history_msgs, 1);
+  struct pollfd pfd = {hub_shard_fd(hub, 0), POLLIN, 0};
+  int64_t end = test_now_us() + 3000000;
+  while (stats_of(hub).history_msgs && test_now_us() < end)
+    if (poll(&pfd, 1, 100) == 1)
+      hub_shard_run(hub, 0, 0);
+  hub_stats_t s = stats_of(hub);
+  CHECK_EQ(s.history_msgs, 0);
+  CHECK_EQ(s.history_bytes, 0);
+  hub_free(hub);
+}
