@@ -435,7 +435,11 @@ HUB_EXTERN int hub_attach_fd_request(hub_t *hub, int fd,
 HUB_EXTERN int hub_client_writable(hub_t *hub, hub_client_id id);
 
 /* Subscribes a client to `topic` (a byte string of 1..max_topic_len bytes,
- * no NUL). Idempotent: subscribing twice is one subscription. The
+ * no NUL), or to every topic a NATS-style pattern matches: tokens are
+ * separated by '.', a token "*" matches any one token, a last token ">"
+ * one or more ("news.*", "news.>"; at most 32 tokens). A client gets one
+ * copy of a message even when several of its subscriptions match.
+ * Idempotent: subscribing twice is one subscription. The
  * subscription is in place for every hub_broadcast() that starts after this
  * call returns. Returns 0, HUB_EINVAL, HUB_ETOPIC, HUB_ENOMEM or HUB_ESTATE.
  * An unknown or closed id is ignored. Any thread. */
@@ -471,7 +475,8 @@ HUB_EXTERN int hub_close(hub_t *hub, hub_client_id id, int code);
 /* Delivers `len` bytes at `data` to every client subscribed to `topic`.
  * The payload is copied once; the caller may reuse `data` at once.
  * Returns the message's sequence number (> 0, increasing per hub) or
- * HUB_EINVAL, HUB_ETOPIC, HUB_ENOMEM, HUB_ESTATE (not running).
+ * HUB_EINVAL, HUB_ETOPIC (also for a pattern: "*" and ">" tokens are for
+ * subscribing), HUB_ENOMEM, HUB_ESTATE (not running).
  * Any thread; never blocks on I/O or on a client, never calls back into
  * the host, and takes only short internal locks: safe in a commit hook.
  * Messages of one topic reach every subscriber in sequence order, even
@@ -521,6 +526,7 @@ typedef struct hub_stats_t {
   uint64_t http_refused;    /* requests answered with an HTTP error */
   uint64_t history_msgs;    /* messages retained in topic histories */
   uint64_t history_bytes;   /* their payload bytes */
+  uint64_t patterns;        /* wildcard patterns with subscribers */
 } hub_stats_t;
 
 /* Fills the first `size` bytes of *out (at most sizeof(hub_stats_t)).

@@ -8,6 +8,7 @@
 #include "hub.h"
 #include "notice.h"
 #include "tls.h"
+#include "wildcard.h"
 #include "ws.h"
 
 void client_mark_dirty(struct shard *s, struct client *c) {
@@ -42,8 +43,13 @@ static void note_drop(struct shard *s, struct client *c, struct smsg *sm) {
   struct msg *m = sm->msg;
   if (!m)
     return;
+  /* The subscription it came through: the topic's own, or a pattern. */
   struct sub *sub = registry_find_sub(&s->reg, c, &c->subs, m->topic,
                                       m->topic_len, m->topic_hash);
+  for (struct sub *p = c->subs.head; !sub && p; p = p->cnext)
+    if (p->topic->pattern && pattern_match(p->topic->name, p->topic->len,
+                                           m->topic, m->topic_len))
+      sub = p;
   if (!sub)
     return;
   if (!sub->lag_n++ || m->seq < sub->lag_from)

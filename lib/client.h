@@ -63,6 +63,7 @@ struct client {
   struct tls_conn *tls; /* TLS clients: also the transport's io_user */
   uint64_t drops;
   uint64_t deliveries;
+  int64_t stamp; /* seq of the newest broadcast queued: one copy a client */
 };
 
 /* Queues one message for the client, applying its limits and policy. */

@@ -67,7 +67,13 @@ void control_on_message(struct shard *s, struct client *c,
   int rv = ctl_parse((const char *)data, len, hub->opt.max_topic_len, sc,
                      sc_cap, &m);
   if (rv) {
-    reply(s, c, "error", NULL, -1, ctl_strerror(rv));
+    /* Past a syntax error the parser still vouches for "id" alone. */
+    struct ctl_msg id_only = {0};
+    if (rv != CTL_ESYNTAX) {
+      id_only.id = m.id;
+      id_only.id_len = m.id_len;
+    }
+    reply(s, c, "error", &id_only, -1, ctl_strerror(rv));
     goto out;
   }
   switch (m.op) {

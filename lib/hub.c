@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "wildcard.h"
 #include "handshake.h"
 #include "hub.h"
 
@@ -44,7 +45,7 @@ int hub_new(hub_t **out, const hub_options *opt) {
   atomic_init(&hub->broadcasts, 0);
   atomic_init(&hub->seq, 0);
   int rv = topic_index_init(&hub->index, mem, hub->nshards, &hub->seq,
-                            &o.hist_default, o.hist_rules, o.nhist_rules);
+                            &hub->key, &o.hist_default, o.hist_rules, o.nhist_rules);
   hub->opt.hist_rules = NULL; /* the caller's; the index has its copy */
   hub->opt.nhist_rules = 0;
   if (rv)
@@ -161,7 +162,8 @@ static int check_topic(const hub_t *hub, const char *topic, size_t *len) {
   if (!topic)
     return HUB_EINVAL;
   size_t n = strnlen(topic, hub->opt.max_topic_len + 1);
-  if (n == 0 || n > hub->opt.max_topic_len)
+  if (n == 0 || n > hub->opt.max_topic_len ||
+      (pattern_is_wild(topic, n) && !ptrie_valid(topic, n)))
     return HUB_ETOPIC;
   *len = n;
   return 0;
@@ -350,7 +352,19 @@ static int topic_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
   c->topic[len] = '\0';
   c->hash = hash_bytes(&hub->key, topic, len);
   struct shard *s = hub_shard_of(hub, id);
-  if (type == CMD_SUBSCRIBE) {
+  if (type == CMD_SUBSCRIBE && pattern_is_wild(topic, len)) {
+    pthread_rwlock_wrlock(&hub->index.pat_lock);
+    rv = ti_pat_acquire_locked(&hub->index, topic, len, s->idx);
+    if (!rv) {
+      ti_pat_replay(&hub->index, since, &c->replay);
+      shard_push_cmd(s, c);
+    }
+    pthread_rwlock_unlock(&hub->index.pat_lock);
+    if (rv) {
+      mem_free(&hub->opt.mem, c);
+      return rv;
+    }
+  } else if (type == CMD_SUBSCRIBE) {
     /* Count the subscription in the index, snapshot what it is owed and
      * queue the command, all under the stripe lock: a broadcast that
      * starts after this call sees the shard in the topic's mask and lands
@@ -400,6 +414,8 @@ int64_t hub_broadcast(hub_t *hub, const char *topic, const void *data,
   int rv = check_topic(hub, topic, &tlen);
   if (rv)
     return rv;
+  if (pattern_is_wild(topic, tlen))
+    return HUB_ETOPIC; /* patterns are for subscribing */
   if (state(hub) != HUB_RUNNING)
     return HUB_ESTATE;
   uint64_t hash = hash_bytes(&hub->key, topic, tlen);
@@ -419,22 +435,23 @@ int64_t hub_broadcast(hub_t *hub, const char *topic, const void *data,
       atomic_fetch_add_explicit(&hub->seq, 1, memory_order_relaxed) + 1;
   m->seq = seq;
   struct gtopic *t = ti_for_publish_locked(&hub->index, st, topic, tlen, hash);
+  uint64_t mask = ti_pat_mask(&hub->index, topic, tlen);
   if (t) {
     t->last_seq = seq;
     if (t->hist.lim.max_msgs)
       history_append(&t->hist, &hub->opt.mem, m, m->ts_ms, &hub->index.totals);
-    uint64_t mask = t->mask;
-    msg_ref_n(m, (uint32_t)__builtin_popcountll(mask));
-    while (mask) {
-      unsigned i = (unsigned)__builtin_ctzll(mask);
-      mask &= mask - 1;
-      if (mpsc_ring_push(&hub->shards[i].ring, m)) {
-        pushed |= UINT64_C(1) << i;
-      } else {
-        atomic_fetch_add_explicit(&hub->shards[i].overflows, 1,
-                                  memory_order_relaxed);
-        failed++;
-      }
+    mask |= t->mask;
+  }
+  msg_ref_n(m, (uint32_t)__builtin_popcountll(mask));
+  while (mask) {
+    unsigned i = (unsigned)__builtin_ctzll(mask);
+    mask &= mask - 1;
+    if (mpsc_ring_push(&hub->shards[i].ring, m)) {
+      pushed |= UINT64_C(1) << i;
+    } else {
+      atomic_fetch_add_explicit(&hub->shards[i].overflows, 1,
+                                memory_order_relaxed);
+      failed++;
     }
   }
   pthread_mutex_unlock(&st->lock);
@@ -497,6 +514,7 @@ int hub_stats(hub_t *hub, hub_stats_t *out, size_t size) {
       atomic_load_explicit(&hub->index.totals.msgs, memory_order_relaxed);
   s.history_bytes =
       atomic_load_explicit(&hub->index.totals.bytes, memory_order_relaxed);
+  s.patterns = atomic_load_explicit(&hub->index.npats, memory_order_relaxed);
   s.broadcasts = atomic_load_explicit(&hub->broadcasts, memory_order_relaxed);
   memcpy(out, &s, size);
   return 0;

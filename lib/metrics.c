@@ -26,6 +26,9 @@ static const struct metric metrics[] = {
     M(ws_accepted, "counter", "WebSocket handshakes completed."),
     M(sse_accepted, "counter", "SSE streams started."),
     M(http_refused, "counter", "Requests refused with an HTTP error."),
+    M(history_msgs, "gauge", "Messages retained in topic histories."),
+    M(history_bytes, "gauge", "Payload bytes retained in topic histories."),
+    M(patterns, "gauge", "Wildcard patterns with subscribers."),
 };
 
 size_t hub_metrics_text(hub_t *hub, char *buf, size_t len) {

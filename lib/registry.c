@@ -3,6 +3,8 @@
 
 #include "registry.h"
 
+#include "wildcard.h"
+
 struct name_key {
   const char *name;
   size_t len;
@@ -14,19 +16,32 @@ static int ltopic_eq(const struct hnode *n, const void *key) {
   return t->len == k->len && memcmp(t->name, k->name, k->len) == 0;
 }
 
-void registry_init(struct registry *reg, const hub_mem *mem) {
+void registry_init(struct registry *reg, const hub_mem *mem,
+                   const hash_key *key) {
   htable_init(&reg->topics, mem);
+  ptrie_init(&reg->patterns, mem, key);
   reg->mem = mem;
   reg->nsubs = 0;
 }
 
-void registry_destroy(struct registry *reg) { htable_destroy(&reg->topics); }
+void registry_destroy(struct registry *reg) {
+  htable_destroy(&reg->topics);
+  ptrie_destroy(&reg->patterns);
+}
 
 struct ltopic *registry_find(const struct registry *reg, const char *name,
                              size_t len, uint64_t hash) {
   struct name_key k = {name, len};
   struct hnode *n = htable_find(&reg->topics, hash, ltopic_eq, &k);
   return n ? container_of(n, struct ltopic, node) : NULL;
+}
+
+static void free_topic(struct registry *reg, struct ltopic *t) {
+  htable_remove(&reg->topics, &t->node);
+  if (t->pattern)
+    ptrie_remove(&reg->patterns, t->name, t->len);
+  mem_free(reg->mem, t->subs);
+  mem_free(reg->mem, t);
 }
 
 static struct sub *find_sub(const struct ltopic *t, const struct client *c,
@@ -74,10 +89,21 @@ int registry_add(struct registry *reg, struct client *c, struct sub_list *list,
     t->len = len;
     memcpy(t->name, name, len);
     t->name[len] = '\0';
-    if (htable_insert(&reg->topics, &t->node)) {
+    t->pattern = pattern_is_wild(name, len);
+    void **slot = NULL;
+    if (t->pattern &&
+        !(slot = ptrie_slot(&reg->patterns, name, len, true))) {
       mem_free(reg->mem, t);
       return HUB_ENOMEM;
     }
+    if (htable_insert(&reg->topics, &t->node)) {
+      if (t->pattern)
+        ptrie_remove(&reg->patterns, name, len);
+      mem_free(reg->mem, t);
+      return HUB_ENOMEM;
+    }
+    if (slot)
+      *slot = t;
     created = 1;
   }
   struct sub *s = NULL;
@@ -108,11 +134,8 @@ int registry_add(struct registry *reg, struct client *c, struct sub_list *list,
   return 1;
 
 fail:
-  if (created) {
-    htable_remove(&reg->topics, &t->node);
-    mem_free(reg->mem, t->subs);
-    mem_free(reg->mem, t);
-  }
+  if (created)
+    free_topic(reg, t);
   return HUB_ENOMEM;
 }
 
@@ -132,9 +155,7 @@ void registry_del_sub(struct registry *reg, struct sub_list *list,
   reg->nsubs--;
   mem_free(reg->mem, s);
   if (t->nsubs == 0) {
-    htable_remove(&reg->topics, &t->node);
-    mem_free(reg->mem, t->subs);
-    mem_free(reg->mem, t);
+    free_topic(reg, t);
   } else if (t->cap >= 64 && t->nsubs < t->cap / 4) {
     struct sub **ns = mem_realloc(reg->mem, t->subs, sizeof(*ns) * t->cap / 2);
     if (ns) {

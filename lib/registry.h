@@ -6,13 +6,16 @@
 #define HUB_REGISTRY_H
 
 #include "hash.h"
+#include "ptrie.h"
 
 struct client;
 
+/* A topic, or a pattern, with this shard's subscribers. */
 struct ltopic {
   struct hnode node;
   struct sub **subs;
   uint32_t nsubs, cap;
+  bool pattern; /* also in registry->patterns */
   size_t len;
   char name[];
 };
@@ -34,12 +37,14 @@ struct sub_list {
 };
 
 struct registry {
-  struct htable topics;
+  struct htable topics; /* topics and patterns, by name */
+  struct ptrie patterns; /* pattern -> its ltopic, for matching */
   const hub_mem *mem;
   uint64_t nsubs;
 };
 
-void registry_init(struct registry *reg, const hub_mem *mem);
+void registry_init(struct registry *reg, const hub_mem *mem,
+                   const hash_key *key);
 /* Frees the table; every subscription must have been removed. */
 void registry_destroy(struct registry *reg);
 struct ltopic *registry_find(const struct registry *reg, const char *name,

@@ -12,6 +12,7 @@
 #include "hub.h"
 #include "notice.h"
 #include "tls.h"
+#include "wildcard.h"
 #include "ws.h"
 
 /* Messages handled between two flushes: large enough that a burst is
@@ -79,7 +80,7 @@ int shard_init(struct shard *s, struct hub *hub, unsigned idx,
   if (rv)
     return rv;
   htable_init(&s->clients, s->mem);
-  registry_init(&s->reg, s->mem);
+  registry_init(&s->reg, s->mem, &hub->key);
   s->rbuf = mem_malloc(s->mem, SHARD_RBUF);
   if (!s->rbuf)
     return HUB_ENOMEM;
@@ -325,24 +326,45 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
   }
 }
 
-int shard_subscribe(struct shard *s, struct client *c, const char *topic,
-                    size_t len, int64_t since, bool epoch_ok, struct replay *r,
-                    struct sub **sub) {
-  struct hub *hub = s->hub;
-  uint64_t hash = hash_bytes(&hub->key, topic, len);
-  struct ti_stripe *st = ti_stripe_of(&hub->index, hash);
+/* Counts a subscription of this shard in the index (topic or pattern)
+ * and fills *r with what it is owed. */
+static int index_subscription(struct shard *s, const char *topic, size_t len,
+                              uint64_t hash, int64_t since, bool epoch_ok,
+                              struct replay *r) {
+  struct topic_index *ti = &s->hub->index;
+  int rv;
+  if (pattern_is_wild(topic, len)) {
+    if (!ptrie_valid(topic, len))
+      return HUB_ETOPIC;
+    pthread_rwlock_wrlock(&ti->pat_lock);
+    rv = ti_pat_acquire_locked(ti, topic, len, s->idx);
+    if (!rv)
+      ti_pat_replay(ti, since, r);
+    pthread_rwlock_unlock(&ti->pat_lock);
+    return rv;
+  }
+  struct ti_stripe *st = ti_stripe_of(ti, hash);
   pthread_mutex_lock(&st->lock);
-  int rv = ti_acquire_locked(&hub->index, st, topic, len, hash, s->idx);
+  rv = ti_acquire_locked(ti, st, topic, len, hash, s->idx);
   if (!rv) {
-    rv = ti_replay_locked(&hub->index, ti_find_locked(st, topic, len, hash),
-                          since, epoch_ok, r);
+    rv = ti_replay_locked(ti, ti_find_locked(st, topic, len, hash), since,
+                          epoch_ok, r);
     if (rv) {
       pthread_mutex_unlock(&st->lock);
-      ti_release(&hub->index, topic, len, hash, s->idx);
+      ti_release(ti, topic, len, hash, s->idx);
       return rv;
     }
   }
   pthread_mutex_unlock(&st->lock);
+  return rv;
+}
+
+int shard_subscribe(struct shard *s, struct client *c, const char *topic,
+                    size_t len, int64_t since, bool epoch_ok,
+                    struct replay *r, struct sub **sub) {
+  struct hub *hub = s->hub;
+  uint64_t hash = hash_bytes(&hub->key, topic, len);
+  int rv = index_subscription(s, topic, len, hash, since, epoch_ok, r);
   if (rv)
     return rv;
   rv = registry_add(&s->reg, c, &c->subs, topic, len, hash, sub);
@@ -400,25 +422,43 @@ static void run_cmds(struct shard *s) {
   }
 }
 
-/* Hands one message to every local subscriber of its topic. Consumes the
- * shard's ref on `m`. */
-static void deliver(struct shard *s, struct msg *m) {
-  struct ltopic *t =
-      registry_find(&s->reg, m->topic, m->topic_len, m->topic_hash);
-  struct smsg *sm = t ? smsg_get(s, m) : NULL;
-  if (!sm) {
-    msg_unref(s->mem, m);
-    return;
-  }
+struct fanout {
+  struct shard *s;
+  struct msg *m;
+  struct smsg *sm; /* made on the first subscriber */
+};
+
+static void fan_to(struct fanout *f, struct ltopic *t) {
   for (uint32_t i = 0; i < t->nsubs; i++) {
     struct sub *sub = t->subs[i];
-    if (m->seq <= sub->last_seq)
-      continue; /* replayed already, or older than the subscription */
-    sub->last_seq = m->seq;
-    client_enqueue(s, sub->client, sm);
+    struct client *c = sub->client;
+    /* Replayed already or older than the subscription; or this client
+     * got the message through another of its subscriptions. */
+    if (f->m->seq <= sub->last_seq || f->m->seq == c->stamp)
+      continue;
+    if (!f->sm && !(f->sm = smsg_get(f->s, f->m)))
+      return;
+    sub->last_seq = c->stamp = f->m->seq;
+    client_enqueue(f->s, c, f->sm);
   }
-  if (sm->refs == 0)
-    smsg_put(s, sm);
+}
+
+static void fan_to_pattern(void *val, void *ud) { fan_to(ud, val); }
+
+/* Hands one message to every local subscriber of its topic or of a
+ * pattern matching it. Consumes the shard's ref on `m`. */
+static void deliver(struct shard *s, struct msg *m) {
+  struct fanout f = {s, m, NULL};
+  struct ltopic *t =
+      registry_find(&s->reg, m->topic, m->topic_len, m->topic_hash);
+  if (t)
+    fan_to(&f, t);
+  if (s->reg.patterns.count)
+    ptrie_match(&s->reg.patterns, m->topic, m->topic_len, fan_to_pattern, &f);
+  if (!f.sm)
+    msg_unref(s->mem, m);
+  else if (f.sm->refs == 0)
+    smsg_put(s, f.sm);
 }
 
 static void flush_dirty(struct shard *s) {

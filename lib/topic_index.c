@@ -18,11 +18,13 @@ static int gtopic_eq(const struct hnode *n, const void *key) {
 
 int topic_index_init(struct topic_index *ti, const hub_mem *mem,
                      unsigned nshards, _Atomic int64_t *seq,
-                     const struct hist_limits *defaults,
+                     const hash_key *key, const struct hist_limits *defaults,
                      const struct hist_rule *rules, size_t nrules) {
   memset(ti, 0, sizeof(*ti));
   ti->mem = mem;
   ti->seq = seq;
+  pthread_rwlock_init(&ti->pat_lock, NULL);
+  ptrie_init(&ti->pats, mem, key);
   ti->nshards = nshards;
   ti->defaults = *defaults;
   ti->stripes = mem_calloc(mem, TI_STRIPES, sizeof(*ti->stripes));
@@ -71,6 +73,8 @@ void topic_index_destroy(struct topic_index *ti) {
   mem_free(ti->mem, ti->rules);
   ti->rules = NULL;
   ti->nrules = 0;
+  ptrie_destroy(&ti->pats); /* every pattern was released with its sub */
+  pthread_rwlock_destroy(&ti->pat_lock);
 }
 
 static const struct hist_limits *limits_for(const struct topic_index *ti,
@@ -135,8 +139,62 @@ int ti_acquire_locked(struct topic_index *ti, struct ti_stripe *st,
   return 0;
 }
 
+int ti_pat_acquire_locked(struct topic_index *ti, const char *pat,
+                          size_t len, unsigned shard) {
+  void **slot = ptrie_slot(&ti->pats, pat, len, true);
+  if (!slot)
+    return HUB_ENOMEM;
+  struct gpat *g = *slot;
+  if (!g) {
+    g = mem_calloc(ti->mem, 1, sizeof(*g) + sizeof(uint32_t) * ti->nshards);
+    if (!g) {
+      ptrie_remove(&ti->pats, pat, len);
+      return HUB_ENOMEM;
+    }
+    *slot = g;
+    atomic_fetch_add_explicit(&ti->npats, 1, memory_order_relaxed);
+  }
+  g->counts[shard]++;
+  g->mask |= UINT64_C(1) << shard;
+  return 0;
+}
+
+static void or_mask(void *val, void *ud) {
+  *(uint64_t *)ud |= ((struct gpat *)val)->mask;
+}
+
+uint64_t ti_pat_mask(struct topic_index *ti, const char *topic, size_t len) {
+  if (!atomic_load_explicit(&ti->npats, memory_order_relaxed))
+    return 0;
+  uint64_t mask = 0;
+  pthread_rwlock_rdlock(&ti->pat_lock);
+  ptrie_match(&ti->pats, topic, len, or_mask, &mask);
+  pthread_rwlock_unlock(&ti->pat_lock);
+  return mask;
+}
+
+static void pat_release(struct topic_index *ti, const char *pat, size_t len,
+                        unsigned shard) {
+  pthread_rwlock_wrlock(&ti->pat_lock);
+  void **slot = ptrie_slot(&ti->pats, pat, len, false);
+  struct gpat *g = slot ? *slot : NULL;
+  if (g && g->counts[shard] && --g->counts[shard] == 0) {
+    g->mask &= ~(UINT64_C(1) << shard);
+    if (!g->mask) {
+      mem_free(ti->mem, g);
+      ptrie_remove(&ti->pats, pat, len);
+      atomic_fetch_sub_explicit(&ti->npats, 1, memory_order_relaxed);
+    }
+  }
+  pthread_rwlock_unlock(&ti->pat_lock);
+}
+
 void ti_release(struct topic_index *ti, const char *name, size_t len,
                 uint64_t hash, unsigned shard) {
+  if (pattern_is_wild(name, len)) {
+    pat_release(ti, name, len, shard);
+    return;
+  }
   struct ti_stripe *st = ti_stripe_of(ti, hash);
   pthread_mutex_lock(&st->lock);
   struct gtopic *t = ti_find_locked(st, name, len, hash);
@@ -223,4 +281,12 @@ bool ti_ages(const struct topic_index *ti) {
   for (size_t i = 0; i < ti->nrules; i++)
     ages |= ti->rules[i].lim.max_msgs && ti->rules[i].lim.max_age_ms;
   return ages;
+}
+
+void ti_pat_replay(struct topic_index *ti, int64_t since, struct replay *r) {
+  memset(r, 0, sizeof(*r));
+  r->last = atomic_load_explicit(ti->seq, memory_order_relaxed);
+  r->resume = since >= 0;
+  if (r->resume)
+    r->reset = RESET_RETENTION;
 }

@@ -15,6 +15,7 @@
 
 #include "hash.h"
 #include "history.h"
+#include "ptrie.h"
 
 #define TI_STRIPES 64
 
@@ -56,11 +57,22 @@ struct topic_index {
    * it, on a topic without an entry, may have missed messages. */
   _Atomic int64_t horizon;
   _Atomic int64_t *seq; /* the hub's sequence counter */
+  /* Wildcard subscriptions: pattern -> struct gpat, under pat_lock. A
+   * broadcast reads it (inside its stripe lock) only when npats > 0. */
+  pthread_rwlock_t pat_lock;
+  struct ptrie pats;
+  _Atomic uint64_t npats;
+};
+
+/* Which shards hold subscriptions to one pattern. */
+struct gpat {
+  uint64_t mask;
+  uint32_t counts[];
 };
 
 int topic_index_init(struct topic_index *ti, const hub_mem *mem,
                      unsigned nshards, _Atomic int64_t *seq,
-                     const struct hist_limits *defaults,
+                     const hash_key *key, const struct hist_limits *defaults,
                      const struct hist_rule *rules, size_t nrules);
 void topic_index_destroy(struct topic_index *ti);
 
@@ -75,7 +87,15 @@ struct gtopic *ti_find_locked(struct ti_stripe *st, const char *name,
 int ti_acquire_locked(struct topic_index *ti, struct ti_stripe *st,
                       const char *name, size_t len, uint64_t hash,
                       unsigned shard);
-/* Counts one subscription fewer; takes the stripe's lock itself. */
+/* Counts one more subscription of `shard` to a pattern; pat_lock is held
+ * for writing. Returns 0 or HUB_ENOMEM. */
+int ti_pat_acquire_locked(struct topic_index *ti, const char *pat,
+                          size_t len, unsigned shard);
+/* The shards with a wildcard subscription matching `topic`; pat_lock is
+ * taken for reading inside. */
+uint64_t ti_pat_mask(struct topic_index *ti, const char *topic, size_t len);
+/* Counts one subscription fewer, to a topic or a pattern; takes the lock
+ * it needs itself. */
 void ti_release(struct topic_index *ti, const char *name, size_t len,
                 uint64_t hash, unsigned shard);
 /* The entry a broadcast to the topic appends to: found, or created when
@@ -103,6 +123,9 @@ struct replay {
  * HUB_ENOMEM. */
 int ti_replay_locked(struct topic_index *ti, struct gtopic *t, int64_t since,
                      bool epoch_ok, struct replay *r);
+/* A pattern subscription starts live: r->last is the hub's seq now, and a
+ * starting point gets a reset (no history spans a pattern). */
+void ti_pat_replay(struct topic_index *ti, int64_t since, struct replay *r);
 void replay_free(const hub_mem *mem, struct replay *r);
 /* True if some topic's history has an age limit (then shards sweep). */
 bool ti_ages(const struct topic_index *ti);

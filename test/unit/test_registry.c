@@ -16,7 +16,7 @@ static uint64_t h(const char *s) {
 
 void test_registry_idempotent(void) {
   struct registry reg;
-  registry_init(&reg, &hub__mem_default);
+  registry_init(&reg, &hub__mem_default, &(hash_key){1, 2});
   struct sub_list a = {0}, b = {0};
   struct client *ca = (struct client *)&a, *cb = (struct client *)&b;
   CHECK_EQ(ADD(&reg, ca, &a, "news"), 1);
@@ -37,7 +37,7 @@ void test_registry_idempotent(void) {
 
 void test_registry_cleanup(void) {
   struct registry reg;
-  registry_init(&reg, &hub__mem_default);
+  registry_init(&reg, &hub__mem_default, &(hash_key){1, 2});
   struct sub_list a = {0};
   struct client *ca = (struct client *)&a;
   CHECK_EQ(ADD(&reg, ca, &a, "x"), 1);
@@ -59,7 +59,7 @@ void test_registry_cleanup(void) {
 
 void test_registry_many_topics(void) {
   struct registry reg;
-  registry_init(&reg, &hub__mem_default);
+  registry_init(&reg, &hub__mem_default, &(hash_key){1, 2});
   enum { CLIENTS = 50, TOPICS = 2000 };
   struct sub_list lists[CLIENTS];
   memset(lists, 0, sizeof(lists));
