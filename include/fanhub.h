@@ -485,6 +485,16 @@ HUB_EXTERN int64_t hub_broadcast(hub_t *hub, const char *topic,
                                  const void *data, size_t len,
                                  unsigned flags);
 
+/* Sends one message on `topic` to one client only (a snapshot when it
+ * subscribes, say), framed like a broadcast on that topic and carrying
+ * the hub's current seq. It is queued after anything already queued for
+ * the client and before every hub_broadcast() that starts after this call
+ * returns. It goes past the client's queue caps. Returns 0, HUB_EINVAL,
+ * HUB_ETOPIC, HUB_ENOMEM or HUB_ESTATE; an unknown or closed id is
+ * ignored. Any thread. */
+HUB_EXTERN int hub_send_to(hub_t *hub, hub_client_id id, const char *topic,
+                           const void *data, size_t len, unsigned flags);
+
 /* ------------------------------------------------------------------------
  * Host-loop mode (hub_options_set_threads(opt, 0))
  * ------------------------------------------------------------------------ */

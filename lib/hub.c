@@ -406,6 +406,36 @@ int hub_unsubscribe(hub_t *hub, hub_client_id id, const char *topic) {
   return topic_cmd(hub, CMD_UNSUBSCRIBE, id, topic, NULL, -1);
 }
 
+int hub_send_to(hub_t *hub, hub_client_id id, const char *topic,
+                const void *data, size_t len, unsigned flags) {
+  size_t tlen;
+  if (!hub || id == 0 || (!data && len) ||
+      (flags & ~(HUB_MSG_JSON | HUB_MSG_BINARY)))
+    return HUB_EINVAL;
+  int rv = check_topic(hub, topic, &tlen);
+  if (rv)
+    return rv;
+  if (pattern_is_wild(topic, tlen))
+    return HUB_ETOPIC;
+  if (!accepting(hub))
+    return HUB_ESTATE;
+  struct cmd *c = cmd_new(hub, CMD_SEND, id, 0);
+  struct msg *m = msg_new(&hub->opt.mem, topic, tlen,
+                          hash_bytes(&hub->key, topic, tlen), data, len,
+                          flags);
+  if (!c || !m) {
+    mem_free(&hub->opt.mem, c);
+    if (m)
+      msg_unref(&hub->opt.mem, m);
+    return HUB_ENOMEM;
+  }
+  m->seq = atomic_load_explicit(&hub->seq, memory_order_relaxed);
+  m->ts_ms = hub__now_ms();
+  c->msg = m;
+  send_cmd(hub, c);
+  return 0;
+}
+
 int64_t hub_broadcast(hub_t *hub, const char *topic, const void *data,
                       size_t len, unsigned flags) {
   size_t tlen;

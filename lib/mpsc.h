@@ -70,6 +70,14 @@ static inline void *mpsc_ring_pop(struct mpsc_ring *r) {
   return ptr;
 }
 
+/* The next message without taking it, or NULL (as mpsc_ring_pop). */
+static inline void *mpsc_ring_peek(struct mpsc_ring *r) {
+  struct ring_slot *s = &r->slots[r->tail & r->mask];
+  if (atomic_load_explicit(&s->seq, memory_order_acquire) != r->tail + 1)
+    return NULL;
+  return s->ptr;
+}
+
 struct cmd_node {
   struct cmd_node *next;
 };

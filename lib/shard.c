@@ -284,6 +284,9 @@ static void attach(struct shard *s, struct client *c) {
     client_close_after_flush(s, c, HUB_CLOSE_GOING_AWAY);
 }
 
+static void deliver(struct shard *s, struct msg *m);
+static void deliver_upto(struct shard *s, int64_t seq);
+
 static void run_cmd(struct shard *s, struct cmd *cmd) {
   struct hub *hub = s->hub;
   struct client *c;
@@ -323,6 +326,19 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
       client_mark_dirty(s, c);
     }
     break;
+  case CMD_SEND: {
+    deliver_upto(s, cmd->msg->seq);
+    struct smsg *sm = (c = find_client(s, cmd->id)) ? smsg_get(s, cmd->msg)
+                                                    : NULL;
+    if (!sm) {
+      msg_unref(s->mem, cmd->msg);
+      break;
+    }
+    client_enqueue_replay(s, c, sm);
+    if (sm->refs == 0)
+      smsg_put(s, sm);
+    break;
+  }
   }
 }
 
@@ -410,6 +426,21 @@ int shard_unsubscribe(struct shard *s, struct client *c, const char *topic,
     return 0;
   ti_release(&hub->index, topic, len, hash, s->idx);
   return 1;
+}
+
+/* Delivers the messages already in this shard's ring that were broadcast
+ * before hub_send_to() read the hub's seq, so the one-off message comes
+ * after them as well as before everything later. */
+static void deliver_upto(struct shard *s, int64_t seq) {
+  struct msg *m;
+  if (s->pending && s->pending->seq <= seq) {
+    deliver(s, s->pending);
+    s->pending = NULL;
+  }
+  if (s->pending)
+    return; /* the ring's next ones come after the pending one */
+  while ((m = mpsc_ring_peek(&s->ring)) && m->seq <= seq)
+    deliver(s, mpsc_ring_pop(&s->ring));
 }
 
 static void run_cmds(struct shard *s) {
@@ -520,10 +551,15 @@ static void process(struct shard *s) {
       if (!m)
         break;
       /* A command pushed before this message (a subscribe, say) must take
-       * effect before it. */
-      if (!cmd_stack_empty(&s->cmds))
+       * effect before it; a send_to among them may deliver it first. */
+      if (!cmd_stack_empty(&s->cmds)) {
+        s->pending = m;
         run_cmds(s);
-      deliver(s, m);
+        m = s->pending;
+        s->pending = NULL;
+      }
+      if (m)
+        deliver(s, m);
     }
     flush_dirty(s);
     reap(s);

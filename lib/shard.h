@@ -20,7 +20,8 @@ enum cmd_type {
   CMD_SUBSCRIBE,
   CMD_UNSUBSCRIBE,
   CMD_CLOSE,
-  CMD_WRITABLE
+  CMD_WRITABLE,
+  CMD_SEND
 };
 
 struct cmd {
@@ -29,6 +30,7 @@ struct cmd {
   int code; /* CMD_CLOSE */
   hub_client_id id;
   struct client *client; /* CMD_ATTACH */
+  struct msg *msg;       /* CMD_SEND (a ref) */
   struct replay replay;  /* CMD_SUBSCRIBE: what the subscription is owed */
   uint64_t hash;         /* CMD_(UN)SUBSCRIBE: the topic */
   size_t len;
@@ -82,6 +84,7 @@ struct shard {
   struct registry reg;
   struct client *dirty;
   struct client *doomed;
+  struct msg *pending; /* popped, held while the commands before it run */
   struct smsg *free_smsgs;
   uint32_t nfree;
   struct tlist timers[TL_COUNT];

@@ -89,6 +89,7 @@ void test_sleep_ms(int ms);
   X(test_history_sweep)                                                       \
   X(test_wildcard_subscribe)                                                  \
   X(test_wildcard_10k)                                                        \
+  X(test_send_to)                                                             \
   X(test_http_ws_upgrade)                                                     \
   X(test_http_sse_get)                                                        \
   X(test_http_header_values)                                                  \

@@ -494,3 +494,32 @@ void test_wildcard_10k(void) {
   hub_free(hub);
   memtp_free(t);
 }
+
+void test_send_to(void) {
+  /* A snapshot sent to one client lands before the broadcasts that follow
+   * it, and nobody else gets it. */
+  hub_t *hub = hub_make(2, 1, NULL);
+  CHECK(hub);
+  struct memtp *a = memtp_attach(hub, NULL), *b = memtp_attach(hub, NULL);
+  for (int round = 0; round < 50; round++) {
+    char topic[16];
+    snprintf(topic, sizeof(topic), "s%d", round);
+    CHECK(hub_subscribe(hub, a->id, topic) == 0);
+    CHECK(hub_subscribe(hub, b->id, topic) == 0);
+    CHECK(hub_send_to(hub, a->id, topic, "S", 1, 0) == 0);
+    CHECK(hub_broadcast(hub, topic, "L", 1, 0) > 0);
+  }
+  CHECK(hub_send_to(hub, a->id, "x.*", "S", 1, 0) == HUB_ETOPIC);
+  CHECK(hub_send_to(hub, 0, "x", "S", 1, 0) == HUB_EINVAL);
+  CHECK(WAIT_STAT(hub, deliveries, 150, 2000));
+  char *s = memtp_take_copy(a, NULL);
+  for (int i = 0; i < 50; i++)
+    CHECK(s[2 * i] == 'S' && s[2 * i + 1] == 'L');
+  free(s);
+  s = memtp_take_copy(b, NULL);
+  CHECK(strlen(s) == 50 && !strchr(s, 'S'));
+  free(s);
+  hub_free(hub);
+  memtp_free(a);
+  memtp_free(b);
+}
