@@ -175,6 +175,12 @@ fuzz-run: fuzz
 	    $(FUZZ_DIR)/$$name.log | tr '\n' ' '; echo; \
 	done
 
+# Benchmarks, not part of check: fanhubd, nginx+nchan and a raw ceiling
+# side by side (bench/README.md); writes bench/results/. ~7 minutes.
+.PHONY: bench
+bench: deps all
+	bench/run.sh $(BUILD)
+
 deps:
 	sh scripts/deps.sh
 

@@ -1,0 +1,1203 @@
+/* loadgen: one process, one thread, one epoll loop holding many WebSocket
+ * or SSE subscribers of a fanout server, plus one HTTP publisher.
+ *
+ * It connects N subscribers (and K that never read: the isolation case),
+ * proves every healthy one is subscribed by publishing probes until each
+ * has seen one, then runs phases: publish messages over HTTP POST with at
+ * most W in flight (a message is in flight until every healthy subscriber
+ * has it), each payload carrying its sequence number and its send time.
+ * Per phase it prints one JSON line: deliveries/s, broadcast-to-receive
+ * latency percentiles and CDF, lost and duplicated messages, and what the
+ * server process(es) spent: write syscalls, CPU, RSS.
+ *
+ * Everything is bounded: connect, probe, every phase and its drain have a
+ * deadline. Exit status: 0 all delivered once, 1 losses or duplicates,
+ * 2 setup failure or a deadline hit. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <linux/perf_event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RBUF (256 * 1024)
+#define CARRY_MAX (64 * 1024)
+#define MAX_PHASES 16
+#define MAX_PIDS 16
+#define CONNECTING_MAX 512 /* handshakes in progress at once */
+
+enum kind { K_WS, K_SSE };
+enum cstate { C_CONNECTING, C_HEAD, C_STREAM, C_DEAD };
+/* Chunked transfer decoding states (nginx chunks its SSE responses). */
+enum { CK_SIZE, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF };
+
+struct conn {
+  int fd;
+  uint8_t state, stalled, chunked, ck;
+  uint32_t ck_left;
+  uint32_t carry_len, carry_cap;
+  char *carry;
+  uint64_t base; /* lowest sequence number this subscriber still lacks */
+  uint64_t bits; /* bit k: got base + k (messages may arrive out of order
+                    when several publisher connections are in flight) */
+  bool probed;
+};
+
+struct phase {
+  unsigned size, window, msgs;
+  double secs;
+};
+
+/* ---- options ---- */
+static const char *host = "127.0.0.1";
+static int port;
+static enum kind kind = K_WS;
+static const char *sub_path = "/ws?topic=bench";
+static const char *pub_path = "/publish?topic=bench";
+static const char *ws_protocol;
+static const char *metrics_path;
+static const char *label = "";
+static unsigned nsubs = 100, nstalled;
+static pid_t pids[MAX_PIDS];
+static int npids;
+static struct phase phases[MAX_PHASES];
+static int nphases;
+static double connect_timeout = 60, drain_timeout = 10, probe_timeout = 30;
+
+/* ---- state ---- */
+static int epfd;
+static struct conn *subs;
+static unsigned nconns;      /* nsubs + nstalled */
+static unsigned connected;   /* got their response head */
+static unsigned connecting;  /* in C_CONNECTING / C_HEAD */
+static unsigned next_to_open;
+static unsigned probed_count;
+static unsigned dead_count;
+static char *rbuf;
+static struct sockaddr_in addr;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *fmt, const char *arg) {
+  fprintf(stderr, "loadgen: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n");
+  exit(2);
+}
+
+/* ---- latency histogram: log-linear, 1/64 relative precision ---- */
+#define HBUCKETS (128 + 57 * 64)
+static uint64_t hist[HBUCKETS];
+static uint64_t hist_n, hist_max;
+
+static unsigned hidx(uint64_t v) {
+  if (v < 128)
+    return (unsigned)v;
+  int e = 63 - __builtin_clzll(v);
+  unsigned m = (unsigned)(v >> (e - 6)); /* 64..127 */
+  return 128 + (unsigned)(e - 7) * 64 + (m - 64);
+}
+
+static double hval(unsigned i) {
+  if (i < 128)
+    return i;
+  unsigned e = (i - 128) / 64 + 7, m = (i - 128) % 64 + 64;
+  double lo = (double)((uint64_t)m << (e - 6));
+  return lo + (double)(1ull << (e - 6)) / 2;
+}
+
+static void hadd(uint64_t v) {
+  hist[hidx(v)]++;
+  hist_n++;
+  if (v > hist_max)
+    hist_max = v;
+}
+
+/* The value at quantile q (0..1), in ns. */
+static double hq(double q) {
+  if (!hist_n)
+    return 0;
+  if (q >= 1)
+    return (double)hist_max;
+  uint64_t rank = (uint64_t)(q * (double)hist_n), seen = 0;
+  for (unsigned i = 0; i < HBUCKETS; i++) {
+    seen += hist[i];
+    if (seen > rank) {
+      double v = hval(i);
+      return v > (double)hist_max ? (double)hist_max : v;
+    }
+  }
+  return (double)hist_max;
+}
+
+/* ---- server process accounting from /proc and perf ---- */
+struct proc_snap {
+  double cpu_s;
+  uint64_t syscw;
+  uint64_t rss_kb;
+  uint64_t sends; /* write/writev/sendmsg/sendto syscalls, via perf */
+};
+
+static bool read_file(const char *path, char *buf, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  ssize_t n = read(fd, buf, cap - 1);
+  close(fd);
+  if (n < 0)
+    return false;
+  buf[n] = '\0';
+  return true;
+}
+
+static uint64_t field_u64(const char *buf, const char *key) {
+  const char *p = strstr(buf, key);
+  return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+static uint64_t rss_kb(void) {
+  char buf[4096], path[64];
+  uint64_t sum = 0;
+  for (int i = 0; i < npids; i++) {
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pids[i]);
+    if (read_file(path, buf, sizeof(buf)))
+      sum += field_u64(buf, "VmRSS:");
+  }
+  return sum;
+}
+
+/* perf tracepoint counters, one per (thread, syscall). */
+#define MAX_PERF 512
+static int perf_fds[MAX_PERF];
+static int nperf;
+static bool perf_ok;
+
+static const char *const send_calls[] = {"write", "writev", "sendmsg",
+                                         "sendto", "sendmmsg"};
+
+static int tracepoint_id(const char *name) {
+  char path[160], buf[32];
+  const char *roots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
+  for (int r = 0; r < 2; r++) {
+    snprintf(path, sizeof(path), "%s/events/syscalls/sys_enter_%s/id",
+             roots[r], name);
+    if (read_file(path, buf, sizeof(buf)))
+      return atoi(buf);
+  }
+  return -1;
+}
+
+static void perf_open(void) {
+  int ids[5];
+  for (int k = 0; k < 5; k++)
+    ids[k] = tracepoint_id(send_calls[k]);
+  perf_ok = npids > 0;
+  for (int i = 0; i < npids && perf_ok; i++) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pids[i]);
+    DIR *d = opendir(path);
+    if (!d) {
+      perf_ok = false;
+      break;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) && perf_ok) {
+      if (de->d_name[0] == '.')
+        continue;
+      pid_t tid = atoi(de->d_name);
+      for (int k = 0; k < 5; k++) {
+        if (ids[k] < 0)
+          continue;
+        struct perf_event_attr a = {0};
+        a.type = PERF_TYPE_TRACEPOINT;
+        a.size = sizeof(a);
+        a.config = (uint64_t)ids[k];
+        a.sample_period = 0;
+        int fd = nperf < MAX_PERF
+                     ? (int)syscall(SYS_perf_event_open, &a, tid, -1, -1,
+                                    PERF_FLAG_FD_CLOEXEC)
+                     : -1;
+        if (fd < 0) {
+          perf_ok = false;
+          break;
+        }
+        perf_fds[nperf++] = fd;
+      }
+    }
+    closedir(d);
+  }
+  if (!perf_ok) {
+    for (int i = 0; i < nperf; i++)
+      close(perf_fds[i]);
+    nperf = 0;
+    if (npids)
+      fprintf(stderr, "loadgen: perf syscall counters unavailable (%s); "
+                      "only /proc syscw\n", strerror(errno));
+  }
+}
+
+static void snap(struct proc_snap *s) {
+  char buf[4096], path[64];
+  long tck = sysconf(_SC_CLK_TCK);
+  memset(s, 0, sizeof(*s));
+  for (int i = 0; i < npids; i++) {
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pids[i]);
+    if (read_file(path, buf, sizeof(buf))) {
+      /* Fields after the ")" that ends comm: state is 3rd, utime 14th. */
+      char *p = strrchr(buf, ')');
+      unsigned long ut = 0, st = 0;
+      if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                             "%lu %lu", &ut, &st) == 2)
+        s->cpu_s += (double)(ut + st) / (double)tck;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/io", (int)pids[i]);
+    if (read_file(path, buf, sizeof(buf)))
+      s->syscw += field_u64(buf, "syscw:");
+  }
+  s->rss_kb = rss_kb();
+  for (int i = 0; i < nperf; i++) {
+    uint64_t v = 0;
+    if (read(perf_fds[i], &v, sizeof(v)) == sizeof(v))
+      s->sends += v;
+  }
+}
+
+/* ---- sockets ---- */
+static int open_socket(bool small_rcvbuf) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  if (small_rcvbuf) {
+    int sz = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 &&
+      errno != EINPROGRESS) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* Close without TIME_WAIT: back-to-back runs would run out of ports. */
+static void hard_close(int fd) {
+  struct linger l = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+  close(fd);
+}
+
+static void ep(int op, int fd, uint32_t events, uint64_t tag) {
+  struct epoll_event ev = {.events = events, .data.u64 = tag};
+  if (epoll_ctl(epfd, op, fd, &ev) < 0 && op != EPOLL_CTL_DEL)
+    die("epoll_ctl: %s", strerror(errno));
+}
+
+#define PUB_TAG (1ull << 40)
+
+static void sub_open(unsigned i) {
+  struct conn *c = &subs[i];
+  memset(c, 0, sizeof(*c));
+  c->stalled = i >= nsubs;
+  c->base = 1;
+  c->fd = open_socket(c->stalled);
+  if (c->fd < 0)
+    die("socket/connect: %s", strerror(errno));
+  c->state = C_CONNECTING;
+  connecting++;
+  ep(EPOLL_CTL_ADD, c->fd, EPOLLOUT, i);
+}
+
+static void sub_dead(struct conn *c, const char *why) {
+  if (c->state == C_DEAD)
+    return;
+  if (c->state != C_STREAM)
+    connecting--;
+  c->state = C_DEAD;
+  dead_count++;
+  epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+  if (dead_count <= 5)
+    fprintf(stderr, "loadgen: subscriber closed: %s\n", why);
+}
+
+static void sub_send_request(unsigned i) {
+  struct conn *c = &subs[i];
+  char req[1024];
+  int n;
+  if (kind == K_WS) {
+    unsigned char key[16];
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char k64[25];
+    for (int j = 0; j < 16; j++)
+      key[j] = (unsigned char)rand();
+    for (int j = 0, o = 0; j < 16; j += 3) {
+      uint32_t v = (uint32_t)key[j] << 16 |
+                   (j + 1 < 16 ? (uint32_t)key[j + 1] << 8 : 0) |
+                   (j + 2 < 16 ? key[j + 2] : 0);
+      k64[o++] = b64[v >> 18 & 63];
+      k64[o++] = b64[v >> 12 & 63];
+      k64[o++] = j + 1 < 16 ? b64[v >> 6 & 63] : '=';
+      k64[o++] = j + 2 < 16 ? b64[v & 63] : '=';
+    }
+    k64[24] = '\0';
+    n = snprintf(req, sizeof(req),
+                 "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                 "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
+                 sub_path, host, port, k64,
+                 ws_protocol ? "Sec-WebSocket-Protocol: " : "",
+                 ws_protocol ? ws_protocol : "", ws_protocol ? "\r\n" : "");
+  } else {
+    n = snprintf(req, sizeof(req),
+                 "GET %s HTTP/1.1\r\nHost: %s:%d\r\n"
+                 "Accept: text/event-stream\r\n\r\n",
+                 sub_path, host, port);
+  }
+  if (write(c->fd, req, (size_t)n) != n) {
+    sub_dead(c, "request write failed");
+    return;
+  }
+  c->state = C_HEAD;
+  ep(EPOLL_CTL_MOD, c->fd, EPOLLIN, i);
+}
+
+/* ---- phase accounting ---- */
+static uint32_t *recv_cnt;      /* per sequence number: healthy receivers */
+static uint64_t max_seq_alloc;
+static uint64_t published;      /* last sequence number sent */
+static uint64_t done_upto;      /* every seq <= this reached every healthy sub */
+static uint64_t deliveries, lost, dups, probe_msgs, last_recv_ns;
+static uint64_t bad_msgs;
+
+static void on_delivery(struct conn *c, const char *p, size_t len,
+                        uint64_t now) {
+  const char *at = memchr(p, '@', len < 64 ? len : 64);
+  if (!at || (size_t)(p + len - at) < 4) {
+    bad_msgs++;
+    return;
+  }
+  if (at[1] == 'P') {
+    probe_msgs++;
+    if (!c->probed) {
+      c->probed = true;
+      probed_count++;
+    }
+    return;
+  }
+  if (at[1] != 'M') {
+    bad_msgs++;
+    return;
+  }
+  char *e;
+  uint64_t seq = strtoull(at + 2, &e, 10);
+  uint64_t sent = strtoull(e + 1, NULL, 10);
+  if (seq == 0 || seq > published) {
+    bad_msgs++;
+    return;
+  }
+  if (seq < c->base) {
+    dups++;
+    return;
+  }
+  uint64_t d = seq - c->base;
+  if (d >= 64) { /* cannot happen with W <= 64: in flight is bounded */
+    bad_msgs++;
+    return;
+  }
+  if (c->bits & (1ull << d)) {
+    dups++;
+    return;
+  }
+  c->bits |= 1ull << d;
+  while (c->bits & 1) {
+    c->bits >>= 1;
+    c->base++;
+  }
+  deliveries++;
+  last_recv_ns = now;
+  hadd(now > sent ? now - sent : 0);
+  if (++recv_cnt[seq] == nsubs && seq == done_upto + 1) {
+    while (done_upto < published && recv_cnt[done_upto + 1] >= nsubs)
+      done_upto++;
+  }
+}
+
+/* WebSocket frames from the server; returns bytes consumed. */
+static size_t parse_ws(struct conn *c, char *buf, size_t len, uint64_t now) {
+  size_t off = 0;
+  while (len - off >= 2) {
+    unsigned char *p = (unsigned char *)buf + off;
+    uint64_t plen = p[1] & 0x7f;
+    size_t hl = 2;
+    if (plen == 126) {
+      if (len - off < 4)
+        break;
+      plen = (uint64_t)p[2] << 8 | p[3];
+      hl = 4;
+    } else if (plen == 127) {
+      if (len - off < 10)
+        break;
+      plen = 0;
+      for (int i = 0; i < 8; i++)
+        plen = plen << 8 | p[2 + i];
+      hl = 10;
+    }
+    if (p[1] & 0x80)
+      hl += 4; /* servers must not mask; tolerate it in the length only */
+    if (plen > CARRY_MAX) {
+      sub_dead(c, "frame too large");
+      return len;
+    }
+    if (len - off < hl + plen)
+      break;
+    unsigned op = p[0] & 0x0f;
+    char *pl = (char *)p + hl;
+    if (op == 1 || op == 2 || op == 0) {
+      on_delivery(c, pl, (size_t)plen, now);
+    } else if (op == 8) {
+      sub_dead(c, "WebSocket close frame");
+      return len;
+    } else if (op == 9 && plen <= 125) {
+      unsigned char pong[6 + 125] = {0x8a, (unsigned char)(0x80 | plen), 0,
+                                     0, 0, 0}; /* zero mask */
+      memcpy(pong + 6, pl, (size_t)plen);
+      ssize_t w = write(c->fd, pong, 6 + (size_t)plen);
+      (void)w;
+    }
+    off += hl + (size_t)plen;
+  }
+  return off;
+}
+
+/* SSE lines: every "data:" line is one message (payloads are one line). */
+static size_t parse_sse(struct conn *c, char *buf, size_t len, uint64_t now) {
+  size_t off = 0;
+  for (;;) {
+    char *nl = memchr(buf + off, '\n', len - off);
+    if (!nl)
+      break;
+    char *line = buf + off;
+    size_t ll = (size_t)(nl - line);
+    if (ll && line[ll - 1] == '\r')
+      ll--;
+    if (ll >= 5 && memcmp(line, "data:", 5) == 0) {
+      size_t s = 5 + (ll > 5 && line[5] == ' ');
+      on_delivery(c, line + s, ll - s, now);
+    }
+    off = (size_t)(nl - buf) + 1;
+  }
+  if (len - off > CARRY_MAX) {
+    sub_dead(c, "SSE line too long");
+    return len;
+  }
+  return off;
+}
+
+/* Decodes chunked transfer coding in place; returns the decoded length. */
+static size_t dechunk(struct conn *c, char *p, size_t n) {
+  size_t r = 0, w = 0;
+  while (r < n) {
+    char ch = p[r];
+    switch (c->ck) {
+    case CK_SIZE:
+      if (isxdigit((unsigned char)ch)) {
+        c->ck_left = c->ck_left * 16 +
+                     (uint32_t)(isdigit((unsigned char)ch)
+                                    ? ch - '0'
+                                    : (tolower((unsigned char)ch) - 'a' + 10));
+        r++;
+      } else if (ch == '\r') {
+        c->ck = CK_SIZE_LF;
+        r++;
+      } else {
+        c->ck = CK_EXT;
+        r++;
+      }
+      break;
+    case CK_EXT:
+      if (ch == '\r')
+        c->ck = CK_SIZE_LF;
+      r++;
+      break;
+    case CK_SIZE_LF:
+      r++;
+      if (c->ck_left == 0) {
+        sub_dead(c, "chunked stream ended");
+        return w;
+      }
+      c->ck = CK_DATA;
+      break;
+    case CK_DATA: {
+      size_t k = n - r < c->ck_left ? n - r : c->ck_left;
+      memmove(p + w, p + r, k);
+      w += k;
+      r += k;
+      c->ck_left -= (uint32_t)k;
+      if (!c->ck_left)
+        c->ck = CK_DATA_CR;
+      break;
+    }
+    case CK_DATA_CR:
+      r++;
+      c->ck = CK_DATA_LF;
+      break;
+    case CK_DATA_LF:
+      r++;
+      c->ck = CK_SIZE;
+      c->ck_left = 0;
+      break;
+    }
+  }
+  return w;
+}
+
+/* Stream bytes at rbuf[0..len) (carry already in front); keeps the tail. */
+static void consume(struct conn *c, size_t len, uint64_t now) {
+  size_t used = kind == K_WS ? parse_ws(c, rbuf, len, now)
+                             : parse_sse(c, rbuf, len, now);
+  if (c->state == C_DEAD)
+    return;
+  size_t tail = len - used;
+  if (tail) {
+    if (tail > c->carry_cap) {
+      free(c->carry);
+      c->carry_cap = (uint32_t)(tail > 256 ? tail : 256);
+      c->carry = malloc(c->carry_cap);
+      if (!c->carry)
+        die("%s", "out of memory");
+    }
+    memcpy(c->carry, rbuf + used, tail);
+  }
+  c->carry_len = (uint32_t)tail;
+}
+
+static void on_head(unsigned i, struct conn *c, size_t len, uint64_t now) {
+  char *end = memmem(rbuf, len, "\r\n\r\n", 4);
+  if (!end) {
+    if (len > 8192) {
+      sub_dead(c, "response head too large");
+      return;
+    }
+    free(c->carry);
+    c->carry = malloc(len);
+    if (!c->carry)
+      die("%s", "out of memory");
+    memcpy(c->carry, rbuf, len);
+    c->carry_len = c->carry_cap = (uint32_t)len;
+    return;
+  }
+  size_t hl = (size_t)(end - rbuf) + 4;
+  int status = 0;
+  if (sscanf(rbuf, "HTTP/1.%*d %d", &status) != 1 ||
+      status != (kind == K_WS ? 101 : 200)) {
+    char line[128];
+    snprintf(line, sizeof(line), "%.*s", (int)strcspn(rbuf, "\r\n"), rbuf);
+    sub_dead(c, line);
+    return;
+  }
+  rbuf[hl - 1] = '\0';
+  for (char *p = rbuf; (p = strcasestr(p, "transfer-encoding:")); p++)
+    if (strcasestr(p, "chunked") && strcasestr(p, "chunked") < strchr(p, '\r'))
+      c->chunked = 1;
+  c->state = C_STREAM;
+  connecting--;
+  connected++;
+  size_t rest = len - hl;
+  memmove(rbuf, rbuf + hl, rest);
+  free(c->carry);
+  c->carry = NULL;
+  c->carry_len = c->carry_cap = 0;
+  if (c->chunked)
+    rest = dechunk(c, rbuf, rest);
+  if (c->stalled) {
+    /* Never read again: the server's queue for it fills up. */
+    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    return;
+  }
+  consume(c, rest, now);
+  (void)i;
+}
+
+static void sub_event(unsigned i, uint32_t events, uint64_t now) {
+  struct conn *c = &subs[i];
+  if (c->state == C_DEAD)
+    return;
+  if (c->state == C_CONNECTING) {
+    int err = 0;
+    socklen_t el = sizeof(err);
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (err) {
+      sub_dead(c, strerror(err));
+      return;
+    }
+    sub_send_request(i);
+    return;
+  }
+  if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+    return;
+  for (int round = 0; round < 4; round++) {
+    size_t carry = c->carry_len;
+    if (carry)
+      memcpy(rbuf, c->carry, carry);
+    ssize_t n = read(c->fd, rbuf + carry, RBUF - carry);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+      sub_dead(c, n == 0 ? "EOF" : strerror(errno));
+      return;
+    }
+    if (n < 0)
+      return;
+    size_t len = (size_t)n;
+    if (c->state == C_HEAD) {
+      on_head(i, c, carry + len, now);
+    } else {
+      if (c->chunked)
+        len = dechunk(c, rbuf + carry, len);
+      if (c->state != C_DEAD)
+        consume(c, carry + len, now);
+    }
+    if (c->state != C_STREAM || (size_t)n < RBUF - carry)
+      return;
+  }
+}
+
+/* ---- publishers: a pool of HTTP/1.1 connections, one request each at a
+ * time. With W > 1, up to W requests are outstanding on W connections, so
+ * the window is filled even when the server answers a publish late. ---- */
+#define MAX_PUB 64
+struct pubconn {
+  int fd;
+  bool connected, busy;
+  size_t len;
+  char buf[4096];
+};
+static struct pubconn pubs[MAX_PUB];
+static int npubs = 1;
+static char *pub_req;
+static size_t pub_req_cap;
+static uint64_t pub_requests, pub_reconnects, pub_errors;
+static int pub_free_count; /* connected and idle */
+
+static void pub_connect(int i) {
+  struct pubconn *p = &pubs[i];
+  p->fd = open_socket(false);
+  if (p->fd < 0)
+    die("publisher connect: %s", strerror(errno));
+  p->connected = p->busy = false;
+  p->len = 0;
+  pub_reconnects++;
+  ep(EPOLL_CTL_ADD, p->fd, EPOLLOUT | EPOLLIN, PUB_TAG + (uint64_t)i);
+}
+
+static void pub_reset(int i) {
+  struct pubconn *p = &pubs[i];
+  if (p->connected && !p->busy)
+    pub_free_count--;
+  epoll_ctl(epfd, EPOLL_CTL_DEL, p->fd, NULL);
+  close(p->fd);
+  pub_connect(i);
+}
+
+static int pub_find_ready(void) {
+  if (!pub_free_count)
+    return -1;
+  for (int i = 0; i < npubs; i++)
+    if (pubs[i].connected && !pubs[i].busy)
+      return i;
+  return -1;
+}
+
+/* Sends one message: '@' kind seq ' ' send-time ' ' then padding. */
+static void pub_send(int i, char type, uint64_t seq, unsigned size) {
+  struct pubconn *p = &pubs[i];
+  size_t head_max = 256;
+  if (pub_req_cap < head_max + size) {
+    pub_req_cap = head_max + size;
+    pub_req = realloc(pub_req, pub_req_cap);
+    if (!pub_req)
+      die("%s", "out of memory");
+  }
+  uint64_t t = now_ns();
+  char body[64];
+  int bl = snprintf(body, sizeof(body), "@%c%" PRIu64 " %" PRIu64 " ", type,
+                    seq, t);
+  if ((unsigned)bl > size)
+    size = (unsigned)bl;
+  int hl = snprintf(pub_req, head_max,
+                    "POST %s HTTP/1.1\r\nHost: %s:%d\r\n"
+                    "Content-Type: text/plain\r\nContent-Length: %u\r\n\r\n",
+                    pub_path, host, port, size);
+  memcpy(pub_req + hl, body, (size_t)bl);
+  memset(pub_req + hl + bl, 'x', size - (unsigned)bl);
+  size_t total = (size_t)hl + size;
+  ssize_t w = write(p->fd, pub_req, total);
+  if (w != (ssize_t)total)
+    die("publish write: %s", w < 0 ? strerror(errno) : "short write");
+  p->busy = true;
+  pub_free_count--;
+  pub_requests++;
+}
+
+static void pub_event(int i, uint32_t events) {
+  struct pubconn *p = &pubs[i];
+  if (!p->connected) {
+    int err = 0;
+    socklen_t el = sizeof(err);
+    getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (err)
+      die("publisher connect: %s", strerror(err));
+    if (!(events & EPOLLOUT))
+      return;
+    p->connected = true;
+    pub_free_count++;
+    ep(EPOLL_CTL_MOD, p->fd, EPOLLIN | EPOLLRDHUP, PUB_TAG + (uint64_t)i);
+    if (!(events & EPOLLIN))
+      return;
+  }
+  ssize_t n = read(p->fd, p->buf + p->len, sizeof(p->buf) - 1 - p->len);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    return;
+  if (n <= 0) {
+    if (p->busy)
+      die("%s", "publisher: connection closed before the response");
+    pub_reset(i); /* the server closed an idle connection */
+    return;
+  }
+  p->len += (size_t)n;
+  p->buf[p->len] = '\0';
+  char *end = strstr(p->buf, "\r\n\r\n");
+  if (!end) {
+    if (p->len >= sizeof(p->buf) - 1)
+      die("%s", "publisher: response head too large");
+    return;
+  }
+  size_t hl = (size_t)(end - p->buf) + 4;
+  int status = 0;
+  sscanf(p->buf, "HTTP/1.%*d %d", &status);
+  char *cl = strcasestr(p->buf, "\r\ncontent-length:");
+  size_t body = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+  if (hl + body >= sizeof(p->buf))
+    die("%s", "publisher: response too large");
+  if (p->len < hl + body)
+    return;
+  char *conn = strcasestr(p->buf, "\r\nconnection:");
+  bool want_close =
+      conn && conn < end && strncasecmp(conn + 13, " close", 6) == 0;
+  if (status < 200 || status > 299) {
+    pub_errors++;
+    fprintf(stderr, "loadgen: publish answered %d: %.*s\n", status,
+            (int)body, p->buf + hl);
+  }
+  p->busy = false;
+  pub_free_count++;
+  p->len = 0;
+  if (want_close)
+    pub_reset(i); /* fanhubd closes after each answer: connect the next now */
+}
+
+/* ---- the loop ---- */
+static void poll_once(int timeout_ms) {
+  struct epoll_event evs[512];
+  int n = epoll_wait(epfd, evs, 512, timeout_ms);
+  uint64_t now = now_ns();
+  for (int i = 0; i < n; i++) {
+    if (evs[i].data.u64 >= PUB_TAG)
+      pub_event((int)(evs[i].data.u64 - PUB_TAG), evs[i].events);
+    else
+      sub_event((unsigned)evs[i].data.u64, evs[i].events, now);
+  }
+}
+
+static void open_more(void) {
+  while (next_to_open < nconns && connecting < CONNECTING_MAX)
+    sub_open(next_to_open++);
+}
+
+static double secs_since(uint64_t t0) { return (double)(now_ns() - t0) / 1e9; }
+
+/* GET metrics_path on a blocking socket; returns the body or NULL. */
+static char *http_get(const char *path) {
+  static char buf[65536];
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct timeval tv = {2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+    close(fd);
+    return NULL;
+  }
+  char req[512];
+  int n = snprintf(req, sizeof(req),
+                   "GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n",
+                   path, host, port);
+  if (write(fd, req, (size_t)n) != n) {
+    close(fd);
+    return NULL;
+  }
+  size_t len = 0;
+  ssize_t r;
+  while (len < sizeof(buf) - 1 &&
+         (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+    len += (size_t)r;
+  close(fd);
+  buf[len] = '\0';
+  char *b = strstr(buf, "\r\n\r\n");
+  return b ? b + 4 : NULL;
+}
+
+static void metric_json(FILE *o, const char *text, const char *name) {
+  const char *p = text;
+  size_t nl = strlen(name);
+  while (p && (p = strstr(p, name))) {
+    if ((p == text || p[-1] == '\n') && p[nl] == ' ') {
+      fprintf(o, ",\"%s\":%" PRIu64, name,
+              (uint64_t)strtoull(p + nl + 1, NULL, 10));
+      return;
+    }
+    p += nl;
+  }
+}
+
+static void usage(void) {
+  fputs(
+      "usage: loadgen --port P [options]\n"
+      "  --host H             server address (default 127.0.0.1)\n"
+      "  --proto ws|sse       subscriber kind (default ws)\n"
+      "  --sub PATH           subscribe request target (default "
+      "/ws?topic=bench)\n"
+      "  --pub PATH           publish POST target (default "
+      "/publish?topic=bench)\n"
+      "  --ws-protocol P      Sec-WebSocket-Protocol to offer (fanhub.raw)\n"
+      "  --subs N             healthy subscribers (default 100)\n"
+      "  --stalled K          extra subscribers that never read (default 0)\n"
+      "  --pids P1,P2         server processes to account (CPU, RSS, writes)\n"
+      "  --phase S:W:M:T      payload bytes, window, max messages, max "
+      "seconds\n"
+      "                       (repeatable; default 64:32:2000:2)\n"
+      "  --label TEXT         copied into each JSON line\n"
+      "  --metrics PATH       GET it after each phase, copy fanhub_* counters\n"
+      "  --connect-timeout S  (default 60)  --drain-timeout S (default 10)\n"
+      "loadgen --free-port    print a free loopback TCP port and exit\n",
+      stderr);
+  exit(2);
+}
+
+static void raise_nofile(unsigned need) {
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rlim_t want = need + 256;
+  if (rl.rlim_max < want) {
+    struct rlimit up = {want, want};
+    if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+      return;
+  }
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < want) {
+    fprintf(stderr, "loadgen: RLIMIT_NOFILE is %lu, need %lu\n",
+            (unsigned long)rl.rlim_cur, (unsigned long)want);
+    exit(2);
+  }
+}
+
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t al = sizeof(a);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+      getsockname(fd, (struct sockaddr *)&a, &al))
+    return 1;
+  printf("%u\n", ntohs(a.sin_port));
+  close(fd);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  static const struct option lo[] = {
+      {"host", 1, 0, 'h'},         {"port", 1, 0, 'p'},
+      {"proto", 1, 0, 'k'},        {"sub", 1, 0, 's'},
+      {"pub", 1, 0, 'P'},          {"ws-protocol", 1, 0, 'w'},
+      {"subs", 1, 0, 'n'},         {"stalled", 1, 0, 'z'},
+      {"pids", 1, 0, 'i'},         {"phase", 1, 0, 'f'},
+      {"label", 1, 0, 'l'},        {"metrics", 1, 0, 'm'},
+      {"connect-timeout", 1, 0, 'c'}, {"drain-timeout", 1, 0, 'd'},
+      {"free-port", 0, 0, 'F'},    {"help", 0, 0, '?'},
+      {0, 0, 0, 0}};
+  int o;
+  while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    switch (o) {
+    case 'h': host = optarg; break;
+    case 'p': port = atoi(optarg); break;
+    case 'k':
+      if (strcmp(optarg, "ws") == 0)
+        kind = K_WS;
+      else if (strcmp(optarg, "sse") == 0)
+        kind = K_SSE;
+      else
+        usage();
+      break;
+    case 's': sub_path = optarg; break;
+    case 'P': pub_path = optarg; break;
+    case 'w': ws_protocol = optarg; break;
+    case 'n': nsubs = (unsigned)atoi(optarg); break;
+    case 'z': nstalled = (unsigned)atoi(optarg); break;
+    case 'i':
+      for (char *t = strtok(optarg, ","); t && npids < MAX_PIDS;
+           t = strtok(NULL, ","))
+        pids[npids++] = atoi(t);
+      break;
+    case 'f': {
+      struct phase *ph = &phases[nphases];
+      if (nphases == MAX_PHASES ||
+          sscanf(optarg, "%u:%u:%u:%lf", &ph->size, &ph->window, &ph->msgs,
+                 &ph->secs) != 4 ||
+          ph->window < 1 || ph->window > MAX_PUB || ph->msgs < 1 || ph->size < 48 ||
+          ph->size > 60000)
+        usage();
+      nphases++;
+      break;
+    }
+    case 'l': label = optarg; break;
+    case 'm': metrics_path = optarg; break;
+    case 'c': connect_timeout = atof(optarg); break;
+    case 'd': drain_timeout = atof(optarg); break;
+    case 'F': return free_port();
+    default: usage();
+    }
+  }
+  if (!port || !nsubs)
+    usage();
+  if (!nphases)
+    phases[nphases++] = (struct phase){64, 32, 2000, 2};
+  signal(SIGPIPE, SIG_IGN);
+  srand((unsigned)getpid());
+  nconns = nsubs + nstalled;
+  raise_nofile(nconns + 16);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
+    die("bad host %s", host);
+  epfd = epoll_create1(EPOLL_CLOEXEC);
+  rbuf = malloc(RBUF + 16);
+  subs = calloc(nconns, sizeof(*subs));
+  for (int i = 0; i < nphases; i++)
+    max_seq_alloc += phases[i].msgs;
+  recv_cnt = calloc(max_seq_alloc + 2, sizeof(*recv_cnt));
+  if (!rbuf || !subs || !recv_cnt)
+    die("%s", "out of memory");
+
+  struct proc_snap base;
+  snap(&base);
+  perf_open();
+
+  /* 1. connect everyone */
+  uint64_t t0 = now_ns();
+  for (unsigned i = 0; i < (unsigned)nphases; i++)
+    if (phases[i].window > (unsigned)npubs)
+      npubs = (int)phases[i].window;
+  for (int i = 0; i < npubs; i++)
+    pub_connect(i);
+  while (connected + dead_count < nconns) {
+    open_more();
+    poll_once(10);
+    if (dead_count)
+      die("%s", "a subscriber failed to connect");
+    if (secs_since(t0) > connect_timeout)
+      die("%s", "timed out connecting subscribers");
+  }
+  double connect_s = secs_since(t0);
+  fprintf(stderr, "loadgen: %u subscribers connected in %.2fs\n", nconns,
+          connect_s);
+
+  /* 2. probes until every healthy subscriber has one: only then is each
+   * surely subscribed, whatever the server does on connect. */
+  t0 = now_ns();
+  uint64_t last_probe = 0;
+  unsigned probes = 0;
+  while (probed_count < nsubs) {
+    uint64_t now = now_ns();
+    int pi = pub_find_ready();
+    if (pi >= 0 && now - last_probe > 50000000u) {
+      pub_send(pi, 'P', 0, 64);
+      last_probe = now;
+      probes++;
+    }
+    poll_once(5);
+    if (dead_count)
+      die("%s", "a subscriber closed while probing");
+    if (secs_since(t0) > probe_timeout)
+      die("%s", "timed out waiting for probes to arrive");
+  }
+  /* let stray probes drain and the server settle */
+  for (uint64_t q = now_ns(); secs_since(q) < 0.3;)
+    poll_once(10);
+  struct proc_snap idle;
+  snap(&idle);
+  fprintf(stderr, "loadgen: all subscribed after %u probes, %.2fs\n", probes,
+          secs_since(t0));
+
+  int rc = 0;
+  uint64_t seq_base = 0;
+  for (int pi = 0; pi < nphases; pi++) {
+    struct phase *ph = &phases[pi];
+    memset(hist, 0, sizeof(hist));
+    hist_n = hist_max = 0;
+    deliveries = lost = dups = bad_msgs = 0;
+    uint64_t pub_err0 = pub_errors, pub_req0 = pub_requests,
+             pub_rc0 = pub_reconnects;
+    struct proc_snap s0, s1;
+    uint64_t rss_max = 0, last_rss = 0;
+    snap(&s0);
+    uint64_t start = now_ns();
+    uint64_t deadline = start + (uint64_t)(ph->secs * 1e9);
+    bool timed_out = false;
+    for (;;) {
+      uint64_t now = now_ns();
+      bool more = published - seq_base < ph->msgs && now < deadline;
+      int pc;
+      while (more && published - done_upto < ph->window &&
+             (pc = pub_find_ready()) >= 0) {
+        published++;
+        pub_send(pc, 'M', published, ph->size);
+        more = published - seq_base < ph->msgs;
+      }
+      if (!more && done_upto == published)
+        break;
+      if (!more && now > deadline + (uint64_t)(drain_timeout * 1e9)) {
+        timed_out = true;
+        break;
+      }
+      if (now - last_rss > 100000000u) {
+        uint64_t r = rss_kb();
+        if (r > rss_max)
+          rss_max = r;
+        last_rss = now;
+      }
+      poll_once(1);
+      if (dead_count > 0) {
+        fprintf(stderr, "loadgen: subscribers lost during the phase\n");
+        timed_out = true;
+        break;
+      }
+    }
+    uint64_t end_recv = last_recv_ns ? last_recv_ns : now_ns();
+    /* Whatever each subscriber still lacks at the end is lost. */
+    uint64_t missing = 0;
+    for (unsigned i = 0; i < nsubs; i++)
+      if (subs[i].state == C_STREAM && subs[i].base <= published)
+        missing += published + 1 - subs[i].base -
+                   (uint64_t)__builtin_popcountll(subs[i].bits);
+    snap(&s1);
+    if (s1.rss_kb > rss_max)
+      rss_max = s1.rss_kb;
+    uint64_t nmsg = published - seq_base;
+    double dur = (double)(end_recv - start) / 1e9;
+    if (dur <= 0)
+      dur = 1e-9;
+    double dps = (double)deliveries / dur;
+    double cpu = s1.cpu_s - s0.cpu_s;
+    uint64_t total_lost = lost + missing;
+    if (total_lost || dups || bad_msgs)
+      rc = rc ? rc : 1;
+    if (timed_out)
+      rc = 2;
+
+    printf("{\"label\":\"%s\",\"proto\":\"%s\",\"subs\":%u,\"stalled\":%u,"
+           "\"size\":%u,\"window\":%u,\"phase\":%d,\"msgs\":%" PRIu64
+           ",\"expected_deliveries\":%" PRIu64 ",\"deliveries\":%" PRIu64
+           ",\"duration_s\":%.4f,\"deliveries_per_s\":%.0f,\"msgs_per_s\":%.1f,"
+           "\"lat_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
+           "\"max\":%.1f},",
+           label, kind == K_WS ? "ws" : "sse", nsubs, nstalled, ph->size,
+           ph->window, pi, nmsg, nmsg * nsubs, deliveries, dur, dps,
+           (double)nmsg / dur, hq(0.5) / 1e3, hq(0.9) / 1e3, hq(0.99) / 1e3,
+           hq(0.999) / 1e3, (double)hist_max / 1e3);
+    static const double cq[] = {0,    0.01, 0.05, 0.1,  0.2,   0.3,  0.4,
+                                0.5,  0.6,  0.7,  0.8,  0.9,   0.95, 0.97,
+                                0.99, 0.995, 0.999, 0.9999, 1};
+    printf("\"cdf\":[");
+    for (size_t i = 0; i < sizeof(cq) / sizeof(cq[0]); i++)
+      printf("%s[%g,%.1f]", i ? "," : "", cq[i], hq(cq[i]) / 1e3);
+    printf("],\"lost\":%" PRIu64 ",\"dups\":%" PRIu64 ",\"bad\":%" PRIu64
+           ",\"timed_out\":%s,\"publish_requests\":%" PRIu64
+           ",\"publish_errors\":%" PRIu64 ",\"publish_reconnects\":%" PRIu64,
+           total_lost, dups, bad_msgs, timed_out ? "true" : "false",
+           pub_requests - pub_req0, pub_errors - pub_err0,
+           pub_reconnects - pub_rc0);
+    if (npids) {
+      double dd = deliveries ? (double)deliveries : 1;
+      printf(",\"server_cpu_s\":%.3f,\"cpu_s_per_M\":%.3f,"
+             "\"syscw_per_delivery\":%.4f",
+             cpu, cpu / dd * 1e6, (double)(s1.syscw - s0.syscw) / dd);
+      if (perf_ok)
+        printf(",\"writes_per_delivery\":%.4f", (double)(s1.sends - s0.sends) / dd);
+      else
+        printf(",\"writes_per_delivery\":null");
+      printf(",\"rss_base_kb\":%" PRIu64 ",\"rss_idle_kb\":%" PRIu64
+             ",\"rss_load_kb\":%" PRIu64 ",\"rss_idle_per_conn_b\":%.0f,"
+             "\"rss_load_per_conn_b\":%.0f",
+             base.rss_kb, idle.rss_kb, rss_max,
+             ((double)idle.rss_kb - (double)base.rss_kb) * 1024 / nconns,
+             ((double)rss_max - (double)base.rss_kb) * 1024 / nconns);
+    }
+    if (metrics_path) {
+      char *m = http_get(metrics_path);
+      if (m) {
+        printf(",\"server_metrics\":{\"ok\":1");
+        metric_json(stdout, m, "fanhub_bytes_queued");
+        metric_json(stdout, m, "fanhub_drops_total");
+        metric_json(stdout, m, "fanhub_deliveries_total");
+        metric_json(stdout, m, "fanhub_queue_overflows_total");
+        metric_json(stdout, m, "fanhub_clients");
+        printf("}");
+      }
+    }
+    printf(",\"connect_s\":%.2f}\n", connect_s);
+    fflush(stdout);
+    fprintf(stderr,
+            "loadgen: %s phase %d size %u W %u: %" PRIu64 " msgs, %.0f "
+            "deliveries/s, p99 %.0f us, lost %" PRIu64 ", dups %" PRIu64 "\n",
+            label, pi, ph->size, ph->window, nmsg, dps, hq(0.99) / 1e3,
+            total_lost, dups);
+    if (timed_out)
+      break;
+    /* the next phase starts with every subscriber caught up */
+    for (unsigned i = 0; i < nsubs; i++)
+      if (subs[i].state == C_STREAM) {
+        subs[i].base = published + 1;
+        subs[i].bits = 0;
+      }
+    done_upto = seq_base = published;
+  }
+  for (unsigned i = 0; i < nconns; i++)
+    if (subs[i].fd > 0)
+      hard_close(subs[i].fd);
+  for (int i = 0; i < npubs; i++)
+    close(pubs[i].fd);
+  return rc;
+}

@@ -1,0 +1,168 @@
+# Turns bench/results/latest.json into latest.md: jq -r -f report.jq
+def r(d): if . == null then "–" else ((. * pow(10; d) | round) / pow(10; d) | tostring) end;
+def ms: if . == null then "–" else (. / 1000 | r(2)) end;
+def kps: if . == null then "–" else ((. / 1000 | round | tostring) + "k") end;
+def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
+def x: if . == null then "–" else (r(2) + "×") end;
+def yes(c): if c == null then "n/a" elif c then "**met**" else "**not met**" end;
+def row: "| " + join(" | ") + " |";
+
+. as $all
+| def cell(s; n; p; subs; st; size; w):
+    first($all.runs[] | select(.server == s and .shards == n and .proto == p
+      and .subs == subs and .stalled == st and .size == size and .window == w)) // null;
+  def servername(s; n):
+    if s == "fanhub" then "fanhub \(n) shard" + (if n > 1 then "s" else "" end)
+    elif s == "nchan" then "nginx+nchan \(n) worker" + (if n > 1 then "s" else "" end)
+    else "ceiling \(n) thread" + (if n > 1 then "s" else "" end) end;
+
+"# fanhub benchmark: latest run",
+"",
+"Machine: \(.machine.nproc) CPUs (\(.machine.cpu)), \(.machine.mem_mb) MiB, \(.machine.kernel).",
+"Run \(.date), fanhub commit `\(.fanhub_commit)`" +
+  (if .fanhub_dirty_files > 0 then " with \(.fanhub_dirty_files) uncommitted file(s) in lib/include/examples" else "" end) +
+  ", nginx \(.nginx), nchan \(.nchan); the matrix took \(.matrix_seconds) s.",
+"Everything on loopback: the load generator (one thread) and the server share the 2 CPUs.",
+"How to read each figure: [bench/README.md](../README.md).",
+"",
+"## Targets of issue 10",
+"",
+"| target | cell | fanhub | peer | ratio | |",
+"|---|---|---|---|---|---|",
+( # saturation
+  (["ws", "sse"][]) as $p | ([1, 2][]) as $n
+  | cell("fanhub"; $n; $p; 10000; 0; 64; 32) as $f
+  | cell("nchan"; $n; $p; 10000; 0; 64; 32) as $c
+  | cell("ceiling"; $n; $p; 10000; 0; 64; 32) as $z
+  | (["saturation ≥ 3× nchan", "\($p) 10k 64 B W=32, n=\($n)",
+      ($f.deliveries_per_s | kps) + "/s", ($c.deliveries_per_s | kps) + "/s",
+      (ratio($f.deliveries_per_s; $c.deliveries_per_s) | x),
+      yes(if $f and $c then ratio($f.deliveries_per_s; $c.deliveries_per_s) >= 3 else null end)] | row),
+    (["saturation ≥ 0.9× ceiling", "\($p) 10k 64 B W=32, n=\($n)",
+      ($f.deliveries_per_s | kps) + "/s", ($z.deliveries_per_s | kps) + "/s",
+      (ratio($f.deliveries_per_s; $z.deliveries_per_s) | x),
+      yes(if $f and $z then ratio($f.deliveries_per_s; $z.deliveries_per_s) >= 0.9 else null end)] | row),
+    (["≤ 0.1 writes per delivery", "\($p) 10k 64 B W=32, n=\($n)",
+      ($f.writes_per_delivery | r(3)), "nchan \($c.writes_per_delivery | r(3)), ceiling \($z.writes_per_delivery | r(3))", "",
+      yes(if $f.writes_per_delivery != null then $f.writes_per_delivery <= 0.1 else null end)] | row)
+),
+( # one at a time
+  (["ws", "sse"][]) as $p | ([64, 1024][]) as $s | ([1, 2][]) as $n
+  | cell("fanhub"; $n; $p; 1000; 0; $s; 1) as $f
+  | cell("nchan"; $n; $p; 1000; 0; $s; 1) as $c
+  | (if $n == 1 then 1 else 0.6 end) as $lim
+  | ["W=1 p99 ≤ \($lim)× nchan", "\($p) 1k \($s) B, n=\($n)",
+     ($f.lat_us.p99 | ms) + " ms", ($c.lat_us.p99 | ms) + " ms",
+     (ratio($f.lat_us.p99; $c.lat_us.p99) | x),
+     yes(if $f and $c then ratio($f.lat_us.p99; $c.lat_us.p99) <= $lim else null end)] | row
+),
+( # under load
+  (["ws", "sse"][]) as $p | ([64, 1024][]) as $s | ([1, 2][]) as $n
+  | cell("fanhub"; $n; $p; 10000; 0; $s; 32) as $f
+  | cell("nchan"; $n; $p; 10000; 0; $s; 32) as $c
+  | ["W=32 p99 ≤ 0.5× nchan", "\($p) 10k \($s) B, n=\($n)",
+     ($f.lat_us.p99 | ms) + " ms", ($c.lat_us.p99 | ms) + " ms",
+     (ratio($f.lat_us.p99; $c.lat_us.p99) | x),
+     yes(if $f and $c then ratio($f.lat_us.p99; $c.lat_us.p99) <= 0.5 else null end)] | row
+),
+( # memory
+  (["ws", "sse"][]) as $p | ([1, 2][]) as $n
+  | cell("fanhub"; $n; $p; 10000; 0; 64; 1) as $f
+  | cell("nchan"; $n; $p; 10000; 0; 64; 1) as $c
+  | ["idle ≤ 1 KiB per subscriber", "\($p) 10k, n=\($n)",
+     ($f.rss_idle_per_conn_b | r(0)) + " B", "nchan " + ($c.rss_idle_per_conn_b | r(0)) + " B",
+     (ratio($f.rss_idle_per_conn_b; $c.rss_idle_per_conn_b) | x),
+     yes(if $f then $f.rss_idle_per_conn_b <= 1024 else null end)] | row
+),
+( # hub_broadcast
+  .inproc[]
+  | ["hub_broadcast() p99 ≤ 5 µs", "10k subs, \(.shards) shard(s), \(.case), \(.rate)",
+     (.call_us.p99 | r(2)) + " µs", "", "", yes(.call_us.p99 <= 5)] | row
+),
+( # isolation
+  (["ws", "sse"][]) as $p | ([64, 1024][]) as $s
+  | cell("fanhub"; 1; $p; 1000; 0; $s; 32) as $b
+  | cell("fanhub"; 1; $p; 1000; 1; $s; 32) as $i
+  | (["isolation: healthy deliveries/s ≥ 95%", "\($p) 1k+1 \($s) B W=32, n=1",
+      ($i.deliveries_per_s | kps) + "/s", "alone " + ($b.deliveries_per_s | kps) + "/s",
+      (ratio($i.deliveries_per_s; $b.deliveries_per_s) | x),
+      yes(if $b and $i then ratio($i.deliveries_per_s; $b.deliveries_per_s) >= 0.95 else null end)] | row),
+    (["isolation: healthy p99 within 10%", "\($p) 1k+1 \($s) B W=32, n=1",
+      ($i.lat_us.p99 | ms) + " ms", "alone " + ($b.lat_us.p99 | ms) + " ms",
+      (ratio($i.lat_us.p99; $b.lat_us.p99) | x),
+      yes(if $b and $i then ratio($i.lat_us.p99; $b.lat_us.p99) <= 1.1 else null end)] | row),
+    (["isolation: stalled queue within caps (1 MiB)", "\($p) 1k+1 \($s) B W=32, n=1",
+      ($i.server_metrics.fanhub_bytes_queued // null | if . == null then "–" else "\(. / 1024 | r(0)) KiB queued" end),
+      "RSS +" + (if $i and $b then (($i.rss_load_kb - $b.rss_load_kb) | tostring) + " KiB vs alone" else "–" end),
+      "", yes(if $i.server_metrics.fanhub_bytes_queued != null then $i.server_metrics.fanhub_bytes_queued <= 1048576 + 2048 else null end)] | row)
+),
+"",
+"## Side by side: fanhub / nchan and fanhub / ceiling",
+"",
+"Same cell, same invocation. Throughput ratio > 1 and latency ratio < 1 favour fanhub.",
+"",
+"| proto | subs | size | W | n | fanhub del/s | nchan del/s | ceiling del/s | ÷nchan | ÷ceiling | fanhub p99 ms | nchan p99 ms | ceiling p99 ms | ÷nchan | ÷ceiling |",
+"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+( (["ws", "sse"][]) as $p | ([1000, 10000][]) as $subs | ([64, 1024][]) as $s
+  | ([1, 32][]) as $w | ([1, 2][]) as $n
+  | cell("fanhub"; $n; $p; $subs; 0; $s; $w) as $f
+  | cell("nchan"; $n; $p; $subs; 0; $s; $w) as $c
+  | cell("ceiling"; $n; $p; $subs; 0; $s; $w) as $z
+  | [$p, ($subs | tostring), ($s | tostring), ($w | tostring), ($n | tostring),
+     ($f.deliveries_per_s | kps), ($c.deliveries_per_s | kps), ($z.deliveries_per_s | kps),
+     (ratio($f.deliveries_per_s; $c.deliveries_per_s) | x),
+     (ratio($f.deliveries_per_s; $z.deliveries_per_s) | x),
+     ($f.lat_us.p99 | ms), ($c.lat_us.p99 | ms), ($z.lat_us.p99 | ms),
+     (ratio($f.lat_us.p99; $c.lat_us.p99) | x),
+     (ratio($f.lat_us.p99; $z.lat_us.p99) | x)] | row
+),
+"",
+"## Every run",
+"",
+"n = fanhub shards / nginx workers / ceiling threads. Latency is publish-to-receive in ms. Writes = the server's write, writev, sendmsg, sendto calls (perf tracepoints) per delivery; syscw = /proc/PID/io syscw per delivery (counts write/writev only, not sendmsg/sendto). RSS per connection is the server's VmRSS over its RSS before any connection, divided by the connections.",
+"",
+"| server | n | proto | subs | stalled | size | W | msgs | deliveries/s | p50 | p99 | p99.9 | max | lost | dups | writes/del | syscw/del | CPU s per M del | RSS idle B/conn | RSS load B/conn |",
+"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+( .runs[]
+  | [.server, (.shards | tostring), .proto, (.subs | tostring), (.stalled | tostring),
+     (.size | tostring), (.window | tostring), (.msgs | tostring),
+     (.deliveries_per_s | kps), (.lat_us.p50 | ms), (.lat_us.p99 | ms),
+     (.lat_us.p999 | ms), (.lat_us.max | ms),
+     ((.lost | tostring) + (if .timed_out then " (timeout)" else "" end)),
+     (.dups | tostring), (.writes_per_delivery | r(3)), (.syscw_per_delivery | r(3)),
+     (.cpu_s_per_M | r(2)), (.rss_idle_per_conn_b | r(0)), (.rss_load_per_conn_b | r(0))] | row
+),
+"",
+"## Isolation: one subscriber that never reads among 1k",
+"",
+"| server | proto | size | deliveries/s alone | with stalled | ratio | p99 alone ms | with stalled | ratio | server RSS alone KiB | with stalled | fanhub bytes queued | fanhub drops |",
+"|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+( (["fanhub", "nchan", "ceiling"][]) as $sv | (["ws", "sse"][]) as $p | ([64, 1024][]) as $s
+  | cell($sv; 1; $p; 1000; 0; $s; 32) as $b
+  | cell($sv; 1; $p; 1000; 1; $s; 32) as $i
+  | [servername($sv; 1), $p, ($s | tostring),
+     ($b.deliveries_per_s | kps), ($i.deliveries_per_s | kps),
+     (ratio($i.deliveries_per_s; $b.deliveries_per_s) | x),
+     ($b.lat_us.p99 | ms), ($i.lat_us.p99 | ms), (ratio($i.lat_us.p99; $b.lat_us.p99) | x),
+     ($b.rss_load_kb | r(0)), ($i.rss_load_kb | r(0)),
+     ($i.server_metrics.fanhub_bytes_queued // null | r(0)),
+     ($i.server_metrics.fanhub_drops_total // null | r(0))] | row
+),
+"",
+"## hub_broadcast() call time, in process (bench/inproc.c)",
+"",
+"10k subscribers on in-memory transports that take every byte at once; `stalled-client`: one of them never takes a byte; `stalled-shard`: one blocks inside writev for the whole run, so its shard thread is stuck. `1000/s` is paced (the commit-hook case: each call finds the shards idle and wakes them), `burst` is back to back.",
+"",
+"| shards | case | rate | calls | p50 µs | p99 µs | p99.9 µs | max µs | shard queue overflows |",
+"|---|---|---|---|---|---|---|---|---|",
+( .inproc[]
+  | [(.shards | tostring), .case, .rate, (.calls | tostring), (.call_us.p50 | r(2)),
+     (.call_us.p99 | r(2)), (.call_us.p999 | r(2)), (.call_us.max | r(2)),
+     (.queue_overflows | tostring)] | row
+),
+"",
+"## Plots",
+"",
+"![latency CDF](latency_cdf.png)",
+"",
+"![deliveries per second vs subscribers](throughput.png)"

@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILD_DIR [--smoke]
+#
+# Full run (make bench): fanhubd, nginx+nchan and the raw ceiling, side by
+# side on loopback, over the matrix of issue 10; writes bench/results/
+# latest.md, latest.json and the PNG plots. About 6-7 minutes on 2 cores.
+#
+# --smoke: fanhubd only, a few hundred WebSocket and SSE subscribers (and
+# one that never reads), a few seconds; exits non-zero if any message is
+# lost or duplicated. Writes nothing under bench/results.
+#
+# Every server this starts is stopped on exit, whatever happens.
+set -euo pipefail
+
+BUILD=${1:-build}
+MODE=full
+[ "${2:-}" = "--smoke" ] && MODE=smoke
+BENCH=$(cd "$(dirname "$0")" && pwd)
+BUILD=$(cd "$BUILD" && pwd)
+OUT=$BUILD/bench
+RESULTS=$BENCH/results
+mkdir -p "$OUT"
+TMP=$(mktemp -d /tmp/fanhub-bench.XXXXXX)
+RAW=$OUT/runs-$MODE.jsonl
+: > "$RAW"
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# ---- servers ----------------------------------------------------------
+SPID=         # the server process we started (fanhubd, ceiling, nginx master)
+PORT=
+PIDS=         # processes to account: comma-separated
+
+stop_server() {
+  [ -n "$SPID" ] || return 0
+  kill -TERM "$SPID" 2>/dev/null || true
+  for _ in $(seq 50); do
+    kill -0 "$SPID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$SPID" 2>/dev/null || true
+  wait "$SPID" 2>/dev/null || true
+  SPID=
+}
+
+cleanup() {
+  stop_server
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Waits for "... listening on http://127.0.0.1:PORT/" in $1.
+wait_listen() {
+  for _ in $(seq 100); do
+    PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$1")
+    [ -n "$PORT" ] && return 0
+    kill -0 "$SPID" 2>/dev/null || break
+    sleep 0.05
+  done
+  log "server did not start:"; cat "$1" >&2; exit 1
+}
+
+start_fanhub() { # shards
+  "$BUILD/fanhubd" --listen 127.0.0.1:0 --shards "$1" --ping-interval 0 \
+    --sse-keepalive 0 --drain 0 > "$TMP/fanhubd.out" 2>&1 &
+  SPID=$!
+  wait_listen "$TMP/fanhubd.out"
+  PIDS=$SPID
+}
+
+start_ceiling() { # threads
+  "$OUT/ceiling" --listen 127.0.0.1:0 --threads "$1" > "$TMP/ceiling.out" 2>&1 &
+  SPID=$!
+  wait_listen "$TMP/ceiling.out"
+  PIDS=$SPID
+}
+
+NCHAN_SO=
+find_nchan() {
+  for d in /usr/lib/nginx/modules /usr/share/nginx/modules; do
+    if [ -f "$d/ngx_nchan_module.so" ]; then NCHAN_SO=$d/ngx_nchan_module.so; return 0; fi
+  done
+  log "ngx_nchan_module.so not found (apt-get install nginx-light libnginx-mod-nchan)"
+  exit 1
+}
+
+start_nchan() { # workers
+  local dir=$TMP/nginx-$1
+  mkdir -p "$dir/logs" "$dir/tmp"
+  PORT=$("$OUT/loadgen" --free-port)
+  cat > "$dir/nginx.conf" <<EOF
+load_module $NCHAN_SO;
+worker_processes $1;
+daemon off;
+master_process on;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+worker_rlimit_nofile 65536;
+events { worker_connections 30000; multi_accept on; }
+http {
+  access_log off;
+  client_body_temp_path $dir/tmp/body;
+  proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi;
+  scgi_temp_path $dir/tmp/scgi;
+  keepalive_requests 10000000;
+  client_body_buffer_size 64k;
+  server {
+    listen 127.0.0.1:$PORT backlog=4096;
+    location = /publish { nchan_publisher; nchan_channel_id \$arg_topic; }
+    location = /ws  { nchan_subscriber websocket;   nchan_channel_id \$arg_topic; }
+    location = /sse { nchan_subscriber eventsource; nchan_channel_id \$arg_topic; }
+  }
+}
+EOF
+  nginx -p "$dir" -c "$dir/nginx.conf" > "$dir/logs/stdout.log" 2>&1 &
+  SPID=$!
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
+    kill -0 "$SPID" 2>/dev/null || { cat "$dir/logs/"* >&2; exit 1; }
+    sleep 0.05
+  done
+  local workers=""
+  for _ in $(seq 100); do
+    workers=$(pgrep -P "$SPID" | paste -sd, || true)
+    [ "$(echo "$workers" | tr ',' '\n' | grep -c .)" -ge "$1" ] && break
+    sleep 0.05
+  done
+  PIDS=$SPID,$workers
+}
+
+# nchan answers a publish and delivers it to an EventSource and a
+# WebSocket subscriber before anything is measured.
+check_nchan() {
+  start_nchan 1
+  local sse=$TMP/nchan-check.sse
+  curl -sN --max-time 3 -H 'Accept: text/event-stream' \
+    "http://127.0.0.1:$PORT/sse?topic=check" > "$sse" &
+  local cpid=$!
+  sleep 0.5
+  curl -s --max-time 2 -X POST --data 'nchan-check-payload' \
+    "http://127.0.0.1:$PORT/publish?topic=check" > /dev/null
+  wait $cpid || true
+  if ! grep -q '^data: nchan-check-payload' "$sse"; then
+    log "nchan check failed: no SSE delivery"; cat "$sse" >&2; exit 1
+  fi
+  # the load generator's own WebSocket client, 2 subscribers, 5 messages
+  if ! "$OUT/loadgen" --port "$PORT" --proto ws --sub "/ws?topic=check" \
+       --pub "/publish?topic=check" --subs 2 --phase 64:1:5:2 \
+       --label nchan-check > /dev/null 2> "$TMP/nchan-check.ws"; then
+    log "nchan check failed: WebSocket"; cat "$TMP/nchan-check.ws" >&2; exit 1
+  fi
+  log "nchan check ok (curl SSE, loadgen WebSocket)"
+  stop_server
+}
+
+# ---- one set: start a server, connect subscribers, run phases ----------
+# set SERVER N PROTO SUBS STALLED PHASES...
+run_set() {
+  local server=$1 n=$2 proto=$3 subs=$4 stalled=$5
+  shift 5
+  local phase_args=() p
+  for p in "$@"; do phase_args+=(--phase "$p"); done
+  local extra=()
+  case $server in
+    fanhub) start_fanhub "$n"; extra=(--metrics /metrics)
+            [ "$proto" = ws ] && extra+=(--ws-protocol fanhub.raw) ;;
+    nchan) start_nchan "$n" ;;
+    ceiling) start_ceiling "$n" ;;
+  esac
+  local rc=0
+  "$OUT/loadgen" --port "$PORT" --proto "$proto" --sub "/$proto?topic=bench" \
+    --pub "/publish?topic=bench" --subs "$subs" --stalled "$stalled" \
+    --pids "$PIDS" --label "$server" --drain-timeout 20 \
+    "${extra[@]}" "${phase_args[@]}" > "$TMP/set.jsonl" 2> "$TMP/set.err" || rc=$?
+  stop_server
+  grep '^loadgen: .* phase ' "$TMP/set.err" | sed 's/^loadgen: /  /' >&2 || true
+  if [ $rc -ne 0 ]; then
+    log "loadgen exit $rc for $server n=$n $proto subs=$subs stalled=$stalled"
+    grep -v ' phase ' "$TMP/set.err" | tail -5 >&2 || true
+  fi
+  jq -c --arg s "$server" --argjson n "$n" --argjson rc "$rc" \
+    '. + {server: $s, shards: $n, loadgen_rc: $rc}' "$TMP/set.jsonl" >> "$RAW"
+  return $rc
+}
+
+# ---- build the tools ---------------------------------------------------
+for f in "$BUILD/fanhubd" "$BUILD/libfanhub.a"; do
+  [ -e "$f" ] || { log "missing $f: run make first"; exit 1; }
+done
+CC=${CC:-cc}
+$CC -std=c11 -O2 -g -Wall -Wextra -o "$OUT/loadgen" "$BENCH/loadgen.c"
+$CC -std=c11 -O2 -g -Wall -Wextra -pthread -o "$OUT/ceiling" "$BENCH/ceiling.c"
+$CC -std=c11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -I"$BENCH/../include" \
+  -o "$OUT/inproc" "$BENCH/inproc.c" "$BUILD/libfanhub.a" \
+  -lwslay -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
+
+# 10k subscribers plus the server's own sockets: raise the fd limit (the
+# hard one too when root) so fanhubd, nginx and the ceiling inherit it.
+ulimit -Hn 65536 2>/dev/null || true
+ulimit -Sn "$(ulimit -Hn)"
+
+# ---- smoke -------------------------------------------------------------
+if [ $MODE = smoke ]; then
+  fail=0
+  run_set fanhub 2 ws 300 1 64:1:100:1 1024:32:20000:1 || fail=1
+  run_set fanhub 2 sse 300 1 64:1:100:1 1024:32:20000:1 || fail=1
+  jq -r '"  \(.proto) W=\(.window) \(.size)B: \(.deliveries)/\(.expected_deliveries) delivered, lost \(.lost), dups \(.dups), p99 \(.lat_us.p99) us"' "$RAW" >&2
+  if [ $fail -ne 0 ] || [ "$(jq -s 'map(.lost + .dups) | add' "$RAW")" != 0 ]; then
+    log "smoke: FAILED (messages lost, duplicated or a deadline hit)"; exit 1
+  fi
+  log "smoke: ok, every subscriber got every message once"
+  exit 0
+fi
+
+# ---- full matrix -------------------------------------------------------
+command -v nginx > /dev/null || { log "nginx not installed (make deps)"; exit 1; }
+command -v gnuplot > /dev/null || { log "gnuplot not installed (make deps)"; exit 1; }
+find_nchan
+T0=$(date +%s)
+check_nchan
+
+# Per set: 2 s per phase; the loss check waits for in-flight messages.
+P1K="64:1:100000:2 64:32:1000000:2 1024:1:100000:2 1024:32:1000000:2"
+P10K="$P1K"
+PISO="64:32:1000000:2 1024:32:1000000:2"
+for server in fanhub nchan ceiling; do
+  for n in 1 2; do
+    for proto in ws sse; do
+      log "$server n=$n $proto 1k"
+      # shellcheck disable=SC2086
+      run_set $server $n $proto 1000 0 $P1K || true
+      if [ $n = 1 ]; then
+        log "$server n=$n $proto 1k + 1 never-reading (isolation)"
+        # shellcheck disable=SC2086
+        run_set $server $n $proto 1000 1 $PISO || true
+      fi
+      log "$server n=$n $proto 10k"
+      # shellcheck disable=SC2086
+      run_set $server $n $proto 10000 0 $P10K || true
+    done
+  done
+done
+log "in-process hub_broadcast() timing"
+"$OUT/inproc" 10000 1000 2000 > "$OUT/inproc.jsonl"
+T1=$(date +%s)
+log "matrix done in $((T1 - T0)) s"
+
+# ---- results -----------------------------------------------------------
+mkdir -p "$RESULTS"
+COMMIT=$(git -C "$BENCH/.." rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git -C "$BENCH/.." status --porcelain -- lib include examples 2>/dev/null | grep -c . || true)
+jq -n --slurpfile runs "$RAW" --slurpfile inproc "$OUT/inproc.jsonl" \
+  --arg nproc "$(nproc)" \
+  --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
+  --arg kernel "$(uname -srm)" --arg date "$(date -u +%FT%TZ)" \
+  --arg commit "$COMMIT" --arg dirty "$DIRTY" --arg secs "$((T1 - T0))" \
+  --arg nginx "$(nginx -v 2>&1 | sed 's/^nginx version: //')" \
+  --arg nchan "$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo unknown)" \
+  '{machine: {nproc: ($nproc|tonumber), cpu: $cpu, kernel: $kernel,
+              mem_mb: '"$(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo)"'},
+    date: $date, fanhub_commit: $commit, fanhub_dirty_files: ($dirty|tonumber),
+    nginx: $nginx, nchan: $nchan, matrix_seconds: ($secs|tonumber),
+    runs: $runs, inproc: $inproc}' > "$RESULTS/latest.json"
+jq -r -f "$BENCH/report.jq" "$RESULTS/latest.json" > "$RESULTS/latest.md"
+"$BENCH/plot.sh" "$RESULTS/latest.json" "$RESULTS" "$TMP"
+log "wrote $RESULTS/latest.md, latest.json, latency_cdf.png, throughput.png"
