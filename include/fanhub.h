@@ -197,6 +197,7 @@ typedef struct hub_close_info {
   void *client_user_data;  /* from hub_client_options_set_user_data() */
   uint64_t drops;          /* messages drop-oldest discarded for it */
   uint64_t deliveries;     /* broadcast messages fully written to it */
+  const char *principal;   /* set by the auth callback, or "" */
 } hub_close_info;
 
 /* Called on the client's shard thread after a client is closed and its
@@ -271,6 +272,7 @@ typedef struct hub_message_info {
   size_t len;
   int binary;       /* 1: a binary message; 0: text (valid UTF-8) */
   void *client_user_data;
+  const char *principal; /* set by the auth callback, or "" */
 } hub_message_info;
 
 /* Called on the client's shard thread for each complete inbound WebSocket
@@ -328,6 +330,132 @@ HUB_EXTERN const char *hub_request_header(const hub_request_info *req,
 HUB_EXTERN int hub_respond(hub_t *hub, const hub_request_info *req,
                            int status, const char *content_type,
                            const void *body, size_t len);
+
+/* ------------------------------------------------------------------------
+ * Security: authentication, admission control, limits
+ *
+ * Every limit below is counted in hub_stats() and answered with a clear
+ * HTTP status or close code. Limits that only make sense for untrusted
+ * input (topic characters, subscriptions per client, message rate) apply
+ * to what clients send, not to the host's own hub_* calls.
+ * ------------------------------------------------------------------------ */
+
+typedef enum hub_auth_kind {
+  HUB_AUTH_CONNECT = 1,   /* a WebSocket or SSE request, before it streams */
+  HUB_AUTH_SUBSCRIBE = 2, /* a client's own subscribe (plain or pattern),
+                             and each ?topic= of its request */
+  HUB_AUTH_PUBLISH = 3    /* a WebSocket client's {"op":"publish"} */
+} hub_auth_kind;
+
+/* Names one pending decision; pass it back to hub_auth_complete(). */
+typedef struct hub_auth_ticket {
+  hub_client_id id;
+  uint64_t serial;
+} hub_auth_ticket;
+
+/* What the auth callback is asked. Strings are not NUL-terminated unless
+ * said; all of it is valid during the call only. Fields are only ever
+ * appended. */
+typedef struct hub_auth_request {
+  hub_auth_kind kind;
+  hub_client_id id;
+  hub_auth_ticket ticket;
+  const char *remote_addr; /* "ip:port" (NUL-terminated), "" if unknown */
+  /* CONNECT */
+  const char *path;
+  size_t path_len;
+  const char *query; /* still percent-encoded */
+  size_t query_len;
+  const char *origin; /* the Origin header, NULL if none */
+  size_t origin_len;
+  /* The credential, whichever way it came: "Authorization: Bearer T", a
+   * "bearer.T" WebSocket subprotocol (percent-decoded), or ?token=T
+   * (percent-decoded). NULL if none. */
+  const char *token;
+  size_t token_len;
+  /* SUBSCRIBE, PUBLISH */
+  const char *principal; /* from the CONNECT answer (NUL-terminated) */
+  const char *topic;     /* a topic or a pattern */
+  size_t topic_len;
+  void *client_user_data;
+  const void *internal; /* for hub_auth_header() */
+} hub_auth_request;
+
+#define HUB_AUTH_ALLOW 0
+#define HUB_AUTH_DENY 1
+#define HUB_AUTH_PENDING 2
+
+/* The answer, filled by the callback (or passed to hub_auth_complete). */
+typedef struct hub_auth_result {
+  int verdict;           /* HUB_AUTH_ALLOW or HUB_AUTH_DENY */
+  const char *principal; /* ALLOW at CONNECT: who the client is, copied
+                            (at most 255 bytes, NUL-terminated); NULL: "" */
+  int status;            /* DENY at CONNECT: the HTTP status, 400..599
+                            (0: 403; 401 suits a missing or bad token) */
+  const char *reason;    /* DENY: a short text for the response or notice */
+} hub_auth_result;
+
+/* Decides a CONNECT, SUBSCRIBE or PUBLISH, on the client's shard thread
+ * (never on a broadcaster's). Fill *res and return HUB_AUTH_ALLOW or
+ * HUB_AUTH_DENY; or return HUB_AUTH_PENDING and answer later, from any
+ * thread, with hub_auth_complete(hub, req->ticket, ...): the request waits
+ * (at most the auth timeout, then it is denied). A denied CONNECT gets the
+ * HTTP status and is closed; a denied SUBSCRIBE or PUBLISH gets
+ * {"type":"error","code":"forbidden",...} and the client stays. */
+typedef int (*hub_auth_fn)(hub_t *hub, const hub_auth_request *req,
+                           hub_auth_result *res, void *user_data);
+/* Installs the auth callback. Before hub_start() only: returns 0,
+ * HUB_EINVAL or HUB_ESTATE. Without one, everything is allowed. */
+HUB_EXTERN int hub_set_auth_callback(hub_t *hub, hub_auth_fn fn,
+                                     void *user_data);
+/* Answers a pending request. Any thread. Returns 0, HUB_EINVAL or
+ * HUB_ENOMEM; a ticket whose client is gone, or that timed out, is
+ * ignored. */
+HUB_EXTERN int hub_auth_complete(hub_t *hub, hub_auth_ticket ticket,
+                                 const hub_auth_result *res);
+/* A request header's value (case-insensitive name), its length in *len;
+ * NULL if absent. CONNECT only, inside the callback only. */
+HUB_EXTERN const char *hub_auth_header(const hub_auth_request *req,
+                                       const char *name, size_t *len);
+/* Time a pending decision may take, in ms (default 10000); then it is
+ * denied (CONNECT: 503). */
+HUB_EXTERN int hub_options_set_auth_timeout(hub_options *opt, uint32_t ms);
+
+/* Origins allowed to open WebSocket connections (cross-site WebSocket
+ * hijacking): "https://app.example.com", or "*" for any. Call once per
+ * origin. Default (none added): requests without Origin, and those whose
+ * Origin names the same host as their Host header, are allowed; others
+ * get 403. SSE is left to the browser's CORS rules. */
+HUB_EXTERN int hub_options_add_origin(hub_options *opt, const char *origin);
+/* Most sockets attached at once (default 0: no limit); past it a request
+ * gets 503 with Retry-After and is closed. */
+HUB_EXTERN int hub_options_set_max_connections(hub_options *opt,
+                                               uint32_t max);
+/* Most sockets from one IP address (default 0: no limit); past it: 503. */
+HUB_EXTERN int hub_options_set_max_connections_per_ip(hub_options *opt,
+                                                      uint32_t max);
+/* Most subscriptions one client may make itself (default 1024); past it
+ * the subscribe gets an error notice "too-many-subscriptions". */
+HUB_EXTERN int hub_options_set_max_subscriptions(hub_options *opt,
+                                                 uint32_t max);
+/* The bytes a client-chosen topic may contain, as a string of them, or
+ * NULL for the default: ASCII letters, digits and "._-:@/=+~!$&'()*>,;".
+ * Others: error notice "bad-topic" (HTTP 400 in a query). */
+HUB_EXTERN int hub_options_set_topic_chars(hub_options *opt,
+                                           const char *chars);
+/* Inbound WebSocket messages a client may send per second, with bursts up
+ * to `burst` (default 100/s, burst 200; 0: no limit). A message over the
+ * rate gets an error notice "rate-limited" and is dropped; a client that
+ * goes on at twice the burst is closed with 1008. */
+HUB_EXTERN int hub_options_set_message_rate(hub_options *opt,
+                                            uint32_t per_second,
+                                            uint32_t burst);
+/* A client whose queue has not moved for this long, in ms, while it had
+ * something to write is closed (1008; default 30000, 0: never). */
+HUB_EXTERN int hub_options_set_write_timeout(hub_options *opt, uint32_t ms);
+/* A WebSocket client that sends nothing (not even a pong) for this long
+ * is closed (1001; default 0: off; pings keep live clients busy). */
+HUB_EXTERN int hub_options_set_idle_timeout(hub_options *opt, uint32_t ms);
 
 /* ------------------------------------------------------------------------
  * Hub lifecycle
@@ -537,6 +665,13 @@ typedef struct hub_stats_t {
   uint64_t history_msgs;    /* messages retained in topic histories */
   uint64_t history_bytes;   /* their payload bytes */
   uint64_t patterns;        /* wildcard patterns with subscribers */
+  uint64_t auth_denied;     /* CONNECT, SUBSCRIBE, PUBLISH denied */
+  uint64_t auth_timeouts;   /* pending decisions that timed out */
+  uint64_t origin_refused;  /* WebSocket requests from a foreign Origin */
+  uint64_t capacity_refused; /* 503s: connection caps */
+  uint64_t rate_limited;    /* inbound messages over the rate */
+  uint64_t write_timeouts;  /* clients closed for no write progress */
+  uint64_t idle_timeouts;   /* clients closed for silence */
 } hub_stats_t;
 
 /* Fills the first `size` bytes of *out (at most sizeof(hub_stats_t)).

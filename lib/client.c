@@ -4,8 +4,10 @@
 
 #include <sys/epoll.h>
 
+#include "auth.h"
 #include "handshake.h"
 #include "hub.h"
+#include "admission.h"
 #include "notice.h"
 #include "tls.h"
 #include "wildcard.h"
@@ -185,8 +187,12 @@ void client_flush(struct shard *s, struct client *c) {
       }
       discard_head(s, c, done);
     }
+    if (w > 0)
+      c->stuck_ms = 0; /* progress */
     if ((size_t)w < total || (c->tls && tls_wants_write(c->tls))) {
       c->blocked = true;
+      if (!c->stuck_ms)
+        c->stuck_ms = hub__now_ms();
       if (c->fd >= 0)
         shard_want_write(s, c, true);
     }
@@ -199,6 +205,8 @@ void client_flush(struct shard *s, struct client *c) {
 void client_destroy(struct shard *s, struct client *c, bool in_map) {
   struct hub *hub = s->hub;
   timer_remove(s, c);
+  auth_forget(s, c);
+  limits_release(s, c);
   handshake_free(s, c);
   ws_free(s, c);
   if (c->fd >= 0)
@@ -220,9 +228,11 @@ void client_destroy(struct shard *s, struct client *c, bool in_map) {
   if (c->tp.close)
     c->tp.close(c->io_user);
   if (hub->opt.on_close) {
-    hub_close_info info = {c->id, c->close_code, c->user_data, c->drops,
-                           c->deliveries};
+    hub_close_info info = {c->id,    c->close_code, c->user_data,
+                           c->drops, c->deliveries,
+                           c->principal ? c->principal : ""};
     hub->opt.on_close(hub, &info, hub->opt.on_close_user_data);
   }
+  mem_free(s->mem, c->principal);
   mem_free(s->mem, c);
 }

@@ -64,6 +64,20 @@ struct client {
   uint64_t drops;
   uint64_t deliveries;
   int64_t stamp; /* seq of the newest broadcast queued: one copy a client */
+  /* Security (auth.c, limits.c). */
+  char *principal;          /* from the auth callback, or NULL */
+  struct auth_op *auth_ops; /* decisions waiting for the host */
+  uint64_t auth_serial;
+  uint8_t auth_state; /* AUTH_* */
+  uint8_t auth_npending;
+  bool routed;              /* the request callback said "stream" */
+  bool counted, ip_counted; /* in the connection caps */
+  uint8_t family;           /* AF_INET, AF_INET6, or 0: unknown */
+  uint16_t port;
+  uint8_t addr[16];
+  int64_t rate_tokens, rate_ms; /* inbound message budget */
+  int64_t stuck_ms; /* since when writes make no progress, or 0 */
+  int64_t input_ms; /* last bytes from the client */
 };
 
 /* Queues one message for the client, applying its limits and policy. */

@@ -12,6 +12,7 @@
 
 #include "handshake.h"
 #include "hub.h"
+#include "admission.h"
 #include "tls.h"
 #include "ws.h"
 
@@ -47,6 +48,12 @@ void conn_attach(struct shard *s, struct client *c) {
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   timer_add(s, c, TL_HANDSHAKE);
+  c->input_ms = hub__now_ms();
+  if (limits_admit(s, c)) {
+    s->st.capacity_refused++;
+    handshake_refuse(s, c, 503, "too many connections", "Retry-After: 5\r\n");
+    return;
+  }
   if (c->want_tls) {
     if (!(c->tls = tls_conn_new(s, c->fd))) {
       client_doom(s, c, HUB_CLOSE_TRANSPORT);
@@ -62,6 +69,7 @@ void conn_attach(struct shard *s, struct client *c) {
 static void on_input(struct shard *s, struct client *c,
                      const unsigned char *buf, size_t n) {
   c->got_input = true;
+  c->input_ms = hub__now_ms();
   switch (c->kind) {
   case CLIENT_HTTP:
     handshake_input(s, c, buf, n);

@@ -1,52 +1,76 @@
-/* The control protocol; see control.h. */
+/* The control protocol and clients' own requests; see control.h. */
 #include "control.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "hub.h"
 #include "json.h"
-#include "ws.h"
+#include "admission.h"
+#include "notice.h"
 
-/* Sends {"type":TYPE[,"topic":T][,"seq":N][,"code":C][,"id":ID]}. */
-static void reply(struct shard *s, struct client *c, const char *type,
-                  const struct ctl_msg *m, int64_t seq, const char *code) {
-  size_t tlen = m && m->topic ? json_escaped_len(m->topic, m->topic_len) : 0;
-  size_t idlen = m && m->id ? m->id_len : 0;
-  size_t cap = 96 + strlen(type) + tlen + idlen + (code ? strlen(code) : 0);
-  char stackbuf[512];
-  char *buf = cap <= sizeof(stackbuf) ? stackbuf : mem_malloc(s->mem, cap);
-  if (!buf) {
-    client_doom(s, c, HUB_CLOSE_TRANSPORT);
+void control_refuse(struct shard *s, struct client *c,
+                    const struct client_req *r, const char *code) {
+  notice_reply(s, c, "error", r->topic, r->topic_len, -1, code, r->id,
+               r->id_len);
+}
+
+void control_execute(struct shard *s, struct client *c,
+                     const struct client_req *r) {
+  struct hub *hub = s->hub;
+  if (r->kind == HUB_AUTH_PUBLISH) {
+    /* hub_broadcast() takes a C string; the parser gave a NUL-free one. */
+    int64_t seq =
+        hub_broadcast(hub, r->topic, r->data, r->data_len, HUB_MSG_JSON);
+    if (seq < 0)
+      control_refuse(s, c, r, "internal");
+    else if (r->reply)
+      notice_reply(s, c, "published", r->topic, r->topic_len, seq, NULL,
+                   r->id, r->id_len);
     return;
   }
-  char *p = buf + sprintf(buf, "{\"type\":\"%s\"", type);
-  if (m && m->topic) {
-    p += sprintf(p, ",\"topic\":\"");
-    p += json_escape(p, m->topic, m->topic_len);
-    *p++ = '"';
+  if (c->subs.count >= hub->opt.max_subscriptions &&
+      !registry_find_sub(&s->reg, c, &c->subs, r->topic, r->topic_len,
+                         hash_bytes(&hub->key, r->topic, r->topic_len))) {
+    control_refuse(s, c, r, "too-many-subscriptions");
+    return;
   }
-  if (seq >= 0)
-    p += sprintf(p, ",\"seq\":%" PRId64, seq);
-  if (code)
-    p += sprintf(p, ",\"code\":\"%s\"", code);
-  if (idlen) {
-    p += sprintf(p, ",\"id\":");
-    memcpy(p, m->id, idlen);
-    p += idlen;
+  struct replay rp;
+  struct sub *sub;
+  int rv = shard_subscribe(s, c, r->topic, r->topic_len, r->since,
+                           r->epoch_ok, &rp, &sub);
+  if (rv < 0) {
+    control_refuse(s, c, r, rv == HUB_ETOPIC ? "bad-topic" : "internal");
+    return;
   }
-  *p++ = '}';
-  ws_send_text(s, c, buf, (size_t)(p - buf));
-  if (buf != stackbuf)
-    mem_free(s->mem, buf);
+  /* The reply first, then what the subscription is owed. */
+  if (r->reply)
+    notice_reply(s, c, "subscribed", r->topic, r->topic_len, rp.last, NULL,
+                 r->id, r->id_len);
+  shard_replay(s, c, sub, rv == 1, &rp);
+}
+
+void control_request(struct shard *s, struct client *c,
+                     const struct client_req *r) {
+  if (!limits_topic_ok(s->hub, r->topic, r->topic_len)) {
+    control_refuse(s, c, r, "bad-topic");
+    return;
+  }
+  if (r->kind == HUB_AUTH_PUBLISH && !s->hub->opt.client_publish) {
+    control_refuse(s, c, r, "forbidden");
+    return;
+  }
+  auth_request(s, c, r);
 }
 
 void control_on_message(struct shard *s, struct client *c,
                         const unsigned char *data, size_t len, bool binary) {
   struct hub *hub = s->hub;
+  if (!limits_rate_ok(s, c))
+    return;
   if (hub->opt.on_message) {
-    hub_message_info info = {c->id, data, len, binary, c->user_data};
+    hub_message_info info = {c->id,        data, len, binary, c->user_data,
+                             c->principal ? c->principal : ""};
     if (hub->opt.on_message(hub, &info, hub->opt.on_message_user_data) == 0)
       return;
     if (c->state != CLIENT_OPEN)
@@ -68,50 +92,34 @@ void control_on_message(struct shard *s, struct client *c,
                      sc_cap, &m);
   if (rv) {
     /* Past a syntax error the parser still vouches for "id" alone. */
-    struct ctl_msg id_only = {0};
-    if (rv != CTL_ESYNTAX) {
-      id_only.id = m.id;
-      id_only.id_len = m.id_len;
-    }
-    reply(s, c, "error", &id_only, -1, ctl_strerror(rv));
+    bool id = rv != CTL_ESYNTAX && m.id;
+    notice_reply(s, c, "error", NULL, 0, -1, ctl_strerror(rv),
+                 id ? m.id : NULL, id ? m.id_len : 0);
     goto out;
   }
+  struct client_req r = {0,         true,     m.topic, m.topic_len,
+                         -1,        true,     m.id,    m.id_len,
+                         m.data,    m.data_len};
   switch (m.op) {
-  case CTL_SUBSCRIBE: {
-    struct replay r;
-    struct sub *sub;
-    bool epoch_ok = !m.since_epoch ||
-                    (m.since_epoch_len == strlen(hub->epoch) &&
-                     memcmp(m.since_epoch, hub->epoch, m.since_epoch_len) == 0);
-    rv = shard_subscribe(s, c, m.topic, m.topic_len, m.has_since ? m.since : -1,
-                         epoch_ok, &r, &sub);
-    if (rv < 0) {
-      reply(s, c, "error", &m, -1, "internal");
-      break;
-    }
-    /* The reply first, then what the subscription is owed. */
-    reply(s, c, "subscribed", &m, r.last, NULL);
-    shard_replay(s, c, sub, rv == 1, &r);
+  case CTL_SUBSCRIBE:
+    r.kind = HUB_AUTH_SUBSCRIBE;
+    r.since = m.has_since ? m.since : -1;
+    r.epoch_ok = !m.since_epoch ||
+                 (m.since_epoch_len == strlen(hub->epoch) &&
+                  memcmp(m.since_epoch, hub->epoch, m.since_epoch_len) == 0);
+    control_request(s, c, &r);
     break;
-  }
+  case CTL_PUBLISH:
+    r.kind = HUB_AUTH_PUBLISH;
+    control_request(s, c, &r);
+    break;
   case CTL_UNSUBSCRIBE:
     shard_unsubscribe(s, c, m.topic, m.topic_len);
-    reply(s, c, "unsubscribed", &m, -1, NULL);
+    notice_reply(s, c, "unsubscribed", m.topic, m.topic_len, -1, NULL, m.id,
+                 m.id_len);
     break;
-  case CTL_PUBLISH: {
-    if (!hub->opt.client_publish) {
-      reply(s, c, "error", &m, -1, "forbidden");
-      break;
-    }
-    int64_t seq = hub_broadcast(hub, m.topic, m.data, m.data_len, HUB_MSG_JSON);
-    if (seq < 0)
-      reply(s, c, "error", &m, -1, "internal");
-    else
-      reply(s, c, "published", &m, seq, NULL);
-    break;
-  }
   case CTL_PING:
-    reply(s, c, "pong", &m, -1, NULL);
+    notice_reply(s, c, "pong", NULL, 0, -1, NULL, m.id, m.id_len);
     break;
   }
 out:

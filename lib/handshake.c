@@ -6,8 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
+#include "control.h"
 #include "http.h"
 #include "hub.h"
+#include "admission.h"
+#include "wildcard.h"
 #include "ws.h"
 
 struct handshake *handshake_new(const hub_mem *mem, uint32_t cap,
@@ -202,18 +206,16 @@ static int query_topics(struct shard *s, struct client *c,
       }
       if (klen != 5 || memcmp(key, "topic", 5) != 0)
         continue;
-      struct replay rp;
-      struct sub *sub;
-      int rv;
-      if (vlen == 0 || vlen > s->hub->opt.max_topic_len)
+      if (vlen > s->hub->opt.max_topic_len ||
+          !limits_topic_ok(s->hub, val, vlen) ||
+          (pattern_is_wild(val, vlen) && !ptrie_valid(val, vlen))) {
         status = 400;
-      else if (check)
-        continue;
-      else if ((rv = shard_subscribe(s, c, val, vlen, since, epoch_ok, &rp,
-                                     &sub)) < 0)
-        status = 500;
-      else
-        shard_replay(s, c, sub, rv == 1, &rp);
+      } else if (!check) {
+        /* Authorized and limited like a subscribe the client sends. */
+        struct client_req cr = {HUB_AUTH_SUBSCRIBE, false, val, vlen, since,
+                                epoch_ok, NULL, 0, NULL, 0};
+        control_request(s, c, &cr);
+      }
     }
     if (r < 0)
       status = 400;
@@ -467,8 +469,12 @@ void handshake_step(struct shard *s, struct client *c) {
   hs = c->hs;
   if (hs->len < hs->need)
     return; /* the body is still on its way */
-  if (host_routes(s, c, &req, (size_t)r, (size_t)body))
-    return;
+  /* Once: a pending auth decision runs this step again. */
+  if (!c->routed) {
+    if (host_routes(s, c, &req, (size_t)r, (size_t)body))
+      return;
+    c->routed = true;
+  }
   if (req.method_len != 3 || memcmp(req.method, "GET", 3) != 0) {
     refuse(s, c, 405, "only GET", "Allow: GET\r\n");
     return;
@@ -478,7 +484,15 @@ void handshake_step(struct shard *s, struct client *c) {
     return;
   }
   const struct http_header *upg = http_find_header(&req, "Upgrade");
-  if (upg && http_has_token(upg->value, upg->value_len, "websocket"))
+  bool ws = upg && http_has_token(upg->value, upg->value_len, "websocket");
+  if (ws && !limits_origin_ok(s->hub, &req)) {
+    s->st.origin_refused++;
+    refuse(s, c, 403, "origin not allowed", "");
+    return;
+  }
+  if (!auth_connect(s, c, &req))
+    return; /* refused, or waiting for the host */
+  if (ws)
     upgrade_ws(s, c, &req, (size_t)r);
   else
     start_sse(s, c, &req);
@@ -525,4 +539,9 @@ void handshake_input(struct shard *s, struct client *c,
   memcpy(hs->buf + hs->len, buf, n);
   hs->len += (uint32_t)n;
   handshake_step(s, c);
+}
+
+void handshake_refuse(struct shard *s, struct client *c, int status,
+                      const char *why, const char *extra_headers) {
+  refuse(s, c, status, why, extra_headers);
 }

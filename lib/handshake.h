@@ -27,6 +27,10 @@ void handshake_input(struct shard *s, struct client *c,
 void handshake_step(struct shard *s, struct client *c);
 void handshake_free(struct shard *s, struct client *c);
 
+/* Answers the request with an HTTP error and closes once it is written. */
+void handshake_refuse(struct shard *s, struct client *c, int status,
+                      const char *why, const char *extra_headers);
+
 /* The Sec-WebSocket-Accept value for `key` (RFC 6455 4.2.2): base64 of
  * SHA-1(key + GUID), 28 characters plus NUL into out[29]. Returns 0, or -1
  * if key is not the base64 of 16 bytes. */

@@ -14,6 +14,7 @@
 #include "wildcard.h"
 #include "handshake.h"
 #include "hub.h"
+#include "admission.h"
 
 int hub_new(hub_t **out, const hub_options *opt) {
   if (!out)
@@ -27,7 +28,15 @@ int hub_new(hub_t **out, const hub_options *opt) {
   if (!hub)
     return HUB_ENOMEM;
   hub->opt = o;
+  /* Whatever the options own stays theirs: the hub keeps its own copies
+   * (origins below, history rules in the index, TLS in the shards). */
+  hub->opt.hist_rules = NULL;
+  hub->opt.nhist_rules = 0;
+  hub->opt.origins = NULL;
+  hub->opt.norigins = 0;
+  hub->opt.tls_cert = hub->opt.tls_key = NULL;
   const hub_mem *mem = &hub->opt.mem;
+  limits_init(hub);
   if (getrandom(&hub->key, sizeof(hub->key), GRND_NONBLOCK) !=
       (ssize_t)sizeof(hub->key)) {
     /* No entropy yet (early boot): the seed only hardens hashing against
@@ -46,10 +55,22 @@ int hub_new(hub_t **out, const hub_options *opt) {
   atomic_init(&hub->seq, 0);
   int rv = topic_index_init(&hub->index, mem, hub->nshards, &hub->seq,
                             &hub->key, &o.hist_default, o.hist_rules, o.nhist_rules);
-  hub->opt.hist_rules = NULL; /* the caller's; the index has its copy */
-  hub->opt.nhist_rules = 0;
   if (rv)
     goto fail;
+  if (o.norigins &&
+      !(hub->opt.origins = mem_calloc(mem, o.norigins, sizeof(char *)))) {
+    rv = HUB_ENOMEM;
+    goto fail;
+  }
+  for (size_t i = 0; i < o.norigins; i++) {
+    size_t n = strlen(o.origins[i]) + 1;
+    if (!(hub->opt.origins[i] = mem_malloc(mem, n))) {
+      rv = HUB_ENOMEM;
+      goto fail;
+    }
+    memcpy(hub->opt.origins[i], o.origins[i], n);
+    hub->opt.norigins = i + 1;
+  }
   hub->shards = mem_calloc(mem, hub->nshards, sizeof(*hub->shards));
   if (!hub->shards) {
     rv = HUB_ENOMEM;
@@ -57,8 +78,6 @@ int hub_new(hub_t **out, const hub_options *opt) {
   }
   for (unsigned i = 0; i < hub->nshards; i++)
     hub->shards[i].epfd = hub->shards[i].evfd = hub->shards[i].tfd = -1;
-  /* The PEM text belongs to the caller's options; the shards parsed it. */
-  hub->opt.tls_cert = hub->opt.tls_key = NULL;
   for (unsigned i = 0; i < hub->nshards; i++)
     if ((rv = shard_init(&hub->shards[i], hub, i, &o)))
       goto fail;
@@ -148,6 +167,10 @@ void hub_free(hub_t *hub) {
     mem_free(&hub->opt.mem, hub->shards);
   }
   topic_index_destroy(&hub->index);
+  limits_destroy(hub);
+  for (size_t i = 0; i < hub->opt.norigins; i++)
+    mem_free(&hub->opt.mem, hub->opt.origins[i]);
+  mem_free(&hub->opt.mem, hub->opt.origins);
   mem.free(hub, mem.user_data);
 }
 
@@ -169,8 +192,8 @@ static int check_topic(const hub_t *hub, const char *topic, size_t *len) {
   return 0;
 }
 
-static struct cmd *cmd_new(hub_t *hub, enum cmd_type type, hub_client_id id,
-                           size_t topic_len) {
+struct cmd *hub__cmd_new(struct hub *hub, enum cmd_type type,
+                         hub_client_id id, size_t topic_len) {
   struct cmd *c = mem_malloc(&hub->opt.mem, sizeof(*c) + topic_len + 1);
   if (c) {
     memset(c, 0, sizeof(*c));
@@ -181,7 +204,7 @@ static struct cmd *cmd_new(hub_t *hub, enum cmd_type type, hub_client_id id,
   return c;
 }
 
-static void send_cmd(hub_t *hub, struct cmd *c) {
+void hub__send_cmd(struct hub *hub, struct cmd *c) {
   struct shard *s = hub_shard_of(hub, c->id);
   shard_push_cmd(s, c);
   shard_wake(s);
@@ -220,7 +243,7 @@ static void attach_client(hub_t *hub, struct client *c, struct cmd *cmd,
   cmd->id = c->id;
   cmd->client = c;
   *out = c->id;
-  send_cmd(hub, cmd);
+  hub__send_cmd(hub, cmd);
 }
 
 int hub_attach_transport(hub_t *hub, const hub_transport *tp, void *io_user,
@@ -230,7 +253,7 @@ int hub_attach_transport(hub_t *hub, const hub_transport *tp, void *io_user,
   if (!accepting(hub))
     return HUB_ESTATE;
   struct client *c = client_new(hub, copt);
-  struct cmd *cmd = cmd_new(hub, CMD_ATTACH, 0, 0);
+  struct cmd *cmd = hub__cmd_new(hub, CMD_ATTACH, 0, 0);
   if (!c || !cmd) {
     mem_free(&hub->opt.mem, c);
     mem_free(&hub->opt.mem, cmd);
@@ -255,7 +278,7 @@ int hub_attach_fd(hub_t *hub, int fd, const void *head, size_t head_len,
     goto fail;
   }
   c = client_new(hub, copt);
-  cmd = cmd_new(hub, CMD_ATTACH, 0, 0);
+  cmd = hub__cmd_new(hub, CMD_ATTACH, 0, 0);
   if (!c || !cmd ||
       !(c->hs = handshake_new(&hub->opt.mem, hub->opt.max_request_head, head,
                               head_len))) {
@@ -318,11 +341,11 @@ static int simple_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
   /* Writable notices still matter while hub_stop() drains. */
   if (!accepting(hub) && !(type == CMD_WRITABLE && state(hub) == HUB_STOPPING))
     return HUB_ESTATE;
-  struct cmd *c = cmd_new(hub, type, id, 0);
+  struct cmd *c = hub__cmd_new(hub, type, id, 0);
   if (!c)
     return HUB_ENOMEM;
   c->code = code;
-  send_cmd(hub, c);
+  hub__send_cmd(hub, c);
   return 0;
 }
 
@@ -345,7 +368,7 @@ static int topic_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
     return rv;
   if (!accepting(hub))
     return HUB_ESTATE;
-  struct cmd *c = cmd_new(hub, type, id, len);
+  struct cmd *c = hub__cmd_new(hub, type, id, len);
   if (!c)
     return HUB_ENOMEM;
   memcpy(c->topic, topic, len);
@@ -419,7 +442,7 @@ int hub_send_to(hub_t *hub, hub_client_id id, const char *topic,
     return HUB_ETOPIC;
   if (!accepting(hub))
     return HUB_ESTATE;
-  struct cmd *c = cmd_new(hub, CMD_SEND, id, 0);
+  struct cmd *c = hub__cmd_new(hub, CMD_SEND, id, 0);
   struct msg *m = msg_new(&hub->opt.mem, topic, tlen,
                           hash_bytes(&hub->key, topic, tlen), data, len,
                           flags);
@@ -432,7 +455,7 @@ int hub_send_to(hub_t *hub, hub_client_id id, const char *topic,
   m->seq = atomic_load_explicit(&hub->seq, memory_order_relaxed);
   m->ts_ms = hub__now_ms();
   c->msg = m;
-  send_cmd(hub, c);
+  hub__send_cmd(hub, c);
   return 0;
 }
 
@@ -535,6 +558,13 @@ int hub_stats(hub_t *hub, hub_stats_t *out, size_t size) {
     s.ws_accepted += LOAD(ws_accepted);
     s.sse_accepted += LOAD(sse_accepted);
     s.http_refused += LOAD(http_refused);
+    s.auth_denied += LOAD(auth_denied);
+    s.auth_timeouts += LOAD(auth_timeouts);
+    s.origin_refused += LOAD(origin_refused);
+    s.capacity_refused += LOAD(capacity_refused);
+    s.rate_limited += LOAD(rate_limited);
+    s.write_timeouts += LOAD(write_timeouts);
+    s.idle_timeouts += LOAD(idle_timeouts);
     s.queue_overflows +=
         atomic_load_explicit(&sh->overflows, memory_order_relaxed);
 #undef LOAD

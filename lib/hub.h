@@ -22,11 +22,22 @@ struct hub {
   _Atomic uint64_t broadcasts;
   char epoch[17];
   bool tls; /* a certificate is loaded */
+  hub_auth_fn auth_fn; /* set before hub_start(), read-only after */
+  void *auth_user_data;
+  _Atomic uint64_t sockets; /* socket clients attached */
+  pthread_mutex_t ips_lock; /* connections per IP (limits.c) */
+  struct htable ips;
   alignas(HUB_CACHELINE) _Atomic int64_t seq;
 };
 
 static inline struct shard *hub_shard_of(struct hub *hub, hub_client_id id) {
   return &hub->shards[id % hub->nshards];
 }
+
+/* A command for the client `id` carrying `extra` bytes (+ a NUL) in
+ * cmd->topic, and its delivery to the client's shard. */
+struct cmd *hub__cmd_new(struct hub *hub, enum cmd_type type,
+                         hub_client_id id, size_t extra);
+void hub__send_cmd(struct hub *hub, struct cmd *c);
 
 #endif

@@ -29,6 +29,13 @@ static const struct metric metrics[] = {
     M(history_msgs, "gauge", "Messages retained in topic histories."),
     M(history_bytes, "gauge", "Payload bytes retained in topic histories."),
     M(patterns, "gauge", "Wildcard patterns with subscribers."),
+    M(auth_denied, "counter", "Connects, subscribes, publishes denied."),
+    M(auth_timeouts, "counter", "Pending auth decisions that timed out."),
+    M(origin_refused, "counter", "WebSocket requests from a foreign Origin."),
+    M(capacity_refused, "counter", "Requests refused by connection caps."),
+    M(rate_limited, "counter", "Inbound messages over the rate."),
+    M(write_timeouts, "counter", "Clients closed for no write progress."),
+    M(idle_timeouts, "counter", "Clients closed for silence."),
 };
 
 size_t hub_metrics_text(hub_t *hub, char *buf, size_t len) {

@@ -9,36 +9,75 @@
 #include "json.h"
 #include "ws.h"
 
-/* Sends {"type":TYPE,"topic":T<tail>} where tail is already JSON. */
+/* Sends a JSON notice: a text frame, or an SSE "hub.TYPE" event. */
+static void send_json(struct shard *s, struct client *c, const char *type,
+                      const char *json, size_t len) {
+  if (c->kind == CLIENT_WS) {
+    ws_send_text(s, c, json, len);
+    return;
+  }
+  if (c->kind != CLIENT_SSE)
+    return; /* host transports carry payloads only */
+  size_t cap = 32 + strlen(type) + len;
+  char *buf = mem_malloc(s->mem, cap);
+  struct smsg *sm = NULL;
+  if (buf) {
+    int n = snprintf(buf, cap, "event: hub.%s\ndata: %.*s\n\n", type,
+                     (int)len, json);
+    sm = smsg_private(s, WIRE_SSE, buf, (size_t)n);
+    mem_free(s->mem, buf);
+  }
+  if (sm)
+    client_enqueue_pinned(s, c, sm);
+  else
+    client_doom(s, c, HUB_CLOSE_TRANSPORT);
+}
+
+void notice_reply(struct shard *s, struct client *c, const char *type,
+                  const char *topic, size_t topic_len, int64_t seq,
+                  const char *code, const char *id, size_t id_len) {
+  size_t cap = 96 + strlen(type) + (code ? strlen(code) : 0) + id_len +
+               (topic ? json_escaped_len(topic, topic_len) : 0);
+  char stackbuf[512];
+  char *buf = cap <= sizeof(stackbuf) ? stackbuf : mem_malloc(s->mem, cap);
+  if (!buf) {
+    client_doom(s, c, HUB_CLOSE_TRANSPORT);
+    return;
+  }
+  char *p = buf + sprintf(buf, "{\"type\":\"%s\"", type);
+  if (topic) {
+    p += sprintf(p, ",\"topic\":\"");
+    p += json_escape(p, topic, topic_len);
+    *p++ = '"';
+  }
+  if (seq >= 0)
+    p += sprintf(p, ",\"seq\":%" PRId64, seq);
+  if (code)
+    p += sprintf(p, ",\"code\":\"%s\"", code);
+  if (id) {
+    p += sprintf(p, ",\"id\":");
+    memcpy(p, id, id_len);
+    p += id_len;
+  }
+  *p++ = '}';
+  send_json(s, c, type, buf, (size_t)(p - buf));
+  if (buf != stackbuf)
+    mem_free(s->mem, buf);
+}
+
+/* {"type":TYPE,"topic":T<tail>} where tail is already JSON. */
 static void send_notice(struct shard *s, struct client *c, const char *type,
                         const char *topic, size_t len, const char *tail) {
-  if (c->kind != CLIENT_WS && c->kind != CLIENT_SSE)
-    return;
-  size_t cap =
-      64 + 2 * strlen(type) + json_escaped_len(topic, len) + strlen(tail);
+  size_t cap = 64 + strlen(type) + json_escaped_len(topic, len) + strlen(tail);
   char *buf = mem_malloc(s->mem, cap);
   if (!buf) {
     client_doom(s, c, HUB_CLOSE_TRANSPORT);
     return;
   }
-  char *p = buf;
-  if (c->kind == CLIENT_SSE)
-    p += sprintf(p, "event: hub.%s\ndata: ", type);
-  char *json = p;
-  p += sprintf(p, "{\"type\":\"%s\",\"topic\":\"", type);
+  char *p = buf + sprintf(buf, "{\"type\":\"%s\",\"topic\":\"", type);
   p += json_escape(p, topic, len);
   p += sprintf(p, "\"%s}", tail);
-  if (c->kind == CLIENT_WS) {
-    ws_send_text(s, c, json, (size_t)(p - json));
-  } else {
-    memcpy(p, "\n\n", 2);
-    p += 2;
-    struct smsg *sm = smsg_private(s, WIRE_SSE, buf, (size_t)(p - buf));
-    if (sm)
-      client_enqueue_pinned(s, c, sm);
-    else
-      client_doom(s, c, HUB_CLOSE_TRANSPORT);
-  }
+  send_json(s, c, type, buf, (size_t)(p - buf));
   mem_free(s->mem, buf);
 }
 

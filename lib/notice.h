@@ -7,11 +7,18 @@
 #define HUB_NOTICE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct shard;
 struct client;
 struct sub;
 
+/* {"type":TYPE[,"topic":T][,"seq":N][,"code":C][,"id":ID]} (id is raw
+ * JSON; seq < 0, topic/code/id NULL: left out). SSE clients get it as
+ * "event: hub.TYPE". */
+void notice_reply(struct shard *s, struct client *c, const char *type,
+                  const char *topic, size_t topic_len, int64_t seq,
+                  const char *code, const char *id, size_t id_len);
 /* `reason`: RESET_RETENTION or RESET_EPOCH (topic_index.h). */
 void notice_reset(struct shard *s, struct client *c, const char *topic,
                   size_t len, int reason);

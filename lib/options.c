@@ -38,6 +38,16 @@ void hub__options_defaults(struct hub_options *opt) {
       .max_msgs = 100, .max_age_ms = 300000, .max_bytes = 1u << 20};
   opt->hist_rules = NULL;
   opt->nhist_rules = 0;
+  opt->auth_timeout_ms = 10000;
+  opt->origins = NULL;
+  opt->norigins = 0;
+  opt->max_connections = opt->max_conn_per_ip = 0;
+  opt->max_subscriptions = 1024;
+  hub_options_set_topic_chars(opt, NULL);
+  opt->rate_per_sec = 100;
+  opt->rate_burst = 200;
+  opt->write_timeout_ms = 30000;
+  opt->idle_timeout_ms = 0;
 }
 
 int hub_options_new(hub_options **out) {
@@ -58,6 +68,9 @@ void hub_options_free(hub_options *opt) {
     for (size_t i = 0; i < opt->nhist_rules; i++)
       free(opt->hist_rules[i].pattern);
     free(opt->hist_rules);
+    for (size_t i = 0; i < opt->norigins; i++)
+      free(opt->origins[i]);
+    free(opt->origins);
   }
   free(opt);
 }
@@ -230,6 +243,83 @@ int hub_options_set_history(hub_options *opt, const char *pattern,
     return HUB_ENOMEM;
   r->lim = lim;
   opt->nhist_rules++;
+  return 0;
+}
+
+int hub_options_set_auth_timeout(hub_options *opt, uint32_t ms) {
+  if (!opt || ms == 0)
+    return HUB_EINVAL;
+  opt->auth_timeout_ms = ms;
+  return 0;
+}
+
+int hub_options_add_origin(hub_options *opt, const char *origin) {
+  if (!opt || !origin || !*origin || strpbrk(origin, "\r\n"))
+    return HUB_EINVAL;
+  char **o = realloc(opt->origins, sizeof(*o) * (opt->norigins + 1));
+  if (!o)
+    return HUB_ENOMEM;
+  opt->origins = o;
+  if (!(o[opt->norigins] = strdup(origin)))
+    return HUB_ENOMEM;
+  opt->norigins++;
+  return 0;
+}
+
+int hub_options_set_max_connections(hub_options *opt, uint32_t max) {
+  if (!opt)
+    return HUB_EINVAL;
+  opt->max_connections = max;
+  return 0;
+}
+
+int hub_options_set_max_connections_per_ip(hub_options *opt, uint32_t max) {
+  if (!opt)
+    return HUB_EINVAL;
+  opt->max_conn_per_ip = max;
+  return 0;
+}
+
+int hub_options_set_max_subscriptions(hub_options *opt, uint32_t max) {
+  if (!opt || max == 0)
+    return HUB_EINVAL;
+  opt->max_subscriptions = max;
+  return 0;
+}
+
+int hub_options_set_topic_chars(hub_options *opt, const char *chars) {
+  static const char def[] = "abcdefghijklmnopqrstuvwxyz"
+                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                            "0123456789._-:@/=+~!$&'()*>,;";
+  if (!opt || (chars && !*chars))
+    return HUB_EINVAL;
+  memset(opt->topic_chars, 0, sizeof(opt->topic_chars));
+  for (const unsigned char *p = (const unsigned char *)(chars ? chars : def);
+       *p; p++)
+    opt->topic_chars[*p >> 3] |= (uint8_t)(1u << (*p & 7));
+  return 0;
+}
+
+int hub_options_set_message_rate(hub_options *opt, uint32_t per_second,
+                                 uint32_t burst) {
+  if (!opt || (per_second && burst < 1) || burst > 1000000)
+    return HUB_EINVAL;
+  opt->rate_per_sec = per_second;
+  opt->rate_burst = burst;
+  return 0;
+}
+
+int hub_options_set_write_timeout(hub_options *opt, uint32_t ms) {
+  if (!opt)
+    return HUB_EINVAL;
+  opt->write_timeout_ms = ms;
+  return 0;
+}
+
+int hub_options_set_idle_timeout(hub_options *opt, uint32_t ms) {
+  if (!opt)
+    return HUB_EINVAL;
+  opt->idle_timeout_ms = ms;
   return 0;
 }
 

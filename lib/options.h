@@ -34,6 +34,13 @@ struct hub_options {
   struct hist_limits hist_default;
   struct hist_rule *hist_rules; /* owned, patterns too */
   size_t nhist_rules;
+  uint32_t auth_timeout_ms;
+  char **origins; /* owned */
+  size_t norigins;
+  uint32_t max_connections, max_conn_per_ip, max_subscriptions;
+  uint8_t topic_chars[32]; /* bit per byte value a client topic may hold */
+  uint32_t rate_per_sec, rate_burst;
+  uint32_t write_timeout_ms, idle_timeout_ms;
 };
 
 /* Which client fields a hub_client_options overrides. */

@@ -7,9 +7,11 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "frame.h"
 #include "hub.h"
+#include "admission.h"
 #include "notice.h"
 #include "tls.h"
 #include "wildcard.h"
@@ -20,7 +22,8 @@
 #define SHARD_BATCH 1024
 /* Spare smsg structs a shard keeps instead of freeing. */
 #define SMSG_FREE_MAX 4096
-/* How often aged history is swept out of topics nobody publishes to. */
+/* How often aged history is swept out of topics nobody publishes to, and
+ * write and idle timeouts are checked. */
 #define HISTORY_SWEEP_MS 1000
 
 /* When the shard next has timed work: a client timer, a history sweep,
@@ -34,6 +37,9 @@ static int64_t next_due(struct shard *s) {
   }
   if (s->stopping && (first < 0 || s->deadline_ms < first))
     first = s->deadline_ms;
+  int64_t auth = auth_next_deadline(s);
+  if (auth >= 0 && (first < 0 || auth < first))
+    first = auth;
   return first;
 }
 
@@ -72,7 +78,8 @@ int shard_init(struct shard *s, struct hub *hub, unsigned idx,
   if (s->tfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &ev) < 0)
     return HUB_ESYS;
   s->armed_ms = -1;
-  if (ti_ages(&hub->index)) {
+  if (ti_ages(&hub->index) || hub->opt.write_timeout_ms ||
+      hub->opt.idle_timeout_ms) {
     s->next_sweep_ms = hub__now_ms() + HISTORY_SWEEP_MS;
     arm(s, s->next_sweep_ms);
   }
@@ -122,7 +129,7 @@ static int client_id_eq(const struct hnode *n, const void *key) {
          *(const hub_client_id *)key;
 }
 
-static struct client *find_client(struct shard *s, hub_client_id id) {
+struct client *shard_find_client(struct shard *s, hub_client_id id) {
   struct hnode *n = htable_find(&s->clients, hash_u64(id), client_id_eq, &id);
   struct client *c = n ? container_of(n, struct client, node) : NULL;
   return c && c->state == CLIENT_OPEN ? c : NULL;
@@ -298,7 +305,7 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
     /* hub_subscribe() counted the subscription in the index already; keep
      * that count only if it became a new subscription. */
     struct sub *sub = NULL;
-    int rv = (c = find_client(s, cmd->id))
+    int rv = (c = shard_find_client(s, cmd->id))
                  ? registry_add(&s->reg, c, &c->subs, cmd->topic, cmd->len,
                                 cmd->hash, &sub)
                  : HUB_EINVAL;
@@ -311,24 +318,27 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
     break;
   }
   case CMD_UNSUBSCRIBE:
-    c = find_client(s, cmd->id);
+    c = shard_find_client(s, cmd->id);
     if (c &&
         registry_del(&s->reg, c, &c->subs, cmd->topic, cmd->len, cmd->hash))
       ti_release(&hub->index, cmd->topic, cmd->len, cmd->hash, s->idx);
     break;
   case CMD_CLOSE:
-    if ((c = find_client(s, cmd->id)))
+    if ((c = shard_find_client(s, cmd->id)))
       client_doom(s, c, cmd->code);
     break;
   case CMD_WRITABLE:
-    if ((c = find_client(s, cmd->id))) {
+    if ((c = shard_find_client(s, cmd->id))) {
       c->blocked = false;
       client_mark_dirty(s, c);
     }
     break;
+  case CMD_AUTH:
+    auth_answer(s, cmd);
+    break;
   case CMD_SEND: {
     deliver_upto(s, cmd->msg->seq);
-    struct smsg *sm = (c = find_client(s, cmd->id)) ? smsg_get(s, cmd->msg)
+    struct smsg *sm = (c = shard_find_client(s, cmd->id)) ? smsg_get(s, cmd->msg)
                                                     : NULL;
     if (!sm) {
       msg_unref(s->mem, cmd->msg);
@@ -597,12 +607,16 @@ int shard_run_once(struct shard *s, int timeout_ms) {
     }
   }
   run_timers(s);
-  process(s);
   int64_t now = hub__now_ms();
+  auth_expire(s, now);
+  process(s);
   if (s->next_sweep_ms && now >= s->next_sweep_ms) {
     /* Each shard ages out the history of its share of the stripes. */
     for (unsigned i = s->idx; i < TI_STRIPES; i += s->hub->nshards)
       ti_sweep(&s->hub->index, i, now);
+    limits_tick(s, now);
+    flush_dirty(s);
+    reap(s);
     s->next_sweep_ms = now + HISTORY_SWEEP_MS;
   }
   if (s->stopping && (s->st.clients == 0 || now >= s->deadline_ms)) {

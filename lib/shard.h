@@ -14,6 +14,7 @@
 
 struct hub;
 struct tls_shard;
+struct auth_op;
 
 enum cmd_type {
   CMD_ATTACH,
@@ -21,13 +22,16 @@ enum cmd_type {
   CMD_UNSUBSCRIBE,
   CMD_CLOSE,
   CMD_WRITABLE,
-  CMD_SEND
+  CMD_SEND,
+  CMD_AUTH
 };
 
 struct cmd {
   struct cmd_node node;
   uint8_t type;
-  int code; /* CMD_CLOSE */
+  int code;       /* CMD_CLOSE; CMD_AUTH: the verdict */
+  int status;     /* CMD_AUTH */
+  uint64_t serial; /* CMD_AUTH: the ticket's */
   hub_client_id id;
   struct client *client; /* CMD_ATTACH */
   struct msg *msg;       /* CMD_SEND (a ref) */
@@ -40,9 +44,10 @@ struct cmd {
 /* Counters the shard thread keeps in plain memory and publishes with
  * relaxed stores once per loop iteration, for hub_stats(). */
 #define SHARD_STATS(X)                                                         \
-  X(clients)                                                                   \
-  X(subscriptions) X(deliveries) X(drops) X(evictions) X(bytes_queued)         \
-      X(clients_closed) X(ws_accepted) X(sse_accepted) X(http_refused)
+  X(clients) X(subscriptions) X(deliveries) X(drops) X(evictions)              \
+  X(bytes_queued) X(clients_closed) X(ws_accepted) X(sse_accepted)             \
+  X(http_refused) X(auth_denied) X(auth_timeouts) X(origin_refused)            \
+  X(capacity_refused) X(rate_limited) X(write_timeouts) X(idle_timeouts)
 
 struct shard_stats {
 #define X(f) uint64_t f;
@@ -85,6 +90,7 @@ struct shard {
   struct client *dirty;
   struct client *doomed;
   struct msg *pending; /* popped, held while the commands before it run */
+  struct auth_op *auth_head, *auth_tail; /* pending decisions, by deadline */
   struct smsg *free_smsgs;
   uint32_t nfree;
   struct tlist timers[TL_COUNT];
@@ -120,6 +126,8 @@ bool shard_encode(struct shard *s, struct smsg *sm, enum wire w);
  * bytes for the caller to fill when data is NULL). */
 struct smsg *smsg_private(struct shard *s, enum wire w, const void *data,
                           size_t len);
+/* The open client `id` of this shard, or NULL. */
+struct client *shard_find_client(struct shard *s, hub_client_id id);
 /* Arms or disarms EPOLLOUT for a socket client. */
 void shard_want_write(struct shard *s, struct client *c, bool on);
 /* Puts the client at the tail of timer list `list` (due one period from

@@ -90,6 +90,12 @@ void test_sleep_ms(int ms);
   X(test_wildcard_subscribe)                                                  \
   X(test_wildcard_10k)                                                        \
   X(test_send_to)                                                             \
+  X(test_auth_connect)                                                        \
+  X(test_auth_pending)                                                        \
+  X(test_origin_check)                                                        \
+  X(test_connection_caps)                                                     \
+  X(test_client_limits)                                                       \
+  X(test_write_and_idle_timeouts)                                             \
   X(test_http_ws_upgrade)                                                     \
   X(test_http_sse_get)                                                        \
   X(test_http_header_values)                                                  \

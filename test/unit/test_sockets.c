@@ -151,13 +151,13 @@ void test_ws_raw_and_query(void) {
   hub_client_id id;
   int fd = wsc_attach(hub, &id);
   char head[1024], buf[256];
-  CHECK_EQ(wsc_upgrade(fd, "/ws?topic=a&topic=b%20c", 
+  CHECK_EQ(wsc_upgrade(fd, "/ws?topic=a&topic=b%2Fc", 
                        "Sec-WebSocket-Protocol: bearer.xyz, fanhub.raw\r\n",
                        head, sizeof(head)),
            101);
   CHECK(strstr(head, "Sec-WebSocket-Protocol: fanhub.raw\r\n"));
   CHECK(WAIT_STAT(hub, subscriptions, 2, 2000));
-  CHECK(hub_broadcast(hub, "b c", "plain", 5, 0) > 0);
+  CHECK(hub_broadcast(hub, "b/c", "plain", 5, 0) > 0);
   CHECK(hub_broadcast(hub, "a", "\x01\x02", 2, HUB_MSG_BINARY) > 0);
   unsigned op;
   CHECK_EQ(wsc_recv(fd, &op, buf, sizeof(buf), 2000), 5);

@@ -47,8 +47,13 @@ void closelog_cb(hub_t *hub, const hub_close_info *info, void *user_data) {
   (void)hub;
   struct closelog *log = user_data;
   pthread_mutex_lock(&log->lock);
-  if (log->n < 64)
+  if (log->n < 64) {
     log->info[log->n] = *info;
+    /* The hub's string dies with the client: keep a copy. */
+    snprintf(log->principals[log->n], sizeof(log->principals[0]), "%s",
+             info->principal);
+    log->info[log->n].principal = log->principals[log->n];
+  }
   log->n++;
   pthread_mutex_unlock(&log->lock);
 }

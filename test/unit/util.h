@@ -22,7 +22,8 @@ void run_shards(hub_t *hub);
 struct closelog {
   pthread_mutex_t lock;
   int n;
-  hub_close_info info[64];
+  hub_close_info info[64]; /* .principal points into principals[] */
+  char principals[64][32];
 };
 void closelog_init(struct closelog *log);
 void closelog_cb(hub_t *hub, const hub_close_info *info, void *user_data);

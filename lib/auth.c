@@ -1,0 +1,331 @@
+/* The auth callback and pending decisions; see auth.h. */
+#include "auth.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "control.h"
+#include "handshake.h"
+#include "http.h"
+#include "hub.h"
+#include "admission.h"
+
+/* Requests one client may have waiting for the host at once. */
+#define AUTH_PENDING_MAX 64
+#define PRINCIPAL_MAX 255
+
+struct auth_op {
+  struct auth_op *next, *prev; /* the shard's list, oldest first */
+  struct auth_op *cnext;       /* the client's list */
+  struct client *c;
+  uint64_t serial;
+  int64_t deadline;
+  int kind;
+  struct client_req r; /* its strings live in buf */
+  char buf[];
+};
+
+static void set_principal(struct shard *s, struct client *c, const char *p) {
+  mem_free(s->mem, c->principal);
+  c->principal = NULL;
+  size_t n = p ? strnlen(p, PRINCIPAL_MAX) : 0;
+  if (n && (c->principal = mem_malloc(s->mem, n + 1))) {
+    memcpy(c->principal, p, n);
+    c->principal[n] = '\0';
+  }
+}
+
+static void unlink_op(struct shard *s, struct auth_op *op) {
+  if (op->prev)
+    op->prev->next = op->next;
+  else
+    s->auth_head = op->next;
+  if (op->next)
+    op->next->prev = op->prev;
+  else
+    s->auth_tail = op->prev;
+  struct auth_op **pp = &op->c->auth_ops;
+  while (*pp != op)
+    pp = &(*pp)->cnext;
+  *pp = op->cnext;
+  op->c->auth_npending--;
+}
+
+/* Parks a decision; `r` (NULL for CONNECT) is copied. */
+static bool park(struct shard *s, struct client *c, int kind,
+                 uint64_t serial, const struct client_req *r) {
+  size_t extra = r ? r->topic_len + 1 + r->id_len + r->data_len : 0;
+  struct auth_op *op = mem_calloc(s->mem, 1, sizeof(*op) + extra);
+  if (!op)
+    return false;
+  op->c = c;
+  op->serial = serial;
+  op->kind = kind;
+  op->deadline = hub__now_ms() + s->hub->opt.auth_timeout_ms;
+  if (r) {
+    op->r = *r;
+    char *p = op->buf;
+    memcpy(p, r->topic, r->topic_len);
+    p[r->topic_len] = '\0'; /* hub_broadcast() wants a C string */
+    op->r.topic = p;
+    p += r->topic_len + 1;
+    if (r->id) {
+      memcpy(p, r->id, r->id_len);
+      op->r.id = p;
+      p += r->id_len;
+    }
+    if (r->data) {
+      memcpy(p, r->data, r->data_len);
+      op->r.data = p;
+    }
+  }
+  op->prev = s->auth_tail;
+  if (s->auth_tail)
+    s->auth_tail->next = op;
+  else
+    s->auth_head = op;
+  s->auth_tail = op;
+  op->cnext = c->auth_ops;
+  c->auth_ops = op;
+  c->auth_npending++;
+  return true;
+}
+
+static void deny_connect(struct shard *s, struct client *c, int status,
+                         const char *reason) {
+  c->auth_state = AUTH_NONE;
+  if (status < 400 || status > 599)
+    status = 403;
+  handshake_refuse(s, c, status, reason && *reason ? reason : "forbidden",
+                   "");
+}
+
+/* The credential of a request, decoded into buf: "Authorization: Bearer",
+ * a "bearer." subprotocol, or ?token=. */
+static const char *find_token(const struct http_request *req, char *buf,
+                              size_t cap, size_t *len) {
+  const struct http_header *h = http_find_header(req, "Authorization");
+  if (h && h->value_len > 7 && strncasecmp(h->value, "Bearer ", 7) == 0) {
+    *len = h->value_len - 7;
+    return h->value + 7;
+  }
+  for (size_t i = 0; i < req->nheaders; i++) {
+    h = &req->headers[i];
+    if (h->name_len != 22 ||
+        strncasecmp(h->name, "Sec-WebSocket-Protocol", 22) != 0)
+      continue;
+    const char *p = h->value, *end = h->value + h->value_len;
+    while (p < end) {
+      while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+        p++;
+      const char *t = p;
+      while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+        p++;
+      if (p - t > 7 && memcmp(t, "bearer.", 7) == 0) {
+        /* Percent-decoded through the query decoder: "k=<token>". */
+        char q[1024];
+        int n = snprintf(q, sizeof(q), "k=%.*s", (int)(p - t - 7), t + 7);
+        const char *qp = q;
+        size_t ql = (size_t)n, kl;
+        char k[2];
+        if (n > 0 && (size_t)n < sizeof(q) &&
+            http_query_next(&qp, &ql, k, sizeof(k), &kl, buf, cap, len) == 1)
+          return buf;
+      }
+    }
+  }
+  const char *q = req->query;
+  size_t ql = req->query_len, kl;
+  char k[8];
+  int r;
+  while ((r = http_query_next(&q, &ql, k, sizeof(k), &kl, buf, cap, len)) ==
+             1 ||
+         r == HTTP_EBAD) {
+    if (r == 1 && kl == 5 && memcmp(k, "token", 5) == 0)
+      return buf;
+    if (r == HTTP_EBAD)
+      break; /* a parameter too long for k/buf: not a usable token */
+  }
+  return NULL;
+}
+
+bool auth_connect(struct shard *s, struct client *c,
+                  const struct http_request *req) {
+  struct hub *hub = s->hub;
+  if (!hub->auth_fn || c->auth_state == AUTH_ALLOWED)
+    return true;
+  if (c->auth_state == AUTH_PENDING)
+    return false;
+  char addr[64], tokbuf[4096];
+  size_t tlen = 0;
+  const char *tok = find_token(req, tokbuf, sizeof(tokbuf), &tlen);
+  const struct http_header *o = http_find_header(req, "Origin");
+  limits_addr(c, addr);
+  hub_auth_request q = {0};
+  q.kind = HUB_AUTH_CONNECT;
+  q.id = c->id;
+  q.ticket.id = c->id;
+  q.ticket.serial = ++c->auth_serial;
+  q.remote_addr = addr;
+  q.path = req->path;
+  q.path_len = req->path_len;
+  q.query = req->query;
+  q.query_len = req->query_len;
+  q.origin = o ? o->value : NULL;
+  q.origin_len = o ? o->value_len : 0;
+  q.token = tok;
+  q.token_len = tok ? tlen : 0;
+  q.principal = "";
+  q.client_user_data = c->user_data;
+  q.internal = req;
+  hub_auth_result res = {0};
+  int v = hub->auth_fn(hub, &q, &res, hub->auth_user_data);
+  if (v == HUB_AUTH_ALLOW) {
+    set_principal(s, c, res.principal);
+    c->auth_state = AUTH_ALLOWED;
+    return true;
+  }
+  if (v == HUB_AUTH_PENDING && park(s, c, HUB_AUTH_CONNECT, q.ticket.serial,
+                                    NULL)) {
+    c->auth_state = AUTH_PENDING;
+    return false;
+  }
+  s->st.auth_denied++;
+  deny_connect(s, c, v == HUB_AUTH_PENDING ? 503 : res.status, res.reason);
+  return false;
+}
+
+void auth_request(struct shard *s, struct client *c,
+                  const struct client_req *r) {
+  struct hub *hub = s->hub;
+  if (!hub->auth_fn) {
+    control_execute(s, c, r);
+    return;
+  }
+  if (c->auth_npending >= AUTH_PENDING_MAX) {
+    control_refuse(s, c, r, "too-many-pending");
+    return;
+  }
+  char addr[64];
+  limits_addr(c, addr);
+  hub_auth_request q = {0};
+  q.kind = (hub_auth_kind)r->kind;
+  q.id = c->id;
+  q.ticket.id = c->id;
+  q.ticket.serial = ++c->auth_serial;
+  q.remote_addr = addr;
+  q.principal = c->principal ? c->principal : "";
+  q.topic = r->topic;
+  q.topic_len = r->topic_len;
+  q.client_user_data = c->user_data;
+  hub_auth_result res = {0};
+  int v = hub->auth_fn(hub, &q, &res, hub->auth_user_data);
+  if (v == HUB_AUTH_ALLOW) {
+    control_execute(s, c, r);
+  } else if (v == HUB_AUTH_PENDING &&
+             park(s, c, r->kind, q.ticket.serial, r)) {
+    /* answered by hub_auth_complete() */
+  } else {
+    s->st.auth_denied++;
+    control_refuse(s, c, r, "forbidden");
+  }
+}
+
+static void decide(struct shard *s, struct auth_op *op, bool allow,
+                   const char *principal, int status, const char *reason) {
+  struct client *c = op->c;
+  unlink_op(s, op);
+  if (op->kind == HUB_AUTH_CONNECT) {
+    if (allow) {
+      set_principal(s, c, principal);
+      c->auth_state = AUTH_ALLOWED;
+      handshake_step(s, c);
+    } else {
+      deny_connect(s, c, status, reason);
+    }
+  } else if (allow) {
+    control_execute(s, c, &op->r);
+  } else {
+    control_refuse(s, c, &op->r, status == 503 ? "auth-timeout" : "forbidden");
+  }
+  mem_free(s->mem, op);
+}
+
+void auth_answer(struct shard *s, struct cmd *cmd) {
+  struct client *c = shard_find_client(s, cmd->id);
+  struct auth_op *op = c ? c->auth_ops : NULL;
+  while (op && op->serial != cmd->serial)
+    op = op->cnext;
+  if (!op)
+    return; /* timed out already, or the client is gone */
+  const char *principal = cmd->topic;
+  const char *reason = cmd->topic + strlen(cmd->topic) + 1;
+  bool allow = cmd->code == HUB_AUTH_ALLOW;
+  if (!allow)
+    s->st.auth_denied++;
+  decide(s, op, allow, principal, cmd->status, reason);
+}
+
+void auth_expire(struct shard *s, int64_t now) {
+  while (s->auth_head && s->auth_head->deadline <= now) {
+    s->st.auth_timeouts++;
+    decide(s, s->auth_head, false, NULL, 503, "authorization timed out");
+  }
+}
+
+int64_t auth_next_deadline(const struct shard *s) {
+  return s->auth_head ? s->auth_head->deadline : -1;
+}
+
+void auth_forget(struct shard *s, struct client *c) {
+  while (c->auth_ops) {
+    struct auth_op *op = c->auth_ops;
+    unlink_op(s, op);
+    mem_free(s->mem, op);
+  }
+}
+
+int hub_set_auth_callback(hub_t *hub, hub_auth_fn fn, void *user_data) {
+  if (!hub)
+    return HUB_EINVAL;
+  if (atomic_load(&hub->state) != HUB_NEW)
+    return HUB_ESTATE;
+  hub->auth_fn = fn;
+  hub->auth_user_data = user_data;
+  return 0;
+}
+
+const char *hub_auth_header(const hub_auth_request *req, const char *name,
+                            size_t *len) {
+  if (!req || req->kind != HUB_AUTH_CONNECT || !req->internal || !name)
+    return NULL;
+  const struct http_header *h = http_find_header(req->internal, name);
+  if (!h)
+    return NULL;
+  if (len)
+    *len = h->value_len;
+  return h->value;
+}
+
+int hub_auth_complete(hub_t *hub, hub_auth_ticket ticket,
+                      const hub_auth_result *res) {
+  if (!hub || !ticket.id || !res ||
+      (res->verdict != HUB_AUTH_ALLOW && res->verdict != HUB_AUTH_DENY))
+    return HUB_EINVAL;
+  const char *p = res->principal ? res->principal : "";
+  const char *r = res->reason ? res->reason : "";
+  size_t pl = strnlen(p, PRINCIPAL_MAX), rl = strnlen(r, 200);
+  struct cmd *c = hub__cmd_new(hub, CMD_AUTH, ticket.id, pl + 1 + rl);
+  if (!c)
+    return HUB_ENOMEM;
+  memcpy(c->topic, p, pl);
+  c->topic[pl] = '\0';
+  memcpy(c->topic + pl + 1, r, rl);
+  c->topic[pl + 1 + rl] = '\0';
+  c->code = res->verdict;
+  c->status = res->status;
+  c->serial = ticket.serial;
+  hub__send_cmd(hub, c);
+  return 0;
+}
