@@ -10,9 +10,11 @@
  *                  inbound queue
  * and two rates: paced (1000 broadcasts/s, the commit-hook case) and
  * burst (back to back). Each call is timed with CLOCK_MONOTONIC. One JSON
- * line per (shards, case, rate).
+ * line per (shards, case, rate), and first the floor: what one eventfd
+ * write that wakes a sleeping thread costs here (an idle shard's wake-up).
  *
  * usage: inproc [SUBS [PACED_CALLS [BURST_CALLS]]]   (10000 1000 2000) */
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -20,7 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <fanhub.h>
 
@@ -120,6 +126,8 @@ static int run(unsigned shards, unsigned nsubs, int mode, bool burst,
     sleep_until(now_ns() + 1000000);
   }
   uint64_t *t = malloc(calls * sizeof(*t));
+  struct rusage ru0, ru1;
+  getrusage(RUSAGE_THREAD, &ru0);
   uint64_t start = now_ns(), period = 1000000; /* 1000/s */
   int failures = 0;
   for (unsigned i = 0; i < calls; i++) {
@@ -131,18 +139,20 @@ static int run(unsigned shards, unsigned nsubs, int mode, bool burst,
     failures += seq < 0;
   }
   double elapsed = (double)(now_ns() - start) / 1e9;
+  getrusage(RUSAGE_THREAD, &ru1);
   hub_stats_t st;
   hub_stats(hub, &st, sizeof(st));
   qsort(t, calls, sizeof(*t), cmp_u64);
   printf("{\"shards\":%u,\"subs\":%u,\"case\":\"%s\",\"rate\":\"%s\","
          "\"calls\":%u,\"size\":%u,\"calls_per_s\":%.0f,"
          "\"call_us\":{\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f},"
-         "\"failures\":%d,\"queue_overflows\":%llu,\"drops\":%llu}\n",
+         "\"failures\":%d,\"queue_overflows\":%llu,\"drops\":%llu,"
+         "\"caller_involuntary_switches\":%ld}\n",
          shards, nsubs, case_name[mode], burst ? "burst" : "1000/s", calls,
          size, calls / elapsed, pct(t, calls, 0.5), pct(t, calls, 0.99),
          pct(t, calls, 0.999), (double)t[calls - 1] / 1e3, failures,
          (unsigned long long)st.queue_overflows,
-         (unsigned long long)st.drops);
+         (unsigned long long)st.drops, ru1.ru_nivcsw - ru0.ru_nivcsw);
   fflush(stdout);
   pthread_mutex_lock(&block_lock);
   release_blocked = true;
@@ -156,11 +166,58 @@ static int run(unsigned shards, unsigned nsubs, int mode, bool burst,
   return failures ? 1 : 0;
 }
 
+/* The floor under a paced hub_broadcast(): one eventfd write() that wakes
+ * a thread sleeping in epoll_wait, which is what waking an idle shard
+ * costs. Same pacing, same timing. */
+static atomic_bool waker_stop;
+static void *waiter(void *arg) {
+  int ep = *(int *)arg;
+  struct epoll_event ev;
+  while (!atomic_load(&waker_stop))
+    if (epoll_wait(ep, &ev, 1, 100) == 1) {
+      uint64_t v;
+      ssize_t r = read(ev.data.fd, &v, sizeof(v));
+      (void)r;
+    }
+  return NULL;
+}
+
+static void wake_floor(unsigned calls) {
+  int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = efd};
+  epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev);
+  pthread_t th;
+  atomic_store(&waker_stop, false);
+  pthread_create(&th, NULL, waiter, &ep);
+  uint64_t *t = malloc(calls * sizeof(*t));
+  uint64_t start = now_ns() + 10000000;
+  for (unsigned i = 0; i < calls; i++) {
+    sleep_until(start + (uint64_t)i * 1000000);
+    uint64_t one = 1, a = now_ns();
+    ssize_t r = write(efd, &one, sizeof(one));
+    t[i] = now_ns() - a;
+    (void)r;
+  }
+  atomic_store(&waker_stop, true);
+  pthread_join(th, NULL);
+  qsort(t, calls, sizeof(*t), cmp_u64);
+  printf("{\"case\":\"eventfd-wake\",\"rate\":\"1000/s\",\"calls\":%u,"
+         "\"call_us\":{\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f}}\n",
+         calls, pct(t, calls, 0.5), pct(t, calls, 0.99), pct(t, calls, 0.999),
+         (double)t[calls - 1] / 1e3);
+  fflush(stdout);
+  free(t);
+  close(ep);
+  close(efd);
+}
+
 int main(int argc, char **argv) {
   unsigned nsubs = argc > 1 ? (unsigned)atoi(argv[1]) : 10000;
   unsigned paced = argc > 2 ? (unsigned)atoi(argv[2]) : 1000;
   unsigned burst = argc > 3 ? (unsigned)atoi(argv[3]) : 2000;
   int rc = 0;
+  wake_floor(paced);
   for (unsigned shards = 1; shards <= 2; shards++)
     for (int mode = 0; mode < 3; mode++) {
       rc |= run(shards, nsubs, mode, false, paced, 64);

@@ -290,8 +290,12 @@ static int open_socket(bool small_rcvbuf) {
   if (fd < 0)
     return -1;
   if (small_rcvbuf) {
-    int sz = 4096;
+    /* A never-reading client: small window and a small MSS, so the
+     * server's kernel buffers (autotuned from the MSS; 64 KiB segments on
+     * loopback) hold little and the server's own queue takes the rest. */
+    int sz = 4096, mss = 536;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+    setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

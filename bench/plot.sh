@@ -42,7 +42,7 @@ tput() { # server shards proto -> file
   echo "set output '$OUT/throughput.png'"
   echo "set multiplot layout 1,2 title 'deliveries per second vs subscribers (W=32, 64 B; n = shards / workers / threads)'"
   echo "unset logscale; set logscale x; set xrange [700:14000]; set xtics ('1k' 1000, '10k' 10000)"
-  echo "set xlabel 'subscribers'; set ylabel 'thousand deliveries/s'; set yrange [0:*]; set key top left"
+  echo "set xlabel 'subscribers'; set ylabel 'thousand deliveries/s'; set yrange [0:*]; set key below horizontal"
   for proto in ws sse; do
     echo "set title '$proto'"
     echo "plot '$(tput fanhub 1 $proto)' using 1:2 with linespoints lw 2 title 'fanhub n=1', \\"

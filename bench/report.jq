@@ -22,7 +22,8 @@ def row: "| " + join(" | ") + " |";
 "Run \(.date), fanhub commit `\(.fanhub_commit)`" +
   (if .fanhub_dirty_files > 0 then " with \(.fanhub_dirty_files) uncommitted file(s) in lib/include/examples" else "" end) +
   ", nginx \(.nginx), nchan \(.nchan); the matrix took \(.matrix_seconds) s.",
-"Everything on loopback: the load generator (one thread) and the server share the 2 CPUs.",
+"Everything on loopback: the load generator (one thread) and the server share the \(.machine.nproc) CPUs." +
+  (if .machine.other_cpu_s != null then " Other processes used \(.machine.other_cpu_s) CPU-s of the \(.machine.nproc * .matrix_seconds) available during the run (load average \(.machine.loadavg_before) before, \(.machine.loadavg_after) after): single runs, no repetitions, so read differences under ~20% as noise." else "" end),
 "How to read each figure: [bench/README.md](../README.md).",
 "",
 "## Targets of issue 10",
@@ -75,7 +76,7 @@ def row: "| " + join(" | ") + " |";
      yes(if $f then $f.rss_idle_per_conn_b <= 1024 else null end)] | row
 ),
 ( # hub_broadcast
-  .inproc[]
+  .inproc[] | select(.shards != null)
   | ["hub_broadcast() p99 ≤ 5 µs", "10k subs, \(.shards) shard(s), \(.case), \(.rate)",
      (.call_us.p99 | r(2)) + " µs", "", "", yes(.call_us.p99 <= 5)] | row
 ),
@@ -93,7 +94,7 @@ def row: "| " + join(" | ") + " |";
       yes(if $b and $i then ratio($i.lat_us.p99; $b.lat_us.p99) <= 1.1 else null end)] | row),
     (["isolation: stalled queue within caps (1 MiB)", "\($p) 1k+1 \($s) B W=32, n=1",
       ($i.server_metrics.fanhub_bytes_queued // null | if . == null then "–" else "\(. / 1024 | r(0)) KiB queued" end),
-      "RSS +" + (if $i and $b then (($i.rss_load_kb - $b.rss_load_kb) | tostring) + " KiB vs alone" else "–" end),
+      "server RSS " + (if $i and $b then (($i.rss_load_kb - $b.rss_load_kb) | tostring) + " KiB vs alone" else "–" end),
       "", yes(if $i.server_metrics.fanhub_bytes_queued != null then $i.server_metrics.fanhub_bytes_queued <= 1048576 + 2048 else null end)] | row)
 ),
 "",
@@ -153,12 +154,14 @@ def row: "| " + join(" | ") + " |";
 "",
 "10k subscribers on in-memory transports that take every byte at once; `stalled-client`: one of them never takes a byte; `stalled-shard`: one blocks inside writev for the whole run, so its shard thread is stuck. `1000/s` is paced (the commit-hook case: each call finds the shards idle and wakes them), `burst` is back to back.",
 "",
-"| shards | case | rate | calls | p50 µs | p99 µs | p99.9 µs | max µs | shard queue overflows |",
-"|---|---|---|---|---|---|---|---|---|",
+"`eventfd-wake` is the floor under the paced case: one eventfd write() that wakes a thread sleeping in epoll_wait, which hub_broadcast() does for each idle shard it hands a message to. Caller switches: involuntary context switches of the calling thread during the run (it was preempted, typically by the shard it just woke).",
+"",
+"| shards | case | rate | calls | p50 µs | p99 µs | p99.9 µs | max µs | shard queue overflows | caller switches |",
+"|---|---|---|---|---|---|---|---|---|---|",
 ( .inproc[]
-  | [(.shards | tostring), .case, .rate, (.calls | tostring), (.call_us.p50 | r(2)),
+  | [(.shards // "–" | tostring), .case, .rate, (.calls | tostring), (.call_us.p50 | r(2)),
      (.call_us.p99 | r(2)), (.call_us.p999 | r(2)), (.call_us.max | r(2)),
-     (.queue_overflows | tostring)] | row
+     (.queue_overflows // "–" | tostring), (.caller_involuntary_switches // "–" | tostring)] | row
 ),
 "",
 "## Plots",

@@ -96,8 +96,8 @@ daemon off;
 master_process on;
 pid $dir/nginx.pid;
 error_log $dir/logs/error.log warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 30000; multi_accept on; }
+worker_rlimit_nofile $(ulimit -Hn);
+events { worker_connections $(( $(ulimit -Hn) - 64 )); multi_accept on; }
 http {
   access_log off;
   client_body_temp_path $dir/tmp/body;
@@ -193,14 +193,17 @@ done
 CC=${CC:-cc}
 $CC -std=c11 -O2 -g -Wall -Wextra -o "$OUT/loadgen" "$BENCH/loadgen.c"
 $CC -std=c11 -O2 -g -Wall -Wextra -pthread -o "$OUT/ceiling" "$BENCH/ceiling.c"
-$CC -std=c11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -I"$BENCH/../include" \
+$CC -std=c11 -O2 -g -Wall -Wextra -I"$BENCH/../include" \
   -o "$OUT/inproc" "$BENCH/inproc.c" "$BUILD/libfanhub.a" \
   -lwslay -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
 
 # 10k subscribers plus the server's own sockets: raise the fd limit (the
-# hard one too when root) so fanhubd, nginx and the ceiling inherit it.
+# hard one too where allowed) so fanhubd, nginx and the ceiling inherit it.
 ulimit -Hn 65536 2>/dev/null || true
 ulimit -Sn "$(ulimit -Hn)"
+if [ "$(ulimit -Sn)" -lt 10300 ]; then
+  log "need 10300 open files per process, the hard limit is $(ulimit -Hn)"; exit 1
+fi
 
 # ---- smoke -------------------------------------------------------------
 if [ $MODE = smoke ]; then
@@ -219,48 +222,65 @@ fi
 command -v nginx > /dev/null || { log "nginx not installed (make deps)"; exit 1; }
 command -v gnuplot > /dev/null || { log "gnuplot not installed (make deps)"; exit 1; }
 find_nchan
+
+# CPU seconds the whole machine spent busy (/proc/stat) and what this
+# script's children (servers, load generator) spent: the difference is
+# other load that shared the machine with the benchmark.
+busy_s() { awk '/^cpu / {print ($2+$3+$4+$7+$8+$9) / '"$(getconf CLK_TCK)"'}' /proc/stat; }
+children_s() { times | awk 'NR == 2 {
+  split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1]*60 + u[2] + s[1]*60 + s[2] }'; }
 T0=$(date +%s)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+BUSY0=$(busy_s); OURS0=$(children_s)
 check_nchan
 
-# Per set: 2 s per phase; the loss check waits for in-flight messages.
+# Per set: 2 s per phase, then the loss check waits for what is in flight.
+# The three servers run back to back for each cell, so a burst of other
+# load on the machine hits them alike.
 P1K="64:1:100000:2 64:32:1000000:2 1024:1:100000:2 1024:32:1000000:2"
-P10K="$P1K"
 PISO="64:32:1000000:2 1024:32:1000000:2"
-for server in fanhub nchan ceiling; do
-  for n in 1 2; do
-    for proto in ws sse; do
-      log "$server n=$n $proto 1k"
-      # shellcheck disable=SC2086
-      run_set $server $n $proto 1000 0 $P1K || true
-      if [ $n = 1 ]; then
-        log "$server n=$n $proto 1k + 1 never-reading (isolation)"
+for n in 1 2; do
+  for proto in ws sse; do
+    for subs in 1000 10000; do
+      for server in fanhub nchan ceiling; do
+        log "$server n=$n $proto $subs subscribers"
+        # shellcheck disable=SC2086
+        run_set $server $n $proto $subs 0 $P1K || true
+      done
+      [ $n = 1 ] && [ $subs = 1000 ] || continue
+      for server in fanhub nchan ceiling; do
+        log "$server n=$n $proto 1000 + 1 never-reading (isolation)"
         # shellcheck disable=SC2086
         run_set $server $n $proto 1000 1 $PISO || true
-      fi
-      log "$server n=$n $proto 10k"
-      # shellcheck disable=SC2086
-      run_set $server $n $proto 10000 0 $P10K || true
+      done
     done
   done
 done
 log "in-process hub_broadcast() timing"
 "$OUT/inproc" 10000 1000 2000 > "$OUT/inproc.jsonl"
 T1=$(date +%s)
-log "matrix done in $((T1 - T0)) s"
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+FOREIGN=$(awk -v b0="$BUSY0" -v b1="$(busy_s)" -v o0="$OURS0" -v o1="$(children_s)" \
+  'BEGIN { f = (b1 - b0) - (o1 - o0); printf "%.1f", f < 0 ? 0 : f }')
+log "matrix done in $((T1 - T0)) s; other processes used $FOREIGN CPU-s meanwhile"
 
 # ---- results -----------------------------------------------------------
 mkdir -p "$RESULTS"
-COMMIT=$(git -C "$BENCH/.." rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(git -C "$BENCH/.." status --porcelain -- lib include examples 2>/dev/null | grep -c . || true)
+# FANHUB_COMMIT / FANHUB_DIRTY: for a BUILD_DIR made outside this work tree
+COMMIT=${FANHUB_COMMIT:-$(git -C "$BENCH/.." rev-parse --short HEAD 2>/dev/null || echo unknown)}
+DIRTY=${FANHUB_DIRTY:-$(git -C "$BENCH/.." status --porcelain -- lib include examples 2>/dev/null | grep -c . || true)}
 jq -n --slurpfile runs "$RAW" --slurpfile inproc "$OUT/inproc.jsonl" \
   --arg nproc "$(nproc)" \
   --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
   --arg kernel "$(uname -srm)" --arg date "$(date -u +%FT%TZ)" \
   --arg commit "$COMMIT" --arg dirty "$DIRTY" --arg secs "$((T1 - T0))" \
+  --arg load0 "$LOAD_START" --arg load1 "$LOAD_END" --arg foreign "$FOREIGN" \
   --arg nginx "$(nginx -v 2>&1 | sed 's/^nginx version: //')" \
   --arg nchan "$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo unknown)" \
   '{machine: {nproc: ($nproc|tonumber), cpu: $cpu, kernel: $kernel,
-              mem_mb: '"$(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo)"'},
+              mem_mb: '"$(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo)"',
+              loadavg_before: $load0, loadavg_after: $load1,
+              other_cpu_s: ($foreign|tonumber)},
     date: $date, fanhub_commit: $commit, fanhub_dirty_files: ($dirty|tonumber),
     nginx: $nginx, nchan: $nchan, matrix_seconds: ($secs|tonumber),
     runs: $runs, inproc: $inproc}' > "$RESULTS/latest.json"
