@@ -186,6 +186,14 @@ HUB_EXTERN int hub_options_set_max_topic_len(hub_options *opt, size_t len);
 HUB_EXTERN int hub_options_set_history(hub_options *opt, const char *pattern,
                                        uint32_t max_msgs, uint64_t max_bytes,
                                        uint32_t max_age_ms);
+/* Topics matching `pattern` (NATS-style) keep presence: who is
+ * subscribed to them, listed by hub_presence(), and "join" / "leave"
+ * notices to their subscribers, {"type":"join","topic":T,"principal":P,
+ * "client":"ID"} (SSE: "event: hub.join"), whenever a client subscribes
+ * or goes. Call once per pattern; default: none. Returns 0, HUB_EINVAL or
+ * HUB_ENOMEM. */
+HUB_EXTERN int hub_options_set_presence(hub_options *opt,
+                                        const char *pattern);
 /* Allocator for everything the hub allocates (default: libc). `mem` is
  * copied; NULL restores the default. */
 HUB_EXTERN int hub_options_set_mem(hub_options *opt, const hub_mem *mem);
@@ -612,6 +620,16 @@ HUB_EXTERN int hub_close(hub_t *hub, hub_client_id id, int code);
 HUB_EXTERN int64_t hub_broadcast(hub_t *hub, const char *topic,
                                  const void *data, size_t len,
                                  unsigned flags);
+
+/* Lists who is subscribed to a presence topic, on every shard: fn is
+ * called once per subscriber with its id and principal ("" without an
+ * auth callback), under an internal lock (fn must not call into the hub).
+ * Returns the number listed (0 for a topic without presence), or
+ * HUB_EINVAL. Any thread. */
+typedef void (*hub_presence_fn)(hub_t *hub, hub_client_id id,
+                                const char *principal, void *user_data);
+HUB_EXTERN int hub_presence(hub_t *hub, const char *topic,
+                            hub_presence_fn fn, void *user_data);
 
 /* Sends one message on `topic` to one client only (a snapshot when it
  * subscribes, say), framed like a broadcast on that topic and carrying

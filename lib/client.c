@@ -9,6 +9,7 @@
 #include "hub.h"
 #include "admission.h"
 #include "notice.h"
+#include "presence.h"
 #include "tls.h"
 #include "wildcard.h"
 #include "ws.h"
@@ -68,6 +69,8 @@ static bool fits(const struct client *c, size_t len) {
 void client_enqueue(struct shard *s, struct client *c, struct smsg *sm) {
   if (c->state != CLIENT_OPEN || c->kind == CLIENT_HTTP)
     return;
+  if (sm->msg && (sm->msg->flags & MSG_PRESENCE) && c->q.wire == WIRE_RAW)
+    return; /* host transports carry payloads only */
   if (!shard_encode(s, sm, (enum wire)c->q.wire)) {
     note_drop(s, c, sm);
     return;
@@ -214,6 +217,7 @@ void client_destroy(struct shard *s, struct client *c, bool in_map) {
   while (c->subs.head) {
     struct sub *sub = c->subs.head;
     struct ltopic *t = sub->topic;
+    presence_left(s, c, t->name, t->len, t->node.hash);
     ti_release(&hub->index, t->name, t->len, t->node.hash, s->idx);
     registry_del_sub(&s->reg, &c->subs, sub);
   }

@@ -150,8 +150,32 @@ static int encode_sse(const struct msg *m, const char *epoch,
   return 0;
 }
 
+/* Presence events: the payload is the JSON notice itself. */
+static int encode_presence(enum wire w, const struct msg *m,
+                           const hub_mem *mem, struct iovec *out) {
+  const char *ev = (m->flags & MSG_JOIN) ? "join" : "leave";
+  size_t cap = 32 + m->len;
+  char *buf = mem_malloc(mem, cap);
+  if (!buf)
+    return HUB_ENOMEM;
+  size_t n;
+  if (w == WIRE_SSE) {
+    n = (size_t)snprintf(buf, cap, "event: hub.%s\ndata: %.*s\n\n", ev,
+                         (int)m->len, (const char *)m->data);
+  } else {
+    n = ws_header((unsigned char *)buf, WS_OP_TEXT, m->len);
+    memcpy(buf + n, m->data, m->len);
+    n += m->len;
+  }
+  out->iov_base = buf;
+  out->iov_len = n;
+  return 0;
+}
+
 int frame_encode(enum wire w, const struct msg *m, const char *epoch,
                  const hub_mem *mem, struct iovec *out) {
+  if ((m->flags & MSG_PRESENCE) && w != WIRE_RAW)
+    return encode_presence(w, m, mem, out);
   switch (w) {
   case WIRE_RAW:
     out->iov_base = (void *)m->data;

@@ -34,6 +34,8 @@ int hub_new(hub_t **out, const hub_options *opt) {
   hub->opt.nhist_rules = 0;
   hub->opt.origins = NULL;
   hub->opt.norigins = 0;
+  hub->opt.presence = NULL; /* the index copies it */
+  hub->opt.npresence = 0;
   hub->opt.tls_cert = hub->opt.tls_key = NULL;
   const hub_mem *mem = &hub->opt.mem;
   limits_init(hub);
@@ -54,7 +56,8 @@ int hub_new(hub_t **out, const hub_options *opt) {
   atomic_init(&hub->broadcasts, 0);
   atomic_init(&hub->seq, 0);
   int rv = topic_index_init(&hub->index, mem, hub->nshards, &hub->seq,
-                            &hub->key, &o.hist_default, o.hist_rules, o.nhist_rules);
+                            &hub->key, &o.hist_default, o.hist_rules,
+                            o.nhist_rules, o.presence, o.npresence);
   if (rv)
     goto fail;
   if (o.norigins &&
@@ -459,18 +462,8 @@ int hub_send_to(hub_t *hub, hub_client_id id, const char *topic,
   return 0;
 }
 
-int64_t hub_broadcast(hub_t *hub, const char *topic, const void *data,
-                      size_t len, unsigned flags) {
-  size_t tlen;
-  if (!hub || (!data && len) || (flags & ~(HUB_MSG_JSON | HUB_MSG_BINARY)))
-    return HUB_EINVAL;
-  int rv = check_topic(hub, topic, &tlen);
-  if (rv)
-    return rv;
-  if (pattern_is_wild(topic, tlen))
-    return HUB_ETOPIC; /* patterns are for subscribing */
-  if (state(hub) != HUB_RUNNING)
-    return HUB_ESTATE;
+int64_t hub__publish(struct hub *hub, const char *topic, size_t tlen,
+                     const void *data, size_t len, unsigned flags) {
   uint64_t hash = hash_bytes(&hub->key, topic, tlen);
   struct msg *m = msg_new(&hub->opt.mem, topic, tlen, hash, data, len, flags);
   if (!m)
@@ -487,12 +480,18 @@ int64_t hub_broadcast(hub_t *hub, const char *topic, const void *data,
   int64_t seq =
       atomic_fetch_add_explicit(&hub->seq, 1, memory_order_relaxed) + 1;
   m->seq = seq;
-  struct gtopic *t = ti_for_publish_locked(&hub->index, st, topic, tlen, hash);
+  struct gtopic *t = (flags & MSG_PRESENCE)
+                         ? ti_find_locked(st, topic, tlen, hash)
+                         : ti_for_publish_locked(&hub->index, st, topic, tlen,
+                                                 hash);
   uint64_t mask = ti_pat_mask(&hub->index, topic, tlen);
   if (t) {
-    t->last_seq = seq;
-    if (t->hist.lim.max_msgs)
-      history_append(&t->hist, &hub->opt.mem, m, m->ts_ms, &hub->index.totals);
+    if (!(flags & MSG_PRESENCE)) {
+      t->last_seq = seq;
+      if (t->hist.lim.max_msgs)
+        history_append(&t->hist, &hub->opt.mem, m, m->ts_ms,
+                       &hub->index.totals);
+    }
     mask |= t->mask;
   }
   msg_ref_n(m, (uint32_t)__builtin_popcountll(mask));
@@ -518,7 +517,24 @@ int64_t hub_broadcast(hub_t *hub, const char *topic, const void *data,
   if (failed)
     atomic_fetch_sub_explicit(&m->refs, failed, memory_order_relaxed);
   msg_unref(&hub->opt.mem, m);
-  atomic_fetch_add_explicit(&hub->broadcasts, 1, memory_order_relaxed);
+  return seq;
+}
+
+int64_t hub_broadcast(hub_t *hub, const char *topic, const void *data,
+                      size_t len, unsigned flags) {
+  size_t tlen;
+  if (!hub || (!data && len) || (flags & ~(HUB_MSG_JSON | HUB_MSG_BINARY)))
+    return HUB_EINVAL;
+  int rv = check_topic(hub, topic, &tlen);
+  if (rv)
+    return rv;
+  if (pattern_is_wild(topic, tlen))
+    return HUB_ETOPIC; /* patterns are for subscribing */
+  if (state(hub) != HUB_RUNNING)
+    return HUB_ESTATE;
+  int64_t seq = hub__publish(hub, topic, tlen, data, len, flags);
+  if (seq > 0)
+    atomic_fetch_add_explicit(&hub->broadcasts, 1, memory_order_relaxed);
   return seq;
 }
 

@@ -39,5 +39,10 @@ static inline struct shard *hub_shard_of(struct hub *hub, hub_client_id id) {
 struct cmd *hub__cmd_new(struct hub *hub, enum cmd_type type,
                          hub_client_id id, size_t extra);
 void hub__send_cmd(struct hub *hub, struct cmd *c);
+/* hub_broadcast() past its checks; also for presence events (flags
+ * MSG_JOIN/MSG_LEAVE: not kept in history). Returns the seq or
+ * HUB_ENOMEM. */
+int64_t hub__publish(struct hub *hub, const char *topic, size_t tlen,
+                     const void *data, size_t len, unsigned flags);
 
 #endif

@@ -30,6 +30,12 @@ struct msg {
   unsigned char data[];
 };
 
+/* Internal msg flags, above the public HUB_MSG_*: presence events, whose
+ * payload is the whole JSON notice; never kept in history. */
+#define MSG_JOIN 0x100u
+#define MSG_LEAVE 0x200u
+#define MSG_PRESENCE (MSG_JOIN | MSG_LEAVE)
+
 /* Wire formats a client can speak; each has its own encoded frame. */
 enum wire {
   WIRE_RAW,     /* host transports: the payload bytes only */

@@ -48,6 +48,8 @@ void hub__options_defaults(struct hub_options *opt) {
   opt->rate_burst = 200;
   opt->write_timeout_ms = 30000;
   opt->idle_timeout_ms = 0;
+  opt->presence = NULL;
+  opt->npresence = 0;
 }
 
 int hub_options_new(hub_options **out) {
@@ -71,6 +73,9 @@ void hub_options_free(hub_options *opt) {
     for (size_t i = 0; i < opt->norigins; i++)
       free(opt->origins[i]);
     free(opt->origins);
+    for (size_t i = 0; i < opt->npresence; i++)
+      free(opt->presence[i]);
+    free(opt->presence);
   }
   free(opt);
 }
@@ -243,6 +248,19 @@ int hub_options_set_history(hub_options *opt, const char *pattern,
     return HUB_ENOMEM;
   r->lim = lim;
   opt->nhist_rules++;
+  return 0;
+}
+
+int hub_options_set_presence(hub_options *opt, const char *pattern) {
+  if (!opt || !pattern || !*pattern)
+    return HUB_EINVAL;
+  char **p = realloc(opt->presence, sizeof(*p) * (opt->npresence + 1));
+  if (!p)
+    return HUB_ENOMEM;
+  opt->presence = p;
+  if (!(p[opt->npresence] = strdup(pattern)))
+    return HUB_ENOMEM;
+  opt->npresence++;
   return 0;
 }
 

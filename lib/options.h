@@ -41,6 +41,8 @@ struct hub_options {
   uint8_t topic_chars[32]; /* bit per byte value a client topic may hold */
   uint32_t rate_per_sec, rate_burst;
   uint32_t write_timeout_ms, idle_timeout_ms;
+  char **presence; /* owned */
+  size_t npresence;
 };
 
 /* Which client fields a hub_client_options overrides. */

@@ -13,6 +13,7 @@
 #include "hub.h"
 #include "admission.h"
 #include "notice.h"
+#include "presence.h"
 #include "tls.h"
 #include "wildcard.h"
 #include "ws.h"
@@ -313,6 +314,8 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
       ti_release(&hub->index, cmd->topic, cmd->len, cmd->hash, s->idx);
     if (rv >= 0)
       shard_replay(s, c, sub, rv == 1, &cmd->replay);
+    if (rv == 1)
+      presence_joined(s, c, cmd->topic, cmd->len, cmd->hash);
     else
       replay_free(s->mem, &cmd->replay);
     break;
@@ -320,8 +323,10 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
   case CMD_UNSUBSCRIBE:
     c = shard_find_client(s, cmd->id);
     if (c &&
-        registry_del(&s->reg, c, &c->subs, cmd->topic, cmd->len, cmd->hash))
+        registry_del(&s->reg, c, &c->subs, cmd->topic, cmd->len, cmd->hash)) {
+      presence_left(s, c, cmd->topic, cmd->len, cmd->hash);
       ti_release(&hub->index, cmd->topic, cmd->len, cmd->hash, s->idx);
+    }
     break;
   case CMD_CLOSE:
     if ((c = shard_find_client(s, cmd->id)))
@@ -398,6 +403,8 @@ int shard_subscribe(struct shard *s, struct client *c, const char *topic,
     ti_release(&hub->index, topic, len, hash, s->idx);
   if (rv < 0)
     replay_free(s->mem, r);
+  if (rv == 1)
+    presence_joined(s, c, topic, len, hash);
   return rv;
 }
 
@@ -434,6 +441,7 @@ int shard_unsubscribe(struct shard *s, struct client *c, const char *topic,
   uint64_t hash = hash_bytes(&hub->key, topic, len);
   if (!registry_del(&s->reg, c, &c->subs, topic, len, hash))
     return 0;
+  presence_left(s, c, topic, len, hash);
   ti_release(&hub->index, topic, len, hash, s->idx);
   return 1;
 }

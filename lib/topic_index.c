@@ -19,7 +19,8 @@ static int gtopic_eq(const struct hnode *n, const void *key) {
 int topic_index_init(struct topic_index *ti, const hub_mem *mem,
                      unsigned nshards, _Atomic int64_t *seq,
                      const hash_key *key, const struct hist_limits *defaults,
-                     const struct hist_rule *rules, size_t nrules) {
+                     const struct hist_rule *rules, size_t nrules,
+                     char *const *presence, size_t npresence) {
   memset(ti, 0, sizeof(*ti));
   ti->mem = mem;
   ti->seq = seq;
@@ -47,10 +48,25 @@ int topic_index_init(struct topic_index *ti, const hub_mem *mem,
       ti->nrules = i + 1;
     }
   }
+  if (npresence) {
+    ti->presence = mem_calloc(mem, npresence, sizeof(char *));
+    if (!ti->presence)
+      return HUB_ENOMEM;
+    for (size_t i = 0; i < npresence; i++) {
+      size_t n = strlen(presence[i]) + 1;
+      if (!(ti->presence[i] = mem_malloc(mem, n)))
+        return HUB_ENOMEM;
+      memcpy(ti->presence[i], presence[i], n);
+      ti->npresence = i + 1;
+    }
+  }
   return 0;
 }
 
 static void gtopic_free(struct topic_index *ti, struct gtopic *t) {
+  for (uint32_t i = 0; i < t->nmembers; i++)
+    mem_free(ti->mem, t->members[i].principal);
+  mem_free(ti->mem, t->members);
   history_clear(&t->hist, ti->mem, &ti->totals);
   mem_free(ti->mem, t);
 }
@@ -74,6 +90,11 @@ void topic_index_destroy(struct topic_index *ti) {
   ti->rules = NULL;
   ti->nrules = 0;
   ptrie_destroy(&ti->pats); /* every pattern was released with its sub */
+  for (size_t i = 0; i < ti->npresence; i++)
+    mem_free(ti->mem, ti->presence[i]);
+  mem_free(ti->mem, ti->presence);
+  ti->presence = NULL;
+  ti->npresence = 0;
   pthread_rwlock_destroy(&ti->pat_lock);
 }
 
@@ -99,6 +120,9 @@ static struct gtopic *create_locked(struct topic_index *ti,
   memcpy(nm, name, len);
   t->name = nm;
   history_init(&t->hist, limits_for(ti, name, len));
+  for (size_t i = 0; i < ti->npresence && !t->presence; i++)
+    t->presence = pattern_match(ti->presence[i], strlen(ti->presence[i]),
+                                name, len);
   if (htable_insert(&st->topics, &t->node)) {
     mem_free(ti->mem, t);
     return NULL;

@@ -27,9 +27,18 @@ struct gtopic {
   int64_t created_seq; /* the hub's seq when this entry was made */
   struct gtopic *sweep_next;
   struct history hist;
+  struct member *members; /* presence: who is subscribed, any shard */
+  uint32_t nmembers, cmembers;
+  bool presence;
   size_t len;
   const char *name; /* inside this allocation, after counts */
   uint32_t counts[];
+};
+
+/* One subscriber of a presence topic. */
+struct member {
+  hub_client_id id;
+  char *principal;
 };
 
 /* History limits for the topics a pattern matches. */
@@ -53,6 +62,8 @@ struct topic_index {
   size_t nrules;
   struct hist_limits defaults;
   struct hist_totals totals;
+  char **presence; /* patterns of the topics that keep presence */
+  size_t npresence;
   /* The newest seq of any topic whose entry is gone: a resume from before
    * it, on a topic without an entry, may have missed messages. */
   _Atomic int64_t horizon;
@@ -73,7 +84,8 @@ struct gpat {
 int topic_index_init(struct topic_index *ti, const hub_mem *mem,
                      unsigned nshards, _Atomic int64_t *seq,
                      const hash_key *key, const struct hist_limits *defaults,
-                     const struct hist_rule *rules, size_t nrules);
+                     const struct hist_rule *rules, size_t nrules,
+                     char *const *presence, size_t npresence);
 void topic_index_destroy(struct topic_index *ti);
 
 static inline struct ti_stripe *ti_stripe_of(struct topic_index *ti,

@@ -90,6 +90,7 @@ void test_sleep_ms(int ms);
   X(test_wildcard_subscribe)                                                  \
   X(test_wildcard_10k)                                                        \
   X(test_send_to)                                                             \
+  X(test_presence)                                                            \
   X(test_auth_connect)                                                        \
   X(test_auth_pending)                                                        \
   X(test_origin_check)                                                        \
