@@ -842,6 +842,14 @@ static void open_more(void) {
 
 static double secs_since(uint64_t t0) { return (double)(now_ns() - t0) / 1e9; }
 
+/* This process's CPU seconds: is the load generator itself the limit? */
+static double self_cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 /* GET metrics_path on a blocking socket; returns the body or NULL. */
 static char *http_get(const char *path) {
   static char buf[65536];
@@ -1077,6 +1085,7 @@ int main(int argc, char **argv) {
     struct proc_snap s0, s1;
     uint64_t rss_max = 0, last_rss = 0;
     snap(&s0);
+    double self0 = self_cpu_s();
     uint64_t start = now_ns();
     uint64_t deadline = start + (uint64_t)(ph->secs * 1e9);
     bool timed_out = false;
@@ -1181,7 +1190,8 @@ int main(int argc, char **argv) {
         printf("}");
       }
     }
-    printf(",\"connect_s\":%.2f}\n", connect_s);
+    printf(",\"loadgen_cpu_s\":%.3f,\"connect_s\":%.2f}\n",
+           self_cpu_s() - self0, connect_s);
     fflush(stdout);
     fprintf(stderr,
             "loadgen: %s phase %d size %u W %u: %" PRIu64 " msgs, %.0f "

@@ -120,10 +120,10 @@ def row: "| " + join(" | ") + " |";
 "",
 "## Every run",
 "",
-"n = fanhub shards / nginx workers / ceiling threads. Latency is publish-to-receive in ms. Writes = the server's write, writev, sendmsg, sendto calls (perf tracepoints) per delivery; syscw = /proc/PID/io syscw per delivery (counts write/writev only, not sendmsg/sendto). RSS per connection is the server's VmRSS over its RSS before any connection, divided by the connections.",
+"n = fanhub shards / nginx workers / ceiling threads. Server CPU and loadgen CPU: CPU time over the phase's wall time (100% = one core; the machine has 2). Latency is publish-to-receive in ms. Writes = the server's write, writev, sendmsg, sendto calls (perf tracepoints) per delivery; syscw = /proc/PID/io syscw per delivery (counts write/writev only, not sendmsg/sendto). RSS per connection is the server's VmRSS over its RSS before any connection, divided by the connections.",
 "",
-"| server | n | proto | subs | stalled | size | W | msgs | deliveries/s | p50 | p99 | p99.9 | max | lost | dups | writes/del | syscw/del | CPU s per M del | RSS idle B/conn | RSS load B/conn |",
-"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+"| server | n | proto | subs | stalled | size | W | msgs | deliveries/s | p50 | p99 | p99.9 | max | lost | dups | writes/del | syscw/del | CPU s per M del | server CPU | loadgen CPU | RSS idle B/conn | RSS load B/conn |",
+"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 ( .runs[]
   | [.server, (.shards | tostring), .proto, (.subs | tostring), (.stalled | tostring),
      (.size | tostring), (.window | tostring), (.msgs | tostring),
@@ -131,7 +131,10 @@ def row: "| " + join(" | ") + " |";
      (.lat_us.p999 | ms), (.lat_us.max | ms),
      ((.lost | tostring) + (if .timed_out then " (timeout)" else "" end)),
      (.dups | tostring), (.writes_per_delivery | r(3)), (.syscw_per_delivery | r(3)),
-     (.cpu_s_per_M | r(2)), (.rss_idle_per_conn_b | r(0)), (.rss_load_per_conn_b | r(0))] | row
+     (.cpu_s_per_M | r(2)),
+     (if .server_cpu_s != null then ((.server_cpu_s / .duration_s * 100 | round | tostring) + "%") else "–" end),
+     (if .loadgen_cpu_s != null then ((.loadgen_cpu_s / .duration_s * 100 | round | tostring) + "%") else "–" end),
+     (.rss_idle_per_conn_b | r(0)), (.rss_load_per_conn_b | r(0))] | row
 ),
 "",
 "## Isolation: one subscriber that never reads among 1k",
