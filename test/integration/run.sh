@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# fanhub integration tests: real clients against a real fanhubd.
+#
+#   test/integration/run.sh BUILD_DIR [TEST...]
+#
+# BUILD_DIR holds fanhubd (`make` builds build/fanhubd). Each test starts
+# its own fanhubd on 127.0.0.1 with --listen 127.0.0.1:0, stops it with
+# SIGTERM and requires exit status 0 (clean shutdown). Each runs under
+# `timeout`; one line per test (`ok NAME` / `FAIL NAME`, the log's tail
+# after a failure), timings, then `N passed, N failed`. Exit 1 on any
+# failure. TEST names (e.g. ws_delivery) pick a subset.
+#
+# Needs (scripts/deps.sh installs the Debian ones):
+#   /usr/bin/python3 with python3-websockets (Debian, 10.4)
+#   curl, chromium (/usr/bin/chromium; CHROMIUM=... overrides)
+#   node >= 20 and npm: the machine's own (Debian's nodejs package is
+#     18 without npm, so it is not in deps.sh); `npm ci` here installs ws
+#     and playwright-core from package-lock.json when node_modules is
+#     missing or stale (the npm registry must be reachable then);
+#     playwright-core drives the system Chromium and downloads no browser
+#   up to ~1,100 file descriptors per process (ulimit -n 4096 below)
+# Loopback only; logs go to a fresh /tmp/fanhub-it.* directory.
+set -u
+
+if [ $# -lt 1 ]; then
+  echo "usage: $0 BUILD_DIR [TEST...]" >&2
+  exit 2
+fi
+build=$1
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+FANHUBD=$(cd "$build" 2>/dev/null && pwd)/fanhubd
+if [ ! -x "$FANHUBD" ]; then
+  echo "no fanhubd in $build (run make first)" >&2
+  exit 2
+fi
+export FANHUBD
+export no_proxy='*' NO_PROXY='*'
+export PYTHONDONTWRITEBYTECODE=1
+PY=/usr/bin/python3
+
+# 1,000 WebSocket clients need as many descriptors in the test and in
+# fanhubd, which inherits this limit.
+ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+# Node packages, only when missing or older than the lock file.
+if [ ! -f "$here/node_modules/.package-lock.json" ] ||
+   [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
+  echo "installing node packages (npm ci)" >&2
+  if ! (cd "$here" && timeout 300 npm ci --no-audit --no-fund --loglevel=error >&2); then
+    echo "npm ci failed" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+fi
+
+# name, seconds allowed
+TESTS="
+ws_delivery.py 30
+node_ws.js 30
+sse_curl.sh 30
+sse_python.py 30
+sse_resume.py 30
+large_publish.py 30
+ws_thousand.py 60
+browser.js 60
+hostile.py 30
+shutdown.py 30
+"
+
+logs=$(mktemp -d /tmp/fanhub-it.XXXXXX)
+passed=0
+failed=0
+timings=
+# Elapsed seconds with one decimal since a ${EPOCHREALTIME/./} value.
+since() {
+  local us=$(( ${EPOCHREALTIME/./} - $1 ))
+  printf '%d.%d' $((us / 1000000)) $((us % 1000000 / 100000))
+}
+t_all=${EPOCHREALTIME/./}
+while read -r file limit; do
+  [ -n "$file" ] || continue
+  name=${file%.*}
+  if [ $# -gt 0 ]; then
+    case " $* " in *" $name "*) ;; *) continue ;; esac
+  fi
+  case "$file" in
+    *.py) cmd=("$PY" "$here/$file") ;;
+    *.js) cmd=(node "$here/$file") ;;
+    *.sh) cmd=(bash "$here/$file") ;;
+  esac
+  t0=${EPOCHREALTIME/./}
+  # timeout signals the whole process group it makes, so a test's
+  # fanhubd and clients go with it; KILL 5 s after TERM.
+  timeout -k 5 "$limit" "${cmd[@]}" </dev/null >"$logs/$name.log" 2>&1
+  rc=$?
+  timings="$timings $name $(since "$t0")s,"
+  if [ "$rc" -eq 0 ]; then
+    echo "ok $name"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $name"
+    [ "$rc" -eq 124 ] && echo "    (timed out after ${limit}s)"
+    tail -n 25 "$logs/$name.log" | sed 's/^/    /'
+    failed=$((failed + 1))
+  fi
+done <<<"$TESTS"
+echo "timings:${timings%,}; total $(since "$t_all")s; logs in $logs"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
