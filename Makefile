@@ -95,11 +95,12 @@ $(BUILD)/examples/fanhubd/page.o: $(BUILD)/examples/fanhubd/page.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/fanhubd: $(BUILD)/examples/fanhubd/fanhubd.o \
-                  $(BUILD)/examples/fanhubd/page.o $(STATIC)
+                  $(BUILD)/examples/fanhubd/page.o \
+                  $(BUILD)/examples/auth_jwt.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_PRIVATE)
 
 # Unit tests link the library's objects so they can reach internals too.
-$(UNIT_BIN): $(UNIT_OBJ) $(LIB_OBJ)
+$(UNIT_BIN): $(UNIT_OBJ) $(LIB_OBJ) $(BUILD)/examples/auth_jwt.o
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_PRIVATE)
 
 unit: $(UNIT_BIN)
@@ -155,7 +156,11 @@ FUZZ_SECONDS ?= 60
 
 $(FUZZ_DIR)/%: test/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h include/*.h)
 	@mkdir -p $(FUZZ_DIR)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(LIB_SRC) -o $@ $(LIBS_PRIVATE)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_EXTRA) $(LIB_SRC) -o $@ $(LIBS_PRIVATE)
+
+# fuzz_jwt also links the example JWT verifier.
+$(FUZZ_DIR)/fuzz_jwt: FUZZ_EXTRA := examples/auth_jwt.c
+$(FUZZ_DIR)/fuzz_jwt: examples/auth_jwt.c examples/auth_jwt.h
 
 fuzz: $(FUZZ_TARGETS)
 
@@ -198,4 +203,4 @@ demo: deps all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/examples/auth_jwt.d

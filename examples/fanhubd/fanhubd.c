@@ -21,6 +21,8 @@
 
 #include <fanhub.h>
 
+#include "../auth_jwt.h"
+
 extern const char fanhubd_page[];
 
 #define BODY_MAX (1u << 20)
@@ -36,6 +38,11 @@ static const char usage[] =
     "  --sse-keepalive MS       SSE keepalive comment period (default 15000)\n"
     "  --tls-cert FILE          PEM certificate chain: serve HTTPS / wss://\n"
     "  --tls-key FILE           PEM private key for --tls-cert\n"
+    "  --jwt-secret-file F      WebSocket/SSE clients need an HS256 JWT signed\n"
+    "                           with the secret in F (32+ bytes; a trailing\n"
+    "                           newline is dropped), sent as 'Authorization:\n"
+    "                           Bearer T', ?token=T or subprotocol bearer.T;\n"
+    "                           claims: sub, exp, nbf, sub_topics, pub_topics\n"
     "  --drain MS               on SIGINT/SIGTERM, time to flush queues\n"
     "                           before closing (default 2000)\n"
     "  --help                   this text\n"
@@ -51,6 +58,7 @@ static const char usage[] =
     "  GET  /metrics            Prometheus text format\n";
 
 static const char *publish_token;
+static struct auth_jwt jwt;
 
 static bool is(const hub_request_info *r, const char *method,
                const char *path) {
@@ -194,6 +202,38 @@ static int listen_on(const char *spec, bool tls) {
   return fd;
 }
 
+/* Reads the JWT secret from `path` into jwt; false with a message if it
+ * cannot. One trailing newline (LF or CRLF) is not part of the secret. */
+static bool load_jwt_secret(const char *path) {
+  unsigned char buf[AUTH_JWT_MAX_SECRET + 3];
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "fanhubd: cannot read %s: %s\n", path, strerror(errno));
+    return false;
+  }
+  size_t n = fread(buf, 1, sizeof(buf), f);
+  bool err = ferror(f);
+  fclose(f);
+  if (n > 0 && buf[n - 1] == '\n')
+    n--;
+  if (n > 0 && buf[n - 1] == '\r')
+    n--;
+  int rv = err ? AUTH_JWT_EINVAL : auth_jwt_init(&jwt, buf, n);
+  memset(buf, 0, sizeof(buf));
+  if (rv) {
+    fprintf(stderr, "fanhubd: %s: the JWT secret must be %d..%d bytes\n",
+            path, AUTH_JWT_MIN_SECRET, AUTH_JWT_MAX_SECRET);
+    return false;
+  }
+  return true;
+}
+
+/* Clients that close lose their JWT grants. */
+static void on_close(hub_t *hub, const hub_close_info *info, void *user_data) {
+  (void)hub;
+  auth_jwt_forget(user_data, info->id);
+}
+
 /* Parses a non-negative decimal option value. */
 static bool number(const char *s, unsigned long max, unsigned long *out) {
   char *end;
@@ -216,9 +256,11 @@ int main(int argc, char **argv) {
       {"drain", required_argument, NULL, 'd'},
       {"tls-cert", required_argument, NULL, 'c'},
       {"tls-key", required_argument, NULL, 'K'},
+      {"jwt-secret-file", required_argument, NULL, 'j'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  const char *listen_spec = "127.0.0.1:8080", *cert = NULL, *key = NULL;
+  const char *listen_spec = "127.0.0.1:8080", *cert = NULL, *key = NULL,
+             *jwt_file = NULL;
   unsigned long drain_ms = 2000, v = 0;
   int opt, idx;
   hub_options *o;
@@ -258,6 +300,9 @@ int main(int argc, char **argv) {
     case 'K':
       key = optarg;
       break;
+    case 'j':
+      jwt_file = optarg;
+      break;
     case 'h':
       fputs(usage, stdout);
       return 0;
@@ -275,6 +320,11 @@ int main(int argc, char **argv) {
     fputs("fanhubd: --tls-cert and --tls-key go together\n", stderr);
     return 2;
   }
+  if (jwt_file) {
+    if (!load_jwt_secret(jwt_file))
+      return 1;
+    hub_options_set_close_callback(o, on_close, &jwt);
+  }
   hub_client_options *copt = NULL;
   if (cert) {
     int rv = hub_options_set_tls_files(o, cert, key);
@@ -289,6 +339,8 @@ int main(int argc, char **argv) {
   hub_t *hub = NULL;
   int rv = hub_new(&hub, o);
   hub_options_free(o);
+  if (rv == 0 && jwt_file)
+    rv = hub_set_auth_callback(hub, auth_jwt_callback, &jwt);
   if (rv || (rv = hub_start(hub))) {
     fprintf(stderr, "fanhubd: %s\n", hub_strerror(rv));
     hub_free(hub);
@@ -335,5 +387,7 @@ int main(int argc, char **argv) {
   hub_stop(hub, (int)drain_ms);
   hub_free(hub);
   hub_client_options_free(copt);
+  if (jwt_file)
+    auth_jwt_free(&jwt);
   return 0;
 }

@@ -119,6 +119,15 @@ void test_sleep_ms(int ms);
   X(test_json_ctl_data_raw)                                                   \
   X(test_json_escape)                                                         \
   X(test_json_utf8)                                                           \
+  X(test_jwt_valid)                                                           \
+  X(test_jwt_signature)                                                       \
+  X(test_jwt_alg)                                                             \
+  X(test_jwt_times)                                                           \
+  X(test_jwt_malformed)                                                       \
+  X(test_jwt_claim_types)                                                     \
+  X(test_jwt_covers)                                                          \
+  X(test_jwt_callback)                                                        \
+  X(test_jwt_hub)                                                             \
   X(churn)                                                                    \
   X(churn_sockets)
 
