@@ -110,30 +110,20 @@ static const char *find_token(const struct http_request *req, char *buf,
     *len = h->value_len - 7;
     return h->value + 7;
   }
-  for (size_t i = 0; i < req->nheaders; i++) {
-    h = &req->headers[i];
-    if (h->name_len != 22 ||
-        strncasecmp(h->name, "Sec-WebSocket-Protocol", 22) != 0)
+  const char *t;
+  size_t tl, pos = 0;
+  while (ws_next_protocol(req, &pos, &t, &tl)) {
+    if (tl <= 7 || memcmp(t, "bearer.", 7) != 0)
       continue;
-    const char *p = h->value, *end = h->value + h->value_len;
-    while (p < end) {
-      while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-        p++;
-      const char *t = p;
-      while (p < end && *p != ',' && *p != ' ' && *p != '\t')
-        p++;
-      if (p - t > 7 && memcmp(t, "bearer.", 7) == 0) {
-        /* Percent-decoded through the query decoder: "k=<token>". */
-        char q[1024];
-        int n = snprintf(q, sizeof(q), "k=%.*s", (int)(p - t - 7), t + 7);
-        const char *qp = q;
-        size_t ql = (size_t)n, kl;
-        char k[2];
-        if (n > 0 && (size_t)n < sizeof(q) &&
-            http_query_next(&qp, &ql, k, sizeof(k), &kl, buf, cap, len) == 1)
-          return buf;
-      }
-    }
+    /* Percent-decoded through the query decoder: "k=<token>". */
+    char q[1024];
+    int n = snprintf(q, sizeof(q), "k=%.*s", (int)(tl - 7), t + 7);
+    const char *qp = q;
+    size_t ql = (size_t)n, kl;
+    char k[2];
+    if (n > 0 && (size_t)n < sizeof(q) &&
+        http_query_next(&qp, &ql, k, sizeof(k), &kl, buf, cap, len) == 1)
+      return buf;
   }
   const char *q = req->query;
   size_t ql = req->query_len, kl;

@@ -137,6 +137,15 @@ void client_enqueue_pinned(struct shard *s, struct client *c, struct smsg *sm) {
     client_doom(s, c, HUB_CLOSE_POLICY);
 }
 
+void client_send_own(struct shard *s, struct client *c, const void *data,
+                     size_t len) {
+  struct smsg *sm = smsg_private(s, (enum wire)c->q.wire, data, len);
+  if (sm)
+    client_enqueue_pinned(s, c, sm);
+  else
+    client_doom(s, c, HUB_CLOSE_TRANSPORT);
+}
+
 void client_close_after_flush(struct shard *s, struct client *c, int code) {
   if (!c->close_after_flush) {
     c->close_after_flush = true;

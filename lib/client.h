@@ -12,6 +12,7 @@ struct shard;
 struct ws_in;
 struct handshake;
 struct tls_conn;
+struct replay_batch;
 
 enum client_state {
   CLIENT_OPEN,
@@ -64,6 +65,7 @@ struct client {
   uint64_t drops;
   uint64_t deliveries;
   int64_t stamp; /* seq of the newest broadcast queued: one copy a client */
+  struct replay_batch *batch; /* while its request's topics subscribe */
   /* Security (auth.c, limits.c). */
   char *principal;          /* from the auth callback, or NULL */
   struct auth_op *auth_ops; /* decisions waiting for the host */
@@ -90,6 +92,10 @@ void client_enqueue_replay(struct shard *s, struct client *c,
 /* Queues a frame of this client's own (reply, notice): not subject to the
  * limits, never dropped. Takes over `sm`. */
 void client_enqueue_pinned(struct shard *s, struct client *c, struct smsg *sm);
+/* Queues a copy of bytes of the client's own (a handshake answer, a
+ * reply), already framed for its wire; closes it when out of memory. */
+void client_send_own(struct shard *s, struct client *c, const void *data,
+                     size_t len);
 /* Writes what is queued, as few writev calls as the transport allows. */
 void client_flush(struct shard *s, struct client *c);
 /* Marks the client for closing; the shard frees it in shard_reap(). */

@@ -97,15 +97,6 @@ static void done(struct shard *s, struct client *c) {
   timer_remove(s, c);
 }
 
-static void queue_text(struct shard *s, struct client *c, const char *text,
-                       size_t len) {
-  struct smsg *sm = smsg_private(s, (enum wire)c->q.wire, text, len);
-  if (sm)
-    client_enqueue_pinned(s, c, sm);
-  else
-    client_doom(s, c, HUB_CLOSE_TRANSPORT);
-}
-
 /* Queues a complete response and closes once it is written. */
 static void answer(struct shard *s, struct client *c, int status,
                    const char *type, const char *extra_headers,
@@ -191,6 +182,9 @@ static int query_topics(struct shard *s, struct client *c,
     return 500;
   char *val = key + qlen + 1;
   int r, status = 0;
+  struct replay_batch batch = {NULL, 0};
+  if (!check)
+    c->batch = &batch;
   /* Two passes: ?since= may come after the topics. */
   for (int pass = 0; pass < 2 && !status; pass++) {
     q = req->query;
@@ -221,6 +215,7 @@ static int query_topics(struct shard *s, struct client *c,
       status = 400;
   }
   mem_free(s->mem, key);
+  replay_batch_flush(s, c);
   return status;
 }
 
@@ -232,37 +227,48 @@ static bool header_is(const struct http_request *req, const char *name,
          strncasecmp(h->value, value, h->value_len) == 0;
 }
 
-/* Picks the subprotocol to echo: fanhub's own first, else a bearer token
- * offered alone (browsers fail a handshake that offered protocols and got
- * none back). *raw is set for "fanhub.raw". */
-static void pick_protocol(const struct http_request *req, char *out, size_t cap,
-                          bool *raw) {
-  const char *bearer = NULL;
-  size_t bearer_len = 0;
-  out[0] = '\0';
-  for (size_t i = 0; i < req->nheaders; i++) {
+bool ws_next_protocol(const struct http_request *req, size_t *pos,
+                      const char **tok, size_t *len) {
+  /* *pos packs the header index (high bits) and the offset in it. */
+  for (size_t i = *pos >> 32; i < req->nheaders; i++, *pos = (size_t)i << 32) {
     const struct http_header *h = &req->headers[i];
     if (h->name_len != 22 ||
         strncasecmp(h->name, "Sec-WebSocket-Protocol", 22) != 0)
       continue;
-    const char *p = h->value, *end = h->value + h->value_len;
-    while (p < end) {
-      while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-        p++;
-      const char *t = p;
-      while (p < end && *p != ',' && *p != ' ' && *p != '\t')
-        p++;
-      size_t tl = (size_t)(p - t);
-      if ((tl == 11 && memcmp(t, "fanhub.json", 11) == 0) ||
-          (tl == 10 && memcmp(t, "fanhub.raw", 10) == 0)) {
-        *raw = tl == 10;
-        snprintf(out, cap, "%.*s", (int)tl, t);
-        return;
-      }
-      if (!bearer && tl > 7 && memcmp(t, "bearer.", 7) == 0) {
-        bearer = t;
-        bearer_len = tl;
-      }
+    const char *p = h->value + (*pos & 0xffffffff), *end = h->value + h->value_len;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+      p++;
+    const char *t = p;
+    while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+      p++;
+    if (p > t) {
+      *tok = t;
+      *len = (size_t)(p - t);
+      *pos = ((size_t)i << 32) | (size_t)(p - h->value);
+      return true;
+    }
+  }
+  return false;
+}
+
+/* Picks the subprotocol to echo: fanhub's own first, else a bearer token
+ * offered alone (browsers fail a handshake that offered protocols and got
+ * none back). *raw is set for "fanhub.raw". */
+static void pick_protocol(const struct http_request *req, char *out,
+                          size_t cap, bool *raw) {
+  const char *bearer = NULL, *t;
+  size_t bearer_len = 0, tl, pos = 0;
+  out[0] = '\0';
+  while (ws_next_protocol(req, &pos, &t, &tl)) {
+    if ((tl == 11 && memcmp(t, "fanhub.json", 11) == 0) ||
+        (tl == 10 && memcmp(t, "fanhub.raw", 10) == 0)) {
+      *raw = tl == 10;
+      snprintf(out, cap, "%.*s", (int)tl, t);
+      return;
+    }
+    if (!bearer && tl > 7 && memcmp(t, "bearer.", 7) == 0) {
+      bearer = t;
+      bearer_len = tl;
     }
   }
   if (bearer && bearer_len < cap)
@@ -315,7 +321,7 @@ static void upgrade_ws(struct shard *s, struct client *c,
   c->kind = CLIENT_WS;
   c->raw = raw;
   c->q.wire = raw ? WIRE_WS_RAW : WIRE_WS_JSON;
-  queue_text(s, c, buf, (size_t)n);
+  client_send_own(s, c, buf, (size_t)n);
   s->st.ws_accepted++;
   ws_start(s, c); /* hello before any replay */
   if (query_topics(s, c, req, false))
@@ -350,7 +356,7 @@ static void start_sse(struct shard *s, struct client *c,
                    (unsigned)s->hub->opt.sse_retry_ms);
   c->kind = CLIENT_SSE;
   c->q.wire = WIRE_SSE;
-  queue_text(s, c, buf, (size_t)n);
+  client_send_own(s, c, buf, (size_t)n);
   s->st.sse_accepted++;
   if (query_topics(s, c, req, false))
     client_doom(s, c, HUB_CLOSE_TRANSPORT); /* out of memory */
@@ -442,12 +448,16 @@ void handshake_step(struct shard *s, struct client *c) {
     }
     return;
   }
-  if (r < 0 || (hs->overflow && !hs->need)) {
-    refuse(s, c,
-           r == HTTP_EVERSION             ? 505
-           : r == HTTP_ETOOLARGE || r > 0 ? 431
-                                          : 400,
-           "malformed request", "");
+  if (r == HTTP_EVERSION) {
+    refuse(s, c, 505, "HTTP/1.x only", "");
+    return;
+  }
+  if (r == HTTP_ETOOLARGE || (r > 0 && hs->overflow)) {
+    refuse(s, c, 431, "request head too large", "");
+    return;
+  }
+  if (r < 0) {
+    refuse(s, c, 400, "malformed request", "");
     return;
   }
   if (http_find_header(&req, "Transfer-Encoding")) {
@@ -527,18 +537,20 @@ int hub_respond(hub_t *hub, const hub_request_info *req, int status,
 
 void handshake_input(struct shard *s, struct client *c,
                      const unsigned char *buf, size_t n) {
-  struct handshake *hs = c->hs;
-  if (!hs)
-    return; /* answered: only the response is left to write */
-  size_t room = hs->cap - hs->len;
-  if (n > room) {
-    n = room;
-    /* Past a complete request the extra bytes are just ignored. */
-    hs->overflow = !hs->need || hs->len + n < hs->need;
+  /* A read may hold more than the head buffer: take what fits, let the
+   * step parse the head (and grow the buffer for a body), then go on. */
+  while (n && c->hs && c->kind == CLIENT_HTTP && c->state == CLIENT_OPEN) {
+    struct handshake *hs = c->hs;
+    size_t room = hs->cap - hs->len;
+    if (!room)
+      return; /* past a complete request: the rest is ignored */
+    size_t k = n < room ? n : room;
+    memcpy(hs->buf + hs->len, buf, k);
+    hs->len += (uint32_t)k;
+    buf += k;
+    n -= k;
+    handshake_step(s, c);
   }
-  memcpy(hs->buf + hs->len, buf, n);
-  hs->len += (uint32_t)n;
-  handshake_step(s, c);
 }
 
 void handshake_refuse(struct shard *s, struct client *c, int status,

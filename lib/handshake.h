@@ -9,11 +9,12 @@
 #include "client.h"
 
 struct shard;
+struct http_request;
 
 struct handshake {
   uint32_t len, cap;
   uint32_t need; /* head + body length once the head is parsed, else 0 */
-  bool overflow; /* more bytes came than cap could hold */
+  bool overflow; /* the host handed over more than cap bytes */
   char buf[];
 };
 
@@ -27,6 +28,10 @@ void handshake_input(struct shard *s, struct client *c,
 void handshake_step(struct shard *s, struct client *c);
 void handshake_free(struct shard *s, struct client *c);
 
+/* The WebSocket subprotocols a request offers, one per call across every
+ * Sec-WebSocket-Protocol header; *pos starts at 0. False at the end. */
+bool ws_next_protocol(const struct http_request *req, size_t *pos,
+                      const char **tok, size_t *len);
 /* Answers the request with an HTTP error and closes once it is written. */
 void handshake_refuse(struct shard *s, struct client *c, int status,
                       const char *why, const char *extra_headers);

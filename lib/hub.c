@@ -268,6 +268,15 @@ int hub_attach_transport(hub_t *hub, const hub_transport *tp, void *io_user,
   return 0;
 }
 
+/* Room for what the host read: a head, and maybe part of a body. */
+static uint32_t head_cap(const hub_t *hub, size_t head_len) {
+  uint64_t most =
+      (uint64_t)hub->opt.max_request_head + hub->opt.max_request_body;
+  if (head_len <= hub->opt.max_request_head)
+    return hub->opt.max_request_head;
+  return (uint32_t)(head_len < most ? head_len : most);
+}
+
 int hub_attach_fd(hub_t *hub, int fd, const void *head, size_t head_len,
                   const hub_client_options *copt, hub_client_id *out) {
   if (!hub || fd < 0 || !out || (!head && head_len) ||
@@ -283,7 +292,7 @@ int hub_attach_fd(hub_t *hub, int fd, const void *head, size_t head_len,
   c = client_new(hub, copt);
   cmd = hub__cmd_new(hub, CMD_ATTACH, 0, 0);
   if (!c || !cmd ||
-      !(c->hs = handshake_new(&hub->opt.mem, hub->opt.max_request_head, head,
+      !(c->hs = handshake_new(&hub->opt.mem, head_cap(hub, head_len), head,
                               head_len))) {
     rv = HUB_ENOMEM;
     goto fail;

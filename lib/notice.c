@@ -20,17 +20,14 @@ static void send_json(struct shard *s, struct client *c, const char *type,
     return; /* host transports carry payloads only */
   size_t cap = 32 + strlen(type) + len;
   char *buf = mem_malloc(s->mem, cap);
-  struct smsg *sm = NULL;
-  if (buf) {
-    int n = snprintf(buf, cap, "event: hub.%s\ndata: %.*s\n\n", type,
-                     (int)len, json);
-    sm = smsg_private(s, WIRE_SSE, buf, (size_t)n);
-    mem_free(s->mem, buf);
-  }
-  if (sm)
-    client_enqueue_pinned(s, c, sm);
-  else
+  if (!buf) {
     client_doom(s, c, HUB_CLOSE_TRANSPORT);
+    return;
+  }
+  int n = snprintf(buf, cap, "event: hub.%s\ndata: %.*s\n\n", type,
+                   (int)len, json);
+  client_send_own(s, c, buf, (size_t)n);
+  mem_free(s->mem, buf);
 }
 
 void notice_reply(struct shard *s, struct client *c, const char *type,

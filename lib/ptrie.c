@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "wildcard.h"
+
 struct pnode {
   struct hnode node;   /* in parent->kids, by token */
   struct htable kids;  /* literal tokens */
@@ -26,15 +28,10 @@ static int tok_eq(const struct hnode *n, const void *key) {
   return p->tlen == k->len && memcmp(p->tok, k->s, k->len) == 0;
 }
 
-static size_t token(const char *s, size_t len) {
-  const char *dot = memchr(s, '.', len);
-  return dot ? (size_t)(dot - s) : len;
-}
-
 bool ptrie_valid(const char *pat, size_t len) {
   size_t depth = 0;
   for (size_t i = 0; i <= len;) {
-    size_t tl = token(pat + i, len - i);
+    size_t tl = pattern_token(pat + i, len - i);
     if (++depth > PTRIE_MAX_DEPTH)
       return false;
     if (tl == 1 && pat[i] == '>' && i + 1 < len)
@@ -123,7 +120,7 @@ static struct pnode *find(struct ptrie *t, const char *pat, size_t len,
     return NULL;
   struct pnode *n = t->root;
   for (size_t i = 0; i <= len && n;) {
-    size_t tl = token(pat + i, len - i);
+    size_t tl = pattern_token(pat + i, len - i);
     struct pnode *c = child(t, n, pat + i, tl, create);
     if (!c && create)
       prune(t, n); /* undo what this call created */
@@ -180,7 +177,7 @@ void ptrie_match(const struct ptrie *t, const char *topic, size_t len,
     }
     if (n->gt && n->gt->has_val)
       fn(n->gt->val, ud); /* '>' takes this token and the rest */
-    size_t tl = token(topic + pos, len - pos);
+    size_t tl = pattern_token(topic + pos, len - pos);
     bool wild = tl == 1 && (topic[pos] == '*' || topic[pos] == '>');
     const struct pnode *c =
         wild ? NULL /* topics never match as patterns */

@@ -1,6 +1,7 @@
 /* The shard event loop: commands, message fanout, coalesced flushes,
  * client teardown, and the drain on stop. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -408,22 +409,54 @@ int shard_subscribe(struct shard *s, struct client *c, const char *topic,
   return rv;
 }
 
+void replay_send(struct shard *s, struct client *c, struct msg **msgs,
+                 uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    struct smsg *sm = smsg_get(s, msgs[i]);
+    if (!sm) {
+      msg_unref(s->mem, msgs[i]);
+      continue;
+    }
+    client_enqueue_replay(s, c, sm);
+    if (sm->refs == 0)
+      smsg_put(s, sm);
+  }
+}
+
+static int by_seq(const void *a, const void *b) {
+  int64_t x = (*(struct msg *const *)a)->seq, y = (*(struct msg *const *)b)->seq;
+  return (x > y) - (x < y);
+}
+
+void replay_batch_flush(struct shard *s, struct client *c) {
+  struct replay_batch *b = c->batch;
+  c->batch = NULL;
+  if (!b)
+    return;
+  qsort(b->msgs, b->n, sizeof(*b->msgs), by_seq);
+  replay_send(s, c, b->msgs, (uint32_t)b->n);
+  mem_free(s->mem, b->msgs);
+  b->msgs = NULL;
+  b->n = 0;
+}
+
 void shard_replay(struct shard *s, struct client *c, struct sub *sub,
                   bool fresh, struct replay *r) {
+  struct replay_batch *b = c->batch;
   if (r->reset) {
     notice_reset(s, c, sub->topic->name, sub->topic->len, r->reset);
-  } else {
-    for (uint32_t i = 0; i < r->n; i++) {
-      struct smsg *sm = smsg_get(s, r->msgs[i]);
-      if (!sm) {
-        msg_unref(s->mem, r->msgs[i]);
-        continue;
-      }
-      client_enqueue_replay(s, c, sm);
-      if (sm->refs == 0)
-        smsg_put(s, sm);
+  } else if (b && r->n) {
+    /* Collected: the batch is sent merged in seq order. */
+    struct msg **m =
+        mem_realloc(s->mem, b->msgs, sizeof(*m) * (b->n + r->n));
+    if (m) {
+      b->msgs = m;
+      memcpy(m + b->n, r->msgs, sizeof(*m) * r->n);
+      b->n += r->n;
+      r->n = 0;
     }
   }
+  replay_send(s, c, r->msgs, r->n);
   /* Messages up to r->last are in the replay, or were published before a
    * fresh subscription began: the copies still in the ring are skipped.
    * An existing subscription without a replay keeps its own mark, or the

@@ -142,6 +142,18 @@ void timer_remove(struct shard *s, struct client *c);
 int shard_subscribe(struct shard *s, struct client *c, const char *topic,
                     size_t len, int64_t since, bool epoch_ok, struct replay *r,
                     struct sub **sub);
+/* Replays several subscriptions of one client as one stream: while
+ * c->batch points at one, shard_replay() collects there, and
+ * replay_batch_flush() sends it all in seq order (an SSE stream has one
+ * Last-Event-ID for all its topics). */
+struct replay_batch {
+  struct msg **msgs;
+  size_t n;
+};
+void replay_batch_flush(struct shard *s, struct client *c);
+/* Queues msgs[0..n) (refs, consumed) as replayed messages. */
+void replay_send(struct shard *s, struct client *c, struct msg **msgs,
+                 uint32_t n);
 /* Queues the replay (or the reset notice) for a subscription; `fresh`:
  * it was just created. Consumes *r. */
 void shard_replay(struct shard *s, struct client *c, struct sub *sub,

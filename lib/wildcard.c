@@ -3,15 +3,14 @@
 
 #include <string.h>
 
-/* Length of the token starting at s (up to '.' or end). */
-static size_t token(const char *s, size_t len) {
+size_t pattern_token(const char *s, size_t len) {
   const char *dot = memchr(s, '.', len);
   return dot ? (size_t)(dot - s) : len;
 }
 
 bool pattern_is_wild(const char *pat, size_t len) {
   for (size_t i = 0; i < len;) {
-    size_t t = token(pat + i, len - i);
+    size_t t = pattern_token(pat + i, len - i);
     if (t == 1 && (pat[i] == '*' || pat[i] == '>'))
       return true;
     i += t + 1;
@@ -23,7 +22,7 @@ bool pattern_match(const char *pat, size_t plen, const char *topic,
                    size_t tlen) {
   size_t p = 0, t = 0;
   for (;;) {
-    size_t pl = token(pat + p, plen - p), tl = token(topic + t, tlen - t);
+    size_t pl = pattern_token(pat + p, plen - p), tl = pattern_token(topic + t, tlen - t);
     bool plast = p + pl >= plen, tlast = t + tl >= tlen;
     if (pl == 1 && pat[p] == '>' && plast)
       return true; /* the rest of the topic: this token and any after */

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The length of the token at s (up to the next '.' or the end). */
+size_t pattern_token(const char *s, size_t len);
 /* True if `pat` holds a wildcard token. */
 bool pattern_is_wild(const char *pat, size_t len);
 /* True if topic matches pat (a plain pattern matches only itself). */

@@ -164,15 +164,6 @@ static void track(struct ws_in *w, const unsigned char *p, size_t n) {
   }
 }
 
-static void queue_own(struct shard *s, struct client *c, const void *data,
-                      size_t len) {
-  struct smsg *sm = smsg_private(s, (enum wire)c->q.wire, data, len);
-  if (sm)
-    client_enqueue_pinned(s, c, sm);
-  else
-    client_doom(s, c, HUB_CLOSE_TRANSPORT);
-}
-
 void ws_send_text(struct shard *s, struct client *c, const char *text,
                   size_t len) {
   unsigned char stackbuf[512];
@@ -184,7 +175,7 @@ void ws_send_text(struct shard *s, struct client *c, const char *text,
   }
   size_t h = ws_header(buf, WS_OP_TEXT, len);
   memcpy(buf + h, text, len);
-  queue_own(s, c, buf, h + len);
+  client_send_own(s, c, buf, h + len);
   if (buf != stackbuf)
     mem_free(s->mem, buf);
 }
@@ -198,7 +189,7 @@ void ws_close(struct shard *s, struct client *c, int code, const char *why) {
   buf[h] = (unsigned char)(code >> 8);
   buf[h + 1] = (unsigned char)code;
   memcpy(buf + h + 2, why, wl);
-  queue_own(s, c, buf, h + 2 + wl);
+  client_send_own(s, c, buf, h + 2 + wl);
   client_close_after_flush(s, c, code);
 }
 
@@ -238,7 +229,7 @@ void ws_input(struct shard *s, struct client *c, const unsigned char *buf,
   int sent =
       wslay_event_get_write_enabled(w->ctx) ? wslay_event_send(w->ctx) : 0;
   if (w->out_len) {
-    queue_own(s, c, w->out, w->out_len);
+    client_send_own(s, c, w->out, w->out_len);
     w->out_len = 0;
   }
   if (!wslay_event_get_close_sent(w->ctx) && (rv || sent || w->failed)) {
