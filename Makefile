@@ -106,10 +106,15 @@ $(UNIT_BIN): $(UNIT_OBJ) $(LIB_OBJ) $(BUILD)/examples/auth_jwt.o
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
 
+# Unit tests always; with a plain build also the exported symbols, the
+# installed tree, the integration suite against a real fanhubd (Python,
+# node, curl, Chromium) and a short smoke run of the load generator.
 check: deps all $(UNIT_BIN)
 	$(UNIT_BIN)
 	$(if $(SAN),,sh test/abi_exports.sh $(BUILD)/libfanhub.so)
 	$(if $(SAN),,sh test/install/run.sh $(BUILD))
+	$(if $(SAN),,bash test/integration/run.sh $(BUILD))
+	$(if $(SAN),,bash bench/run.sh $(BUILD) --smoke)
 
 valgrind: $(UNIT_BIN)
 	valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=all \
