@@ -43,6 +43,15 @@ static const char usage[] =
     "                           newline is dropped), sent as 'Authorization:\n"
     "                           Bearer T', ?token=T or subprotocol bearer.T;\n"
     "                           claims: sub, exp, nbf, sub_topics, pub_topics\n"
+    "  --max-connections N      sockets at once (default 0: no limit); past it\n"
+    "                           503 with Retry-After\n"
+    "  --max-per-ip N           sockets from one IP (default 0: no limit)\n"
+    "  --origin O               allow WebSocket pages from origin O (repeat;\n"
+    "                           \"*\" for any); default: same host only\n"
+    "  --handshake-timeout MS   time for a request to arrive (default 10000)\n"
+    "  --history N              messages kept per topic for resume (default\n"
+    "                           100; 0: none)\n"
+    "  --presence PATTERN       topics matching it announce join/leave (repeat)\n"
     "  --drain MS               on SIGINT/SIGTERM, time to flush queues\n"
     "                           before closing (default 2000)\n"
     "  --help                   this text\n"
@@ -257,6 +266,12 @@ int main(int argc, char **argv) {
       {"tls-cert", required_argument, NULL, 'c'},
       {"tls-key", required_argument, NULL, 'K'},
       {"jwt-secret-file", required_argument, NULL, 'j'},
+      {"max-connections", required_argument, NULL, 'm'},
+      {"max-per-ip", required_argument, NULL, 'M'},
+      {"origin", required_argument, NULL, 'o'},
+      {"handshake-timeout", required_argument, NULL, 'H'},
+      {"history", required_argument, NULL, 'y'},
+      {"presence", required_argument, NULL, 'P'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *listen_spec = "127.0.0.1:8080", *cert = NULL, *key = NULL,
@@ -302,6 +317,29 @@ int main(int argc, char **argv) {
       break;
     case 'j':
       jwt_file = optarg;
+      break;
+    case 'm':
+      ok = number(optarg, UINT32_MAX, &v) &&
+           hub_options_set_max_connections(o, (uint32_t)v) == 0;
+      break;
+    case 'M':
+      ok = number(optarg, UINT32_MAX, &v) &&
+           hub_options_set_max_connections_per_ip(o, (uint32_t)v) == 0;
+      break;
+    case 'o':
+      ok = hub_options_add_origin(o, optarg) == 0;
+      break;
+    case 'H':
+      ok = number(optarg, UINT32_MAX, &v) &&
+           hub_options_set_handshake_timeout(o, (uint32_t)v) == 0;
+      break;
+    case 'y':
+      ok = number(optarg, 1000000, &v) &&
+           hub_options_set_history(o, NULL, (uint32_t)v, 1u << 20, 300000) ==
+               0;
+      break;
+    case 'P':
+      ok = hub_options_set_presence(o, optarg) == 0;
       break;
     case 'h':
       fputs(usage, stdout);
