@@ -394,7 +394,7 @@ static uint32_t *recv_cnt;      /* per sequence number: healthy receivers */
 static uint64_t max_seq_alloc;
 static uint64_t published;      /* last sequence number sent */
 static uint64_t done_upto;      /* every seq <= this reached every healthy sub */
-static uint64_t deliveries, lost, dups, probe_msgs, last_recv_ns;
+static uint64_t deliveries, dups, probe_msgs, last_recv_ns;
 static uint64_t bad_msgs;
 
 static void on_delivery(struct conn *c, const char *p, size_t len,
@@ -1079,7 +1079,7 @@ int main(int argc, char **argv) {
     struct phase *ph = &phases[pi];
     memset(hist, 0, sizeof(hist));
     hist_n = hist_max = 0;
-    deliveries = lost = dups = bad_msgs = 0;
+    deliveries = dups = bad_msgs = 0;
     uint64_t pub_err0 = pub_errors, pub_req0 = pub_requests,
              pub_rc0 = pub_reconnects;
     struct proc_snap s0, s1;
@@ -1134,7 +1134,7 @@ int main(int argc, char **argv) {
       dur = 1e-9;
     double dps = (double)deliveries / dur;
     double cpu = s1.cpu_s - s0.cpu_s;
-    uint64_t total_lost = lost + missing;
+    uint64_t total_lost = missing;
     if (total_lost || dups || bad_msgs)
       rc = rc ? rc : 1;
     if (timed_out)

@@ -147,7 +147,7 @@ check_nchan() {
     log "nchan check failed: no SSE delivery"; cat "$sse" >&2; exit 1
   fi
   # the load generator's own WebSocket client, 2 subscribers, 5 messages
-  if ! "$OUT/loadgen" --port "$PORT" --proto ws --sub "/ws?topic=check" \
+  if ! timeout -k 5 60 "$OUT/loadgen" --port "$PORT" --proto ws --sub "/ws?topic=check" \
        --pub "/publish?topic=check" --subs 2 --phase 64:1:5:2 \
        --label nchan-check > /dev/null 2> "$TMP/nchan-check.ws"; then
     log "nchan check failed: WebSocket"; cat "$TMP/nchan-check.ws" >&2; exit 1
@@ -171,7 +171,7 @@ run_set() {
     ceiling) start_ceiling "$n" ;;
   esac
   local rc=0
-  "$OUT/loadgen" --port "$PORT" --proto "$proto" --sub "/$proto?topic=bench" \
+  timeout -k 5 300 "$OUT/loadgen" --port "$PORT" --proto "$proto" --sub "/$proto?topic=bench" \
     --pub "/publish?topic=bench" --subs "$subs" --stalled "$stalled" \
     --pids "$PIDS" --label "$server" --drain-timeout 20 \
     "${extra[@]}" "${phase_args[@]}" > "$TMP/set.jsonl" 2> "$TMP/set.err" || rc=$?
@@ -257,7 +257,7 @@ for n in 1 2; do
   done
 done
 log "in-process hub_broadcast() timing"
-"$OUT/inproc" 10000 1000 2000 > "$OUT/inproc.jsonl"
+timeout -k 5 180 "$OUT/inproc" 10000 1000 2000 > "$OUT/inproc.jsonl"
 T1=$(date +%s)
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 FOREIGN=$(awk -v b0="$BUSY0" -v b1="$(busy_s)" -v o0="$OURS0" -v o1="$(children_s)" \
