@@ -621,6 +621,29 @@ HUB_EXTERN int64_t hub_broadcast(hub_t *hub, const char *topic,
                                  const void *data, size_t len,
                                  unsigned flags);
 
+/* A batch of broadcasts staged now and published later together, or
+ * dropped: a database host stages a transaction's changes in its change
+ * hook and publishes them once the commit is final (never from inside a
+ * pre-commit hook), or discards them on rollback. Each call copies what it
+ * is given. A batch belongs to one thread at a time. */
+typedef struct hub_batch hub_batch;
+/* Returns 0, HUB_EINVAL or HUB_ENOMEM. Any thread; free before the hub. */
+HUB_EXTERN int hub_batch_new(hub_t *hub, hub_batch **out);
+/* Stages one broadcast; same arguments and errors as hub_broadcast(). */
+HUB_EXTERN int hub_batch_add(hub_batch *b, const char *topic,
+                             const void *data, size_t len, unsigned flags);
+/* Publishes everything staged, in the order staged (each topic's messages
+ * get increasing seqs), and empties the batch. All or nothing: on
+ * HUB_ENOMEM nothing was published and the batch is kept. Returns the
+ * last seq, 0 for an empty batch, HUB_ENOMEM or HUB_ESTATE. Never blocks,
+ * like hub_broadcast(). */
+HUB_EXTERN int64_t hub_batch_publish(hub_batch *b);
+/* Drops everything staged; the batch can be reused. */
+HUB_EXTERN void hub_batch_discard(hub_batch *b);
+/* Messages staged and not yet published or dropped. */
+HUB_EXTERN size_t hub_batch_count(const hub_batch *b);
+HUB_EXTERN void hub_batch_free(hub_batch *b);
+
 /* Lists who is subscribed to a presence topic, on every shard: fn is
  * called once per subscriber with its id and principal ("" without an
  * auth callback), under an internal lock (fn must not call into the hub).

@@ -471,13 +471,27 @@ int hub_send_to(hub_t *hub, hub_client_id id, const char *topic,
   return 0;
 }
 
+struct msg *hub__msg(struct hub *hub, const char *topic, size_t tlen,
+                     const void *data, size_t len, unsigned flags) {
+  struct msg *m =
+      msg_new(&hub->opt.mem, topic, tlen, hash_bytes(&hub->key, topic, tlen),
+              data, len, flags);
+  if (m)
+    m->ts_ms = hub__now_ms();
+  return m;
+}
+
 int64_t hub__publish(struct hub *hub, const char *topic, size_t tlen,
                      const void *data, size_t len, unsigned flags) {
-  uint64_t hash = hash_bytes(&hub->key, topic, tlen);
-  struct msg *m = msg_new(&hub->opt.mem, topic, tlen, hash, data, len, flags);
-  if (!m)
-    return HUB_ENOMEM;
-  m->ts_ms = hub__now_ms();
+  struct msg *m = hub__msg(hub, topic, tlen, data, len, flags);
+  return m ? hub__publish_msg(hub, m) : HUB_ENOMEM;
+}
+
+int64_t hub__publish_msg(struct hub *hub, struct msg *m) {
+  const char *topic = m->topic;
+  size_t tlen = m->topic_len;
+  uint64_t hash = m->topic_hash;
+  unsigned flags = m->flags;
 
   /* Sequence number, history and pushes under the topic's stripe lock, so
    * every shard receives a topic's messages in sequence order and a

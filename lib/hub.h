@@ -44,5 +44,11 @@ void hub__send_cmd(struct hub *hub, struct cmd *c);
  * HUB_ENOMEM. */
 int64_t hub__publish(struct hub *hub, const char *topic, size_t tlen,
                      const void *data, size_t len, unsigned flags);
+/* The same in two steps, so a batch can make every message before it
+ * publishes any: hub__msg() copies (NULL on ENOMEM), hub__publish_msg()
+ * cannot fail and consumes the msg's ref. */
+struct msg *hub__msg(struct hub *hub, const char *topic, size_t tlen,
+                     const void *data, size_t len, unsigned flags);
+int64_t hub__publish_msg(struct hub *hub, struct msg *m);
 
 #endif

@@ -91,6 +91,7 @@ void test_sleep_ms(int ms);
   X(test_wildcard_10k)                                                        \
   X(test_send_to)                                                             \
   X(test_presence)                                                            \
+  X(test_batch)                                                               \
   X(test_auth_connect)                                                        \
   X(test_auth_pending)                                                        \
   X(test_origin_check)                                                        \

@@ -568,3 +568,42 @@ void test_presence(void) {
   close(a);
   hub_free(hub);
 }
+
+void test_batch(void) {
+  hub_t *hub = hub_make(2, 1, NULL);
+  CHECK(hub);
+  struct memtp *t = memtp_attach(hub, NULL);
+  CHECK(hub_subscribe(hub, t->id, "row.*") == 0);
+  CHECK(WAIT_STAT(hub, subscriptions, 1, 2000));
+  hub_batch *b;
+  CHECK(hub_batch_new(hub, &b) == 0);
+  /* A rolled-back transaction: staged, dropped, nothing goes out. */
+  CHECK(hub_batch_add(b, "row.1", "x", 1, 0) == 0);
+  CHECK_EQ(hub_batch_count(b), 1);
+  hub_batch_discard(b);
+  CHECK_EQ(hub_batch_count(b), 0);
+  CHECK(hub_batch_publish(b) == 0);
+  /* A committed one: all of it, in order. */
+  char p[16];
+  for (int i = 0; i < 1000; i++) {
+    int n = snprintf(p, sizeof(p), "%d,", i);
+    CHECK(hub_batch_add(b, i % 2 ? "row.odd" : "row.even", p, (size_t)n, 0) ==
+          0);
+  }
+  CHECK(hub_batch_add(b, "row.*", "x", 1, 0) == HUB_ETOPIC);
+  int64_t last = hub_batch_publish(b);
+  CHECK(last > 0);
+  CHECK_EQ(hub_batch_count(b), 0);
+  CHECK(WAIT_STAT(hub, deliveries, 1000, 2000));
+  char *got = memtp_take_copy(t, NULL);
+  char *p2 = got;
+  for (int i = 0; i < 1000; i++) {
+    CHECK(strtol(p2, &p2, 10) == i && *p2 == ',');
+    p2++;
+  }
+  free(got);
+  CHECK_EQ(stats_of(hub).broadcasts, 1000);
+  hub_batch_free(b);
+  hub_free(hub);
+  memtp_free(t);
+}
