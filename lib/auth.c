@@ -98,13 +98,39 @@ static void deny_connect(struct shard *s, struct client *c, int status,
   if (status < 400 || status > 599)
     status = 403;
   handshake_refuse(s, c, status, reason && *reason ? reason : "forbidden",
-                   "");
+                   status == 401 ? "WWW-Authenticate: Bearer\r\n" : "");
 }
 
-/* The credential of a request, decoded into buf: "Authorization: Bearer",
- * a "bearer." subprotocol, or ?token=. */
+static int hexval(int ch) {
+  if (ch >= '0' && ch <= '9')
+    return ch - '0';
+  ch |= 0x20;
+  return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* Percent-decodes s[0..n) into out (room for n); false if malformed. */
+static bool pct_decode(const char *s, size_t n, char *out, size_t *len) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] != '%') {
+      out[o++] = s[i];
+    } else if (i + 2 < n &&
+               hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+      out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+      i += 2;
+    } else {
+      return false;
+    }
+  }
+  *len = o;
+  return true;
+}
+
+/* The credential of a request: "Authorization: Bearer", a "bearer."
+ * subprotocol (percent-decoded into buf), or ?token= (decoded into buf);
+ * buf and key hold req->target_len + 1 bytes, enough for any of them. */
 static const char *find_token(const struct http_request *req, char *buf,
-                              size_t cap, size_t *len) {
+                              char *key, size_t *len) {
   const struct http_header *h = http_find_header(req, "Authorization");
   if (h && h->value_len > 7 && strncasecmp(h->value, "Bearer ", 7) == 0) {
     *len = h->value_len - 7;
@@ -112,31 +138,15 @@ static const char *find_token(const struct http_request *req, char *buf,
   }
   const char *t;
   size_t tl, pos = 0;
-  while (ws_next_protocol(req, &pos, &t, &tl)) {
-    if (tl <= 7 || memcmp(t, "bearer.", 7) != 0)
-      continue;
-    /* Percent-decoded through the query decoder: "k=<token>". */
-    char q[1024];
-    int n = snprintf(q, sizeof(q), "k=%.*s", (int)(tl - 7), t + 7);
-    const char *qp = q;
-    size_t ql = (size_t)n, kl;
-    char k[2];
-    if (n > 0 && (size_t)n < sizeof(q) &&
-        http_query_next(&qp, &ql, k, sizeof(k), &kl, buf, cap, len) == 1)
+  while (ws_next_protocol(req, &pos, &t, &tl))
+    if (tl > 7 && memcmp(t, "bearer.", 7) == 0 &&
+        pct_decode(t + 7, tl - 7, buf, len))
       return buf;
-  }
   const char *q = req->query;
-  size_t ql = req->query_len, kl;
-  char k[8];
-  int r;
-  while ((r = http_query_next(&q, &ql, k, sizeof(k), &kl, buf, cap, len)) ==
-             1 ||
-         r == HTTP_EBAD) {
-    if (r == 1 && kl == 5 && memcmp(k, "token", 5) == 0)
+  size_t ql = req->query_len, kl, cap = req->target_len + 1;
+  while (http_query_next(&q, &ql, key, cap, &kl, buf, cap, len) == 1)
+    if (kl == 5 && memcmp(key, "token", 5) == 0)
       return buf;
-    if (r == HTTP_EBAD)
-      break; /* a parameter too long for k/buf: not a usable token */
-  }
   return NULL;
 }
 
@@ -147,9 +157,19 @@ bool auth_connect(struct shard *s, struct client *c,
     return true;
   if (c->auth_state == AUTH_PENDING)
     return false;
-  char addr[64], tokbuf[4096];
+  char addr[64];
   size_t tlen = 0;
-  const char *tok = find_token(req, tokbuf, sizeof(tokbuf), &tlen);
+  /* Any token fits in the request's target or one header line. */
+  size_t cap = req->target_len + 1;
+  for (size_t i = 0; i < req->nheaders; i++)
+    if (req->headers[i].value_len >= cap)
+      cap = req->headers[i].value_len + 1;
+  char *tokbuf = mem_malloc(s->mem, 2 * cap);
+  if (!tokbuf) {
+    client_doom(s, c, HUB_CLOSE_TRANSPORT);
+    return false;
+  }
+  const char *tok = find_token(req, tokbuf, tokbuf + cap, &tlen);
   const struct http_header *o = http_find_header(req, "Origin");
   limits_addr(c, addr);
   hub_auth_request q = {0};
@@ -171,6 +191,7 @@ bool auth_connect(struct shard *s, struct client *c,
   q.internal = req;
   hub_auth_result res = {0};
   int v = hub->auth_fn(hub, &q, &res, hub->auth_user_data);
+  mem_free(s->mem, tokbuf);
   if (v == HUB_AUTH_ALLOW) {
     set_principal(s, c, res.principal);
     c->auth_state = AUTH_ALLOWED;
@@ -194,7 +215,7 @@ void auth_request(struct shard *s, struct client *c,
     return;
   }
   if (c->auth_npending >= AUTH_PENDING_MAX) {
-    control_refuse(s, c, r, "too-many-pending");
+    control_refuse(s, c, r, "too-many-pending", NULL);
     return;
   }
   char addr[64];
@@ -218,7 +239,7 @@ void auth_request(struct shard *s, struct client *c,
     /* answered by hub_auth_complete() */
   } else {
     s->st.auth_denied++;
-    control_refuse(s, c, r, "forbidden");
+    control_refuse(s, c, r, "forbidden", res.reason);
   }
 }
 
@@ -237,7 +258,8 @@ static void decide(struct shard *s, struct auth_op *op, bool allow,
   } else if (allow) {
     control_execute(s, c, &op->r);
   } else {
-    control_refuse(s, c, &op->r, status == 503 ? "auth-timeout" : "forbidden");
+    control_refuse(s, c, &op->r, status == 503 ? "auth-timeout" : "forbidden",
+                   status == 503 ? NULL : reason);
   }
   mem_free(s->mem, op);
 }

@@ -10,9 +10,9 @@
 #include "notice.h"
 
 void control_refuse(struct shard *s, struct client *c,
-                    const struct client_req *r, const char *code) {
-  notice_reply(s, c, "error", r->topic, r->topic_len, -1, code, r->id,
-               r->id_len);
+                    const struct client_req *r, const char *code,
+                    const char *reason) {
+  notice_error(s, c, r->topic, r->topic_len, code, reason, r->id, r->id_len);
 }
 
 void control_execute(struct shard *s, struct client *c,
@@ -23,7 +23,7 @@ void control_execute(struct shard *s, struct client *c,
     int64_t seq =
         hub_broadcast(hub, r->topic, r->data, r->data_len, HUB_MSG_JSON);
     if (seq < 0)
-      control_refuse(s, c, r, "internal");
+      control_refuse(s, c, r, "internal", NULL);
     else if (r->reply)
       notice_reply(s, c, "published", r->topic, r->topic_len, seq, NULL,
                    r->id, r->id_len);
@@ -32,7 +32,7 @@ void control_execute(struct shard *s, struct client *c,
   if (c->subs.count >= hub->opt.max_subscriptions &&
       !registry_find_sub(&s->reg, c, &c->subs, r->topic, r->topic_len,
                          hash_bytes(&hub->key, r->topic, r->topic_len))) {
-    control_refuse(s, c, r, "too-many-subscriptions");
+    control_refuse(s, c, r, "too-many-subscriptions", NULL);
     return;
   }
   struct replay rp;
@@ -40,7 +40,8 @@ void control_execute(struct shard *s, struct client *c,
   int rv = shard_subscribe(s, c, r->topic, r->topic_len, r->since,
                            r->epoch_ok, &rp, &sub);
   if (rv < 0) {
-    control_refuse(s, c, r, rv == HUB_ETOPIC ? "bad-topic" : "internal");
+    control_refuse(s, c, r, rv == HUB_ETOPIC ? "bad-topic" : "internal",
+                   NULL);
     return;
   }
   /* The reply first, then what the subscription is owed. */
@@ -53,11 +54,11 @@ void control_execute(struct shard *s, struct client *c,
 void control_request(struct shard *s, struct client *c,
                      const struct client_req *r) {
   if (!limits_topic_ok(s->hub, r->topic, r->topic_len)) {
-    control_refuse(s, c, r, "bad-topic");
+    control_refuse(s, c, r, "bad-topic", NULL);
     return;
   }
   if (r->kind == HUB_AUTH_PUBLISH && !s->hub->opt.client_publish) {
-    control_refuse(s, c, r, "forbidden");
+    control_refuse(s, c, r, "forbidden", NULL);
     return;
   }
   auth_request(s, c, r);

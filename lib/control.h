@@ -36,8 +36,10 @@ void control_request(struct shard *s, struct client *c,
 /* Carries out an authorized request. */
 void control_execute(struct shard *s, struct client *c,
                      const struct client_req *r);
-/* Tells the client its request was refused with `code`. */
+/* Tells the client its request was refused with `code` (and the host's
+ * `reason`, or NULL). */
 void control_refuse(struct shard *s, struct client *c,
-                    const struct client_req *r, const char *code);
+                    const struct client_req *r, const char *code,
+                    const char *reason);
 
 #endif

@@ -253,26 +253,26 @@ bool ws_next_protocol(const struct http_request *req, size_t *pos,
 
 /* Picks the subprotocol to echo: fanhub's own first, else a bearer token
  * offered alone (browsers fail a handshake that offered protocols and got
- * none back). *raw is set for "fanhub.raw". */
-static void pick_protocol(const struct http_request *req, char *out,
-                          size_t cap, bool *raw) {
+ * none back). Points into the request; *len 0: none. *raw is set for
+ * "fanhub.raw". */
+static const char *pick_protocol(const struct http_request *req, size_t *len,
+                                 bool *raw) {
   const char *bearer = NULL, *t;
-  size_t bearer_len = 0, tl, pos = 0;
-  out[0] = '\0';
+  size_t tl, pos = 0;
+  *len = 0;
   while (ws_next_protocol(req, &pos, &t, &tl)) {
     if ((tl == 11 && memcmp(t, "fanhub.json", 11) == 0) ||
         (tl == 10 && memcmp(t, "fanhub.raw", 10) == 0)) {
       *raw = tl == 10;
-      snprintf(out, cap, "%.*s", (int)tl, t);
-      return;
+      *len = tl;
+      return t;
     }
     if (!bearer && tl > 7 && memcmp(t, "bearer.", 7) == 0) {
       bearer = t;
-      bearer_len = tl;
+      *len = tl;
     }
   }
-  if (bearer && bearer_len < cap)
-    snprintf(out, cap, "%.*s", (int)bearer_len, bearer);
+  return bearer;
 }
 
 static void upgrade_ws(struct shard *s, struct client *c,
@@ -301,27 +301,33 @@ static void upgrade_ws(struct shard *s, struct client *c,
     return;
   }
   bool raw = c->raw;
-  char proto[256];
-  pick_protocol(req, proto, sizeof(proto), &raw);
+  size_t plen;
+  const char *proto = pick_protocol(req, &plen, &raw);
   int status = query_topics(s, c, req, true);
   if (status) {
     refuse(s, c, status, "bad query", "");
     return;
   }
 
-  char buf[512];
-  int n = snprintf(buf, sizeof(buf),
+  size_t cap = 160 + plen;
+  char *buf = mem_malloc(s->mem, cap);
+  if (!buf) {
+    client_doom(s, c, HUB_CLOSE_TRANSPORT);
+    return;
+  }
+  int n = snprintf(buf, cap,
                    "HTTP/1.1 101 Switching Protocols\r\n"
                    "Upgrade: websocket\r\n"
                    "Connection: Upgrade\r\n"
                    "Sec-WebSocket-Accept: %s\r\n"
-                   "%s%s%s\r\n",
-                   accept, proto[0] ? "Sec-WebSocket-Protocol: " : "", proto,
-                   proto[0] ? "\r\n" : "");
+                   "%s%.*s%s\r\n",
+                   accept, plen ? "Sec-WebSocket-Protocol: " : "", (int)plen,
+                   plen ? proto : "", plen ? "\r\n" : "");
   c->kind = CLIENT_WS;
   c->raw = raw;
   c->q.wire = raw ? WIRE_WS_RAW : WIRE_WS_JSON;
   client_send_own(s, c, buf, (size_t)n);
+  mem_free(s->mem, buf);
   s->st.ws_accepted++;
   ws_start(s, c); /* hello before any replay */
   if (query_topics(s, c, req, false))

@@ -30,11 +30,14 @@ static void send_json(struct shard *s, struct client *c, const char *type,
   mem_free(s->mem, buf);
 }
 
-void notice_reply(struct shard *s, struct client *c, const char *type,
+static void build(struct shard *s, struct client *c, const char *type,
                   const char *topic, size_t topic_len, int64_t seq,
-                  const char *code, const char *id, size_t id_len) {
-  size_t cap = 96 + strlen(type) + (code ? strlen(code) : 0) + id_len +
-               (topic ? json_escaped_len(topic, topic_len) : 0);
+                  const char *code, const char *reason, const char *id,
+                  size_t id_len) {
+  size_t rlen = reason ? strlen(reason) : 0;
+  size_t cap = 112 + strlen(type) + (code ? strlen(code) : 0) + id_len +
+               (topic ? json_escaped_len(topic, topic_len) : 0) +
+               json_escaped_len(reason ? reason : "", rlen);
   char stackbuf[512];
   char *buf = cap <= sizeof(stackbuf) ? stackbuf : mem_malloc(s->mem, cap);
   if (!buf) {
@@ -51,6 +54,11 @@ void notice_reply(struct shard *s, struct client *c, const char *type,
     p += sprintf(p, ",\"seq\":%" PRId64, seq);
   if (code)
     p += sprintf(p, ",\"code\":\"%s\"", code);
+  if (rlen) {
+    p += sprintf(p, ",\"reason\":\"");
+    p += json_escape(p, reason, rlen);
+    *p++ = '"';
+  }
   if (id) {
     p += sprintf(p, ",\"id\":");
     memcpy(p, id, id_len);
@@ -60,6 +68,18 @@ void notice_reply(struct shard *s, struct client *c, const char *type,
   send_json(s, c, type, buf, (size_t)(p - buf));
   if (buf != stackbuf)
     mem_free(s->mem, buf);
+}
+
+void notice_reply(struct shard *s, struct client *c, const char *type,
+                  const char *topic, size_t topic_len, int64_t seq,
+                  const char *code, const char *id, size_t id_len) {
+  build(s, c, type, topic, topic_len, seq, code, NULL, id, id_len);
+}
+
+void notice_error(struct shard *s, struct client *c, const char *topic,
+                  size_t topic_len, const char *code, const char *reason,
+                  const char *id, size_t id_len) {
+  build(s, c, "error", topic, topic_len, -1, code, reason, id, id_len);
 }
 
 /* {"type":TYPE,"topic":T<tail>} where tail is already JSON. */

@@ -19,6 +19,11 @@ struct sub;
 void notice_reply(struct shard *s, struct client *c, const char *type,
                   const char *topic, size_t topic_len, int64_t seq,
                   const char *code, const char *id, size_t id_len);
+/* {"type":"error",...,"code":C[,"reason":R]}: R is the host's words (the
+ * auth callback's), escaped. */
+void notice_error(struct shard *s, struct client *c, const char *topic,
+                  size_t topic_len, const char *code, const char *reason,
+                  const char *id, size_t id_len);
 /* `reason`: RESET_RETENTION or RESET_EPOCH (topic_index.h). */
 void notice_reset(struct shard *s, struct client *c, const char *topic,
                   size_t len, int reason);

@@ -18,6 +18,7 @@ struct authlog {
   char last_token[64];
   char last_addr[64];
   char header[64];
+  size_t last_len;
   hub_auth_ticket pending[8];
   int npending;
 };
@@ -33,6 +34,7 @@ static int auth_cb(hub_t *hub, const hub_auth_request *req,
   if (req->kind == HUB_AUTH_CONNECT) {
     snprintf(log->last_token, sizeof(log->last_token), "%.*s",
              (int)req->token_len, req->token ? req->token : "");
+    log->last_len = req->token_len;
     snprintf(log->last_addr, sizeof(log->last_addr), "%s", req->remote_addr);
     size_t hl;
     const char *h = hub_auth_header(req, "X-Test", &hl);
@@ -51,6 +53,7 @@ static int auth_cb(hub_t *hub, const hub_auth_request *req,
       v = HUB_AUTH_DENY;
     }
   } else if (req->topic_len >= 6 && !memcmp(req->topic, "secret", 6)) {
+    res->reason = "not \"yours\"";
     v = HUB_AUTH_DENY;
   } else if (req->topic_len >= 5 && !memcmp(req->topic, "wait.", 5)) {
     v = HUB_AUTH_PENDING;
@@ -117,6 +120,7 @@ void test_auth_connect(void) {
   int fd;
   CHECK_EQ(upgrade(hub, "/ws", NULL, head, sizeof(head), &fd), 401);
   CHECK(strstr(head, "Connection: close"));
+  CHECK(strstr(head, "WWW-Authenticate: Bearer\r\n"));
   close(fd);
   CHECK_EQ(upgrade(hub, "/ws", "Authorization: Bearer bad\r\n", head,
                    sizeof(head), &fd), 403);
@@ -130,6 +134,7 @@ void test_auth_connect(void) {
   CHECK(wsc_send_text(fd, "{\"op\":\"subscribe\",\"topic\":\"secret.x\",\"id\":9}"));
   CHECK(wsc_recv_until(fd, "error", buf, sizeof(buf), 2000));
   CHECK(strstr(buf, "\"code\":\"forbidden\"") && strstr(buf, "\"id\":9"));
+  CHECK(strstr(buf, "\"reason\":\"not \\\"yours\\\"\""));
   CHECK(wsc_send_text(fd, "{\"op\":\"publish\",\"topic\":\"secret\",\"data\":1}"));
   CHECK(wsc_recv_until(fd, "forbidden", buf, sizeof(buf), 2000));
   close(fd);
@@ -142,6 +147,14 @@ void test_auth_connect(void) {
   CHECK(strcmp(log.last_token, "good") == 0);
   CHECK(strstr(head, "Sec-WebSocket-Protocol: bearer.g%6Fod\r\n"));
   close(fd);
+  /* A JWT-sized token as the only subprotocol: decoded whole, echoed. */
+  static char hdr[3000];
+  int n = snprintf(hdr, sizeof(hdr), "Sec-WebSocket-Protocol: bearer.");
+  memset(hdr + n, 'x', 2000);
+  memcpy(hdr + n + 2000, "\r\n", 3);
+  CHECK_EQ(upgrade(hub, "/ws", hdr, head, sizeof(head), &fd), 403);
+  CHECK_EQ(log.last_len, 2000);
+  close(fd);
   CHECK(WAIT_STAT(hub, clients, 0, 2000));
   /* The principal is stamped on the client: the three that got in. */
   int alices = 0;
@@ -150,7 +163,7 @@ void test_auth_connect(void) {
     alices += strcmp(cl.info[i].principal, "alice") == 0;
   pthread_mutex_unlock(&cl.lock);
   CHECK_EQ(alices, 3);
-  CHECK(WAIT_STAT(hub, auth_denied, 4, 2000));
+  CHECK(WAIT_STAT(hub, auth_denied, 5, 2000));
   hub_free(hub);
 }
 

@@ -65,7 +65,7 @@ int wsc_read_head(int fd, char *buf, size_t cap, int timeout_ms) {
 
 int wsc_upgrade(int fd, const char *path, const char *extra_headers,
                 char *head, size_t cap) {
-  char req[1024];
+  char req[8192];
   int n = snprintf(req, sizeof(req),
                    "GET %s HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\n"
