@@ -433,7 +433,8 @@ void replay_batch_flush(struct shard *s, struct client *c) {
   c->batch = NULL;
   if (!b)
     return;
-  qsort(b->msgs, b->n, sizeof(*b->msgs), by_seq);
+  if (b->n > 1)
+    qsort(b->msgs, b->n, sizeof(*b->msgs), by_seq);
   replay_send(s, c, b->msgs, (uint32_t)b->n);
   mem_free(s->mem, b->msgs);
   b->msgs = NULL;
