@@ -199,6 +199,9 @@ bool auth_connect(struct shard *s, struct client *c,
   }
   if (v == HUB_AUTH_PENDING && park(s, c, HUB_AUTH_CONNECT, q.ticket.serial,
                                     NULL)) {
+    /* The request is in: from here the auth timeout bounds the wait, not
+     * the handshake timeout. */
+    timer_remove(s, c);
     c->auth_state = AUTH_PENDING;
     return false;
   }
@@ -243,8 +246,10 @@ void auth_request(struct shard *s, struct client *c,
   }
 }
 
+/* Carries out a decision; `timeout`: nobody answered in time. */
 static void decide(struct shard *s, struct auth_op *op, bool allow,
-                   const char *principal, int status, const char *reason) {
+                   bool timeout, const char *principal, int status,
+                   const char *reason) {
   struct client *c = op->c;
   unlink_op(s, op);
   if (op->kind == HUB_AUTH_CONNECT) {
@@ -258,8 +263,8 @@ static void decide(struct shard *s, struct auth_op *op, bool allow,
   } else if (allow) {
     control_execute(s, c, &op->r);
   } else {
-    control_refuse(s, c, &op->r, status == 503 ? "auth-timeout" : "forbidden",
-                   status == 503 ? NULL : reason);
+    control_refuse(s, c, &op->r, timeout ? "auth-timeout" : "forbidden",
+                   timeout ? NULL : reason);
   }
   mem_free(s->mem, op);
 }
@@ -276,13 +281,14 @@ void auth_answer(struct shard *s, struct cmd *cmd) {
   bool allow = cmd->code == HUB_AUTH_ALLOW;
   if (!allow)
     s->st.auth_denied++;
-  decide(s, op, allow, principal, cmd->status, reason);
+  decide(s, op, allow, false, principal, cmd->status, reason);
 }
 
 void auth_expire(struct shard *s, int64_t now) {
   while (s->auth_head && s->auth_head->deadline <= now) {
     s->st.auth_timeouts++;
-    decide(s, s->auth_head, false, NULL, 503, "authorization timed out");
+    decide(s, s->auth_head, false, true, NULL, 503,
+           "authorization timed out");
   }
 }
 

@@ -23,7 +23,8 @@ void control_execute(struct shard *s, struct client *c,
     int64_t seq =
         hub_broadcast(hub, r->topic, r->data, r->data_len, HUB_MSG_JSON);
     if (seq < 0)
-      control_refuse(s, c, r, "internal", NULL);
+      control_refuse(s, c, r, seq == HUB_ETOPIC ? "bad-topic" : "internal",
+                     NULL);
     else if (r->reply)
       notice_reply(s, c, "published", r->topic, r->topic_len, seq, NULL,
                    r->id, r->id_len);

@@ -120,6 +120,8 @@ void test_ws_session(void) {
   /* Client publish (allowed here) reaches subscribers, self included. */
   CHECK(wsc_send_text(fd, "{\"op\":\"publish\",\"topic\":\"news\",\"data\":{\"k\":1}}"));
   CHECK(wsc_recv_until(fd, "\"data\":{\"k\":1}", buf, sizeof(buf), 2000));
+  CHECK(wsc_send_text(fd, "{\"op\":\"publish\",\"topic\":\"n.*\",\"data\":1}"));
+  CHECK(wsc_recv_until(fd, "bad-topic", buf, sizeof(buf), 2000));
   /* Ping: wslay answers with a pong carrying the same payload. */
   unsigned op;
   CHECK(wsc_send(fd, true, 0, 0x9, "abc", 3, true));
