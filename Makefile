@@ -37,11 +37,13 @@ UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(BUILD)/test_unit
 
 EXAMPLES  := $(BUILD)/hello_broadcast $(BUILD)/fanhubd
+# Hosts embedding fanhub next to a database or an event loop (test/hosts/).
+HOST_EXAMPLES := $(BUILD)/sqlite_broadcast $(BUILD)/pg_notify $(BUILD)/libuv_host
 
 .PHONY: all check unit install uninstall clean demo abi-check abi-baseline \
         deps valgrind help fuzz fuzz-run
 all: $(STATIC) $(SHARED) $(BUILD)/libfanhub.so $(BUILD)/$(SONAME) \
-     $(BUILD)/fanhub.pc $(EXAMPLES)
+     $(BUILD)/fanhub.pc $(EXAMPLES) $(HOST_EXAMPLES)
 
 help:
 	@echo "make            build build/libfanhub.a, build/libfanhub.so.$(VERSION)"
@@ -99,6 +101,19 @@ $(BUILD)/fanhubd: $(BUILD)/examples/fanhubd/fanhubd.o \
                   $(BUILD)/examples/auth_jwt.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_PRIVATE)
 
+# The host examples link the static library and their own dependency.
+PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
+PQ_LIBS   := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+$(BUILD)/examples/pg_notify.o: CFLAGS_ALL += $(PQ_CFLAGS)
+
+$(BUILD)/sqlite_broadcast: $(BUILD)/examples/sqlite_broadcast.o $(STATIC)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lsqlite3 $(LIBS_PRIVATE)
+$(BUILD)/pg_notify: $(BUILD)/examples/pg_notify.o $(STATIC)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PQ_LIBS) $(LIBS_PRIVATE)
+$(BUILD)/libuv_host: $(BUILD)/examples/libuv_host.o $(STATIC)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -luv $(LIBS_PRIVATE)
+-include $(HOST_EXAMPLES:$(BUILD)/%=$(BUILD)/examples/%.d)
+
 # Unit tests link the library's objects so they can reach internals too.
 $(UNIT_BIN): $(UNIT_OBJ) $(LIB_OBJ) $(BUILD)/examples/auth_jwt.o
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_PRIVATE)
@@ -114,6 +129,7 @@ check: deps all $(UNIT_BIN)
 	$(if $(SAN),,sh test/abi_exports.sh $(BUILD)/libfanhub.so)
 	$(if $(SAN),,sh test/install/run.sh $(BUILD))
 	$(if $(SAN),,bash test/integration/run.sh $(BUILD))
+	$(if $(SAN),,bash test/hosts/run.sh $(BUILD))
 	$(if $(SAN),,bash bench/run.sh $(BUILD) --smoke)
 
 valgrind: $(UNIT_BIN)

@@ -1,0 +1,238 @@
+/* sqlite_broadcast: broadcast a SQLite database's row changes, and only
+ * those of transactions that really committed.
+ *
+ *   sqlite_broadcast --db FILE [--listen 127.0.0.1:0]
+ *
+ * Reads SQL from stdin, one line at a time (a line may hold several
+ * statements), and answers each line on stdout with "ok MS" or
+ * "error MESSAGE". Clients subscribe over WebSocket or SSE on the listener
+ * (any GET: /ws?topic=table.items, /sse?topic=table.%3E); every committed
+ * row change arrives on topic "table.<name>" as {"op":"insert","rowid":7}.
+ *
+ * The pattern, for any database with change hooks:
+ *   update hook    stages one broadcast per row change (hub_batch_add)
+ *   commit hook    never publishes: it runs before the commit is final (the
+ *                  COMMIT can still fail); it only vetoes a commit whose
+ *                  changes could not all be staged
+ *   rollback hook  drops what was staged (hub_batch_discard)
+ *   after a statement returns SQLITE_OK with the connection back in
+ *   autocommit mode, the transaction is durable: hub_batch_publish().
+ * All of it runs on the one thread that uses the connection, which also
+ * owns the batch. Not covered by the update hook (SQLite's rules): WITHOUT
+ * ROWID tables, rows deleted by REPLACE conflict resolution or by the
+ * truncate optimization (DELETE without WHERE and without triggers).
+ * Partial rollbacks (ROLLBACK TO, a failed statement inside a transaction)
+ * would need to un-stage part of the batch, which hub_batch cannot do: the
+ * authorizer refuses ROLLBACK TO, and a failing statement rolls the whole
+ * transaction back. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fanhub.h>
+#include <sqlite3.h>
+
+static hub_t *hub;
+static hub_batch *batch; /* the open transaction's changes */
+static int stage_failed; /* a change of it could not be staged */
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void on_update(void *arg, int op, const char *db, const char *table,
+                      sqlite3_int64 rowid) {
+  (void)arg, (void)db;
+  char topic[256], data[80];
+  const char *name = op == SQLITE_INSERT   ? "insert"
+                     : op == SQLITE_UPDATE ? "update"
+                                           : "delete";
+  int n = snprintf(data, sizeof(data), "{\"op\":\"%s\",\"rowid\":%lld}", name,
+                   (long long)rowid);
+  if (snprintf(topic, sizeof(topic), "table.%s", table) >= (int)sizeof(topic) ||
+      hub_batch_add(batch, topic, data, (size_t)n, HUB_MSG_JSON) != 0)
+    stage_failed = 1;
+}
+
+/* Non-zero turns the COMMIT into a ROLLBACK: better no commit than a
+ * commit whose broadcast would miss changes. */
+static int on_commit(void *arg) {
+  (void)arg;
+  return stage_failed;
+}
+
+static void on_rollback(void *arg) {
+  (void)arg;
+  hub_batch_discard(batch);
+  stage_failed = 0;
+}
+
+/* Partial rollbacks are refused (see the top of the file). */
+static int authorize(void *arg, int action, const char *a1, const char *a2,
+                     const char *a3, const char *a4) {
+  (void)arg, (void)a2, (void)a3, (void)a4;
+  return action == SQLITE_SAVEPOINT && strcmp(a1, "ROLLBACK") == 0 ? SQLITE_DENY
+                                                                   : SQLITE_OK;
+}
+
+/* Runs every statement of `sql`. An error inside a transaction rolls the
+ * whole transaction back. After each statement that leaves no transaction
+ * open, whatever is still staged was committed (every rollback discards
+ * through on_rollback): it is published. That holds after an error too: a
+ * failing INSERT OR FAIL in autocommit mode commits the rows before it.
+ * Returns 0 or -1 (message in err). */
+static int run_sql(sqlite3 *db, const char *sql, char *err, size_t errlen) {
+  int rc = SQLITE_OK;
+  while (*sql && rc == SQLITE_OK) {
+    sqlite3_stmt *st = NULL;
+    double t0 = now_ms();
+    rc = sqlite3_prepare_v2(db, sql, -1, &st, &sql);
+    if (rc == SQLITE_OK && st) {
+      while (sqlite3_step(st) == SQLITE_ROW)
+        ;
+      rc = sqlite3_finalize(st);
+    }
+    if (rc != SQLITE_OK) {
+      snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+      if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL); /* on_rollback */
+    }
+    if (!sqlite3_get_autocommit(db) || hub_batch_count(batch) == 0)
+      continue; /* inside a transaction, or nothing committed */
+    /* Committed: the changes are durable, now they may be seen. */
+    hub_stats_t st0, st1;
+    hub_stats(hub, &st0, sizeof(st0));
+    double t1 = now_ms();
+    size_t n = hub_batch_count(batch);
+    int64_t seq = hub_batch_publish(batch);
+    double t2 = now_ms();
+    if (seq < 0) { /* ENOMEM or stopping: the commit stands regardless */
+      fprintf(stderr, "publish: %s\n", hub_strerror((int)seq));
+      hub_batch_discard(batch);
+    }
+    hub_stats(hub, &st1, sizeof(st1));
+    printf("commit %zu changes: commit %.3f ms, publish %.3f ms, seq %lld, "
+           "lost %llu\n",
+           n, t1 - t0, t2 - t1, (long long)seq,
+           (unsigned long long)(st1.queue_overflows - st0.queue_overflows));
+  }
+  return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int listen_on(const char *spec) {
+  char host[64];
+  const char *colon = strrchr(spec, ':');
+  struct sockaddr_in sa = {.sin_family = AF_INET};
+  if (!colon || (size_t)(colon - spec) >= sizeof(host))
+    return -1;
+  memcpy(host, spec, (size_t)(colon - spec));
+  host[colon - spec] = '\0';
+  sa.sin_port = htons((uint16_t)atoi(colon + 1));
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  socklen_t sl = sizeof(sa);
+  if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
+      bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 128) ||
+      getsockname(fd, (struct sockaddr *)&sa, &sl))
+    return -1;
+  printf("sqlite_broadcast listening on http://%s:%u/\n", host,
+         ntohs(sa.sin_port));
+  return fd;
+}
+
+int main(int argc, char **argv) {
+  const char *path = NULL, *spec = "127.0.0.1:0";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (strcmp(argv[i], "--db") == 0)
+      path = argv[i + 1];
+    else if (strcmp(argv[i], "--listen") == 0)
+      spec = argv[i + 1];
+  }
+  if (!path) {
+    fputs("usage: sqlite_broadcast --db FILE [--listen HOST:PORT]\n", stderr);
+    return 2;
+  }
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  sqlite3 *db;
+  if (sqlite3_open(path, &db) != SQLITE_OK) {
+    fprintf(stderr, "%s: %s\n", path, sqlite3_errmsg(db));
+    return 1;
+  }
+  /* A commit is published in one go, so size the queues for the largest
+   * transaction: a client queue that overflows drops the oldest messages
+   * (the client is told "lagged"); a full shard queue loses them for every
+   * client of the shard, only counted in hub_stats (printed as "lost"). */
+  hub_options *o;
+  int rv = hub_options_new(&o);
+  if (rv == 0)
+    rv = hub_options_set_queue_limits(o, 1u << 17, 64u << 20);
+  if (rv == 0)
+    rv = hub_options_set_shard_queue_size(o, 1u << 18);
+  if (rv == 0)
+    rv = hub_new(&hub, o);
+  hub_options_free(o);
+  if (rv || (rv = hub_start(hub)) || (rv = hub_batch_new(hub, &batch))) {
+    fprintf(stderr, "fanhub: %s\n", hub_strerror(rv));
+    return 1;
+  }
+  sqlite3_update_hook(db, on_update, NULL);
+  sqlite3_commit_hook(db, on_commit, NULL);
+  sqlite3_rollback_hook(db, on_rollback, NULL);
+  sqlite3_set_authorizer(db, authorize, NULL);
+  int lfd = listen_on(spec);
+  if (lfd < 0) {
+    fprintf(stderr, "cannot listen on %s: %s\n", spec, strerror(errno));
+    return 1;
+  }
+
+  /* One thread: accept clients (the hub owns each socket from
+   * hub_attach_fd on) and run the SQL lines that arrive on stdin. */
+  char *buf = NULL, err[512];
+  size_t len = 0, cap = 0;
+  for (int open = 1; open;) {
+    struct pollfd pf[2] = {{.fd = lfd, .events = POLLIN},
+                           {.fd = 0, .events = POLLIN}};
+    if (poll(pf, 2, -1) < 0 && errno != EINTR)
+      break;
+    int fd;
+    hub_client_id id;
+    while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+      hub_attach_fd(hub, fd, NULL, 0, NULL, &id);
+    if (!pf[1].revents)
+      continue;
+    if (cap - len < 4096 && !(buf = realloc(buf, cap = 2 * cap + 4096)))
+      return 1;
+    ssize_t r = read(0, buf + len, cap - len - 1);
+    open = r > 0;
+    len += r > 0 ? (size_t)r : 0;
+    if (!open && len > 0 && buf[len - 1] != '\n')
+      buf[len++] = '\n'; /* a last line without its newline */
+    char *line = buf, *nl;
+    while ((nl = memchr(line, '\n', len - (size_t)(line - buf)))) {
+      *nl = '\0';
+      double t0 = now_ms();
+      if (run_sql(db, line, err, sizeof(err)) == 0)
+        printf("ok %.3f\n", now_ms() - t0);
+      else
+        printf("error %s\n", err);
+      line = nl + 1;
+    }
+    len -= (size_t)(line - buf);
+    memmove(buf, line, len);
+  }
+  /* stdin closed: give clients up to 2 s to receive what was committed. */
+  close(lfd);
+  hub_stop(hub, 2000);
+  hub_batch_free(batch);
+  hub_free(hub);
+  sqlite3_close(db);
+  free(buf);
+  return 0;
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Tests of the host examples: fanhub embedded next to a database or inside
+# another event loop, each against the real thing.
+#
+#   test/hosts/run.sh BUILD_DIR [TEST...]
+#
+#   sqlite_tx    sqlite_broadcast: committed row changes only, in order
+#   sqlite_10k   sqlite_broadcast: a 10,000-row transaction, timed
+#   pg_notify    pg_notify: LISTEN/NOTIFY from a throwaway PostgreSQL
+#                cluster the test initdb's, starts and removes
+#   libuv_host   libuv_host: threads = 0 under a libuv loop, WS and SSE
+#
+# BUILD_DIR holds sqlite_broadcast, pg_notify and libuv_host (`make`
+# builds them). One line per test (`ok NAME` / `FAIL NAME` and the log's
+# tail), the figures tests print as "note:", timings, then
+# `N passed, N failed`; exit 1 on any failure. TEST names pick a subset.
+#
+# Needs (scripts/deps.sh installs them): /usr/bin/python3 with
+# python3-websockets, curl, sqlite3 (libsqlite3), postgresql (initdb,
+# pg_ctl, psql under /usr/lib/postgresql/*/bin; PG_BIN=... overrides; run
+# as root, the cluster runs as the `postgres` user the package creates),
+# libuv1. Loopback only; logs go to a fresh /tmp/fanhub-hosts.* directory.
+set -u
+
+if [ $# -lt 1 ]; then
+  echo "usage: $0 BUILD_DIR [TEST...]" >&2
+  exit 2
+fi
+build=$1
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+HOSTS_BUILD=$(cd "$build" 2>/dev/null && pwd)
+for b in sqlite_broadcast pg_notify libuv_host; do
+  if [ ! -x "$HOSTS_BUILD/$b" ]; then
+    echo "no $b in $build (run make first)" >&2
+    exit 2
+  fi
+done
+export HOSTS_BUILD
+export no_proxy='*' NO_PROXY='*'
+export PYTHONDONTWRITEBYTECODE=1
+PY=/usr/bin/python3
+
+# name, seconds allowed
+TESTS="
+sqlite_tx 20
+sqlite_10k 30
+pg_notify 60
+libuv_host 20
+"
+
+logs=$(mktemp -d /tmp/fanhub-hosts.XXXXXX)
+passed=0
+failed=0
+timings=
+since() {
+  local us=$(( ${EPOCHREALTIME/./} - $1 ))
+  printf '%d.%d' $((us / 1000000)) $((us % 1000000 / 100000))
+}
+t_all=${EPOCHREALTIME/./}
+while read -r name limit; do
+  [ -n "$name" ] || continue
+  if [ $# -gt 0 ]; then
+    case " $* " in *" $name "*) ;; *) continue ;; esac
+  fi
+  t0=${EPOCHREALTIME/./}
+  # SIGTERM first (the PostgreSQL test stops its cluster on it), KILL 5 s
+  # later.
+  timeout -k 5 "$limit" "$PY" "$here/$name.py" </dev/null >"$logs/$name.log" 2>&1
+  rc=$?
+  timings="$timings $name $(since "$t0")s,"
+  if [ "$rc" -eq 0 ]; then
+    echo "ok $name"
+    grep '^note: ' "$logs/$name.log" | sed 's/^/    /'
+    passed=$((passed + 1))
+  else
+    echo "FAIL $name"
+    [ "$rc" -eq 124 ] && echo "    (timed out after ${limit}s)"
+    tail -n 25 "$logs/$name.log" | sed 's/^/    /'
+    failed=$((failed + 1))
+  fi
+done <<<"$TESTS"
+echo "timings:${timings%,}; total $(since "$t_all")s; logs in $logs"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
