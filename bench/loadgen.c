@@ -109,8 +109,12 @@ static void die(const char *fmt, const char *arg) {
 
 /* ---- latency histogram: log-linear, 1/64 relative precision ---- */
 #define HBUCKETS (128 + 57 * 64)
-static uint64_t hist[HBUCKETS];
-static uint64_t hist_n, hist_max;
+struct hist {
+  uint64_t b[HBUCKETS];
+  uint64_t n, max;
+};
+static struct hist lat;   /* publish to receive, per delivery */
+static struct hist ack;   /* publish to HTTP answer, per publish */
 
 static unsigned hidx(uint64_t v) {
   if (v < 128)
@@ -128,28 +132,28 @@ static double hval(unsigned i) {
   return lo + (double)(1ull << (e - 6)) / 2;
 }
 
-static void hadd(uint64_t v) {
-  hist[hidx(v)]++;
-  hist_n++;
-  if (v > hist_max)
-    hist_max = v;
+static void hadd(struct hist *h, uint64_t v) {
+  h->b[hidx(v)]++;
+  h->n++;
+  if (v > h->max)
+    h->max = v;
 }
 
 /* The value at quantile q (0..1), in ns. */
-static double hq(double q) {
-  if (!hist_n)
+static double hq(const struct hist *h, double q) {
+  if (!h->n)
     return 0;
   if (q >= 1)
-    return (double)hist_max;
-  uint64_t rank = (uint64_t)(q * (double)hist_n), seen = 0;
+    return (double)h->max;
+  uint64_t rank = (uint64_t)(q * (double)h->n), seen = 0;
   for (unsigned i = 0; i < HBUCKETS; i++) {
-    seen += hist[i];
+    seen += h->b[i];
     if (seen > rank) {
       double v = hval(i);
-      return v > (double)hist_max ? (double)hist_max : v;
+      return v > (double)h->max ? (double)h->max : v;
     }
   }
-  return (double)hist_max;
+  return (double)h->max;
 }
 
 /* ---- server process accounting from /proc and perf ---- */
@@ -443,7 +447,7 @@ static void on_delivery(struct conn *c, const char *p, size_t len,
   }
   deliveries++;
   last_recv_ns = now;
-  hadd(now > sent ? now - sent : 0);
+  hadd(&lat, now > sent ? now - sent : 0);
   if (++recv_cnt[seq] == nsubs && seq == done_upto + 1) {
     while (done_upto < published && recv_cnt[done_upto + 1] >= nsubs)
       done_upto++;
@@ -695,6 +699,7 @@ static void sub_event(unsigned i, uint32_t events, uint64_t now) {
 struct pubconn {
   int fd;
   bool connected, busy;
+  uint64_t sent_ns; /* when the outstanding request was written */
   size_t len;
   char buf[4096];
 };
@@ -761,6 +766,7 @@ static void pub_send(int i, char type, uint64_t seq, unsigned size) {
   if (w != (ssize_t)total)
     die("publish write: %s", w < 0 ? strerror(errno) : "short write");
   p->busy = true;
+  p->sent_ns = t;
   pub_free_count--;
   pub_requests++;
 }
@@ -816,6 +822,7 @@ static void pub_event(int i, uint32_t events) {
             (int)body, p->buf + hl);
   }
   p->busy = false;
+  hadd(&ack, now_ns() - p->sent_ns);
   pub_free_count++;
   p->len = 0;
   if (want_close)
@@ -1077,8 +1084,10 @@ int main(int argc, char **argv) {
   uint64_t seq_base = 0;
   for (int pi = 0; pi < nphases; pi++) {
     struct phase *ph = &phases[pi];
-    memset(hist, 0, sizeof(hist));
-    hist_n = hist_max = 0;
+    memset(&lat, 0, sizeof(lat));
+    memset(&ack, 0, sizeof(ack));
+    double inflight_sum = 0; /* in flight, weighted by time */
+    uint64_t inflight_t = 0, inflight_last = 0;
     deliveries = dups = bad_msgs = 0;
     uint64_t pub_err0 = pub_errors, pub_req0 = pub_requests,
              pub_rc0 = pub_reconnects;
@@ -1099,6 +1108,11 @@ int main(int argc, char **argv) {
         pub_send(pc, 'M', published, ph->size);
         more = published - seq_base < ph->msgs;
       }
+      if (inflight_last) {
+        inflight_sum += (double)(published - done_upto) * (double)(now - inflight_last);
+        inflight_t += now - inflight_last;
+      }
+      inflight_last = now;
       if (!more && done_upto == published)
         break;
       if (!more && now > deadline + (uint64_t)(drain_timeout * 1e9)) {
@@ -1148,14 +1162,18 @@ int main(int argc, char **argv) {
            "\"max\":%.1f},",
            label, kind == K_WS ? "ws" : "sse", nsubs, nstalled, ph->size,
            ph->window, pi, nmsg, nmsg * nsubs, deliveries, dur, dps,
-           (double)nmsg / dur, hq(0.5) / 1e3, hq(0.9) / 1e3, hq(0.99) / 1e3,
-           hq(0.999) / 1e3, (double)hist_max / 1e3);
+           (double)nmsg / dur, hq(&lat, 0.5) / 1e3, hq(&lat, 0.9) / 1e3,
+           hq(&lat, 0.99) / 1e3, hq(&lat, 0.999) / 1e3, (double)lat.max / 1e3);
+    printf("\"ack_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
+           "\"avg_in_flight\":%.2f,",
+           hq(&ack, 0.5) / 1e3, hq(&ack, 0.99) / 1e3, (double)ack.max / 1e3,
+           inflight_t ? inflight_sum / (double)inflight_t : 0);
     static const double cq[] = {0,    0.01, 0.05, 0.1,  0.2,   0.3,  0.4,
                                 0.5,  0.6,  0.7,  0.8,  0.9,   0.95, 0.97,
                                 0.99, 0.995, 0.999, 0.9999, 1};
     printf("\"cdf\":[");
     for (size_t i = 0; i < sizeof(cq) / sizeof(cq[0]); i++)
-      printf("%s[%g,%.1f]", i ? "," : "", cq[i], hq(cq[i]) / 1e3);
+      printf("%s[%g,%.1f]", i ? "," : "", cq[i], hq(&lat, cq[i]) / 1e3);
     printf("],\"lost\":%" PRIu64 ",\"dups\":%" PRIu64 ",\"bad\":%" PRIu64
            ",\"timed_out\":%s,\"publish_requests\":%" PRIu64
            ",\"publish_errors\":%" PRIu64 ",\"publish_reconnects\":%" PRIu64,
@@ -1196,7 +1214,7 @@ int main(int argc, char **argv) {
     fprintf(stderr,
             "loadgen: %s phase %d size %u W %u: %" PRIu64 " msgs, %.0f "
             "deliveries/s, p99 %.0f us, lost %" PRIu64 ", dups %" PRIu64 "\n",
-            label, pi, ph->size, ph->window, nmsg, dps, hq(0.99) / 1e3,
+            label, pi, ph->size, ph->window, nmsg, dps, hq(&lat, 0.99) / 1e3,
             total_lost, dups);
     if (timed_out)
       break;

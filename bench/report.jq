@@ -23,7 +23,8 @@ def row: "| " + join(" | ") + " |";
   (if .fanhub_dirty_files > 0 then " with \(.fanhub_dirty_files) uncommitted file(s) in lib/include/examples" else "" end) +
   ", nginx \(.nginx), nchan \(.nchan); the matrix took \(.matrix_seconds) s.",
 "Everything on loopback: the load generator (one thread) and the server share the \(.machine.nproc) CPUs." +
-  (if .machine.other_cpu_s != null then " Other processes used \(.machine.other_cpu_s) CPU-s of the \(.machine.nproc * .matrix_seconds) available during the run (load average \(.machine.loadavg_before) before, \(.machine.loadavg_after) after): single runs, no repetitions, so read differences under ~20% as noise." else "" end),
+  (if .machine.other_cpu_s != null then " Processes outside the benchmark used \(.machine.other_cpu_s) CPU-s of the \(.machine.nproc * .matrix_seconds) available during the run (load average \(.machine.loadavg_before) before, \(.machine.loadavg_after) after; per set in the *other CPU* column below)." else "" end) +
+  " Single runs, no repetitions: read differences under ~20% as noise.",
 "How to read each figure: [bench/README.md](../README.md).",
 "",
 "## Targets of issue 10",
@@ -120,20 +121,21 @@ def row: "| " + join(" | ") + " |";
 "",
 "## Every run",
 "",
-"n = fanhub shards / nginx workers / ceiling threads. Server CPU and loadgen CPU: CPU time over the phase's wall time (100% = one core; the machine has 2). Latency is publish-to-receive in ms. Writes = the server's write, writev, sendmsg, sendto calls (perf tracepoints) per delivery; syscw = /proc/PID/io syscw per delivery (counts write/writev only, not sendmsg/sendto). RSS per connection is the server's VmRSS over its RSS before any connection, divided by the connections.",
+"n = fanhub shards / nginx workers / ceiling threads. Server CPU and loadgen CPU: CPU time over the phase's wall time (100% = one core; the machine has 2). Other CPU: what processes outside the benchmark used while this server's set of phases ran (same scale): high values mark noisy cells. Latency is publish-to-receive in ms. In flight: messages published and not yet at every subscriber, time-averaged (at most W). Ack p50: publish POST to its HTTP answer, ms. Writes = the server's write, writev, sendmsg, sendto calls (perf tracepoints) per delivery; syscw = /proc/PID/io syscw per delivery (counts write/writev only, not sendmsg/sendto). RSS per connection is the server's VmRSS over its RSS before any connection, divided by the connections.",
 "",
-"| server | n | proto | subs | stalled | size | W | msgs | deliveries/s | p50 | p99 | p99.9 | max | lost | dups | writes/del | syscw/del | CPU s per M del | server CPU | loadgen CPU | RSS idle B/conn | RSS load B/conn |",
-"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+"| server | n | proto | subs | stalled | size | W | msgs | deliveries/s | p50 | p99 | p99.9 | max | lost | dups | in flight | ack p50 | writes/del | syscw/del | CPU s per M del | server CPU | loadgen CPU | other CPU | RSS idle B/conn | RSS load B/conn |",
+"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 ( .runs[]
   | [.server, (.shards | tostring), .proto, (.subs | tostring), (.stalled | tostring),
      (.size | tostring), (.window | tostring), (.msgs | tostring),
      (.deliveries_per_s | kps), (.lat_us.p50 | ms), (.lat_us.p99 | ms),
      (.lat_us.p999 | ms), (.lat_us.max | ms),
      ((.lost | tostring) + (if .timed_out then " (timeout)" else "" end)),
-     (.dups | tostring), (.writes_per_delivery | r(3)), (.syscw_per_delivery | r(3)),
+     (.dups | tostring), (.avg_in_flight | r(1)), (.ack_us.p50 | ms), (.writes_per_delivery | r(3)), (.syscw_per_delivery | r(3)),
      (.cpu_s_per_M | r(2)),
      (if .server_cpu_s != null then ((.server_cpu_s / .duration_s * 100 | round | tostring) + "%") else "–" end),
      (if .loadgen_cpu_s != null then ((.loadgen_cpu_s / .duration_s * 100 | round | tostring) + "%") else "–" end),
+     (if .other_load != null then ((.other_load.other_cpu_s / .other_load.set_s * 100 | round | tostring) + "%") else "–" end),
      (.rss_idle_per_conn_b | r(0)), (.rss_load_per_conn_b | r(0))] | row
 ),
 "",

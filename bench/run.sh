@@ -26,6 +26,15 @@ RAW=$OUT/runs-$MODE.jsonl
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 
+# CPU seconds the whole machine spent busy (/proc/stat) and what this
+# script's children (servers, load generator) spent: the difference is
+# other load that shared the machine with the benchmark.
+busy_s() { awk '/^cpu / {print ($2+$3+$4+$7+$8+$9) / '"$(getconf CLK_TCK)"'}' /proc/stat; }
+# `times` must run in this shell, not in a $(...) subshell (whose children
+# are not ours): it writes to a file, awk reads it.
+children_s() { awk 'NR == 2 {
+  split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1]*60 + u[2] + s[1]*60 + s[2] }' "$TMP/times"; }
+
 # ---- servers ----------------------------------------------------------
 SPID=         # the server process we started (fanhubd, ceiling, nginx master)
 PORT=
@@ -170,19 +179,26 @@ run_set() {
     nchan) start_nchan "$n" ;;
     ceiling) start_ceiling "$n" ;;
   esac
-  local rc=0
+  local rc=0 b0 o0 t0
+  times > "$TMP/times"; b0=$(busy_s); o0=$(children_s); t0=$(date +%s.%N)
   timeout -k 5 300 "$OUT/loadgen" --port "$PORT" --proto "$proto" --sub "/$proto?topic=bench" \
     --pub "/publish?topic=bench" --subs "$subs" --stalled "$stalled" \
     --pids "$PIDS" --label "$server" --drain-timeout 20 \
     "${extra[@]}" "${phase_args[@]}" > "$TMP/set.jsonl" 2> "$TMP/set.err" || rc=$?
   stop_server
+  times > "$TMP/times"
+  # CPU other processes took from the machine during this set
+  local other
+  other=$(awk -v b0="$b0" -v b1="$(busy_s)" -v o0="$o0" -v o1="$(children_s)" \
+    -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { f = (b1 - b0) - (o1 - o0);
+    printf "{\"other_cpu_s\":%.2f,\"set_s\":%.2f}", f < 0 ? 0 : f, t1 - t0 }')
   grep '^loadgen: .* phase ' "$TMP/set.err" | sed 's/^loadgen: /  /' >&2 || true
   if [ $rc -ne 0 ]; then
     log "loadgen exit $rc for $server n=$n $proto subs=$subs stalled=$stalled"
     grep -v ' phase ' "$TMP/set.err" | tail -5 >&2 || true
   fi
-  jq -c --arg s "$server" --argjson n "$n" --argjson rc "$rc" \
-    '. + {server: $s, shards: $n, loadgen_rc: $rc}' "$TMP/set.jsonl" >> "$RAW"
+  jq -c --arg s "$server" --argjson n "$n" --argjson rc "$rc" --argjson o "$other" \
+    '. + {server: $s, shards: $n, loadgen_rc: $rc, other_load: $o}' "$TMP/set.jsonl" >> "$RAW"
   return $rc
 }
 
@@ -223,14 +239,9 @@ command -v nginx > /dev/null || { log "nginx not installed (make deps)"; exit 1;
 command -v gnuplot > /dev/null || { log "gnuplot not installed (make deps)"; exit 1; }
 find_nchan
 
-# CPU seconds the whole machine spent busy (/proc/stat) and what this
-# script's children (servers, load generator) spent: the difference is
-# other load that shared the machine with the benchmark.
-busy_s() { awk '/^cpu / {print ($2+$3+$4+$7+$8+$9) / '"$(getconf CLK_TCK)"'}' /proc/stat; }
-children_s() { times | awk 'NR == 2 {
-  split($1, u, /[ms]/); split($2, s, /[ms]/); print u[1]*60 + u[2] + s[1]*60 + s[2] }'; }
 T0=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+times > "$TMP/times"
 BUSY0=$(busy_s); OURS0=$(children_s)
 check_nchan
 
@@ -260,6 +271,7 @@ log "in-process hub_broadcast() timing"
 timeout -k 5 180 "$OUT/inproc" 10000 1000 2000 > "$OUT/inproc.jsonl"
 T1=$(date +%s)
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+times > "$TMP/times"
 FOREIGN=$(awk -v b0="$BUSY0" -v b1="$(busy_s)" -v o0="$OURS0" -v o1="$(children_s)" \
   'BEGIN { f = (b1 - b0) - (o1 - o0); printf "%.1f", f < 0 ? 0 : f }')
 log "matrix done in $((T1 - T0)) s; other processes used $FOREIGN CPU-s meanwhile"
