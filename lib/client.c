@@ -53,12 +53,15 @@ static void note_drop(struct shard *s, struct client *c, struct smsg *sm) {
     if (p->topic->pattern && pattern_match(p->topic->name, p->topic->len,
                                            m->topic, m->topic_len))
       sub = p;
-  if (!sub)
-    return;
-  if (!sub->lag_n++ || m->seq < sub->lag_from)
-    sub->lag_from = m->seq;
-  if (m->seq > sub->lag_to || sub->lag_n == 1)
-    sub->lag_to = m->seq;
+  if (sub)
+    client_note_lag(c, sub, m->seq);
+}
+
+void client_note_lag(struct client *c, struct sub *sub, int64_t seq) {
+  if (!sub->lag_n++ || seq < sub->lag_from)
+    sub->lag_from = seq;
+  if (seq > sub->lag_to || sub->lag_n == 1)
+    sub->lag_to = seq;
   c->lag_pending = true;
 }
 

@@ -96,6 +96,9 @@ void client_enqueue_pinned(struct shard *s, struct client *c, struct smsg *sm);
  * reply), already framed for its wire; closes it when out of memory. */
 void client_send_own(struct shard *s, struct client *c, const void *data,
                      size_t len);
+/* Remembers that message `seq` of sub's topic was lost to the client, for
+ * a "lagged" notice once it takes bytes again. */
+void client_note_lag(struct client *c, struct sub *sub, int64_t seq);
 /* Writes what is queued, as few writev calls as the transport allows. */
 void client_flush(struct shard *s, struct client *c);
 /* Marks the client for closing; the shard frees it in shard_reap(). */

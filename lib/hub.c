@@ -518,6 +518,7 @@ int64_t hub__publish_msg(struct hub *hub, struct msg *m) {
     mask |= t->mask;
   }
   msg_ref_n(m, (uint32_t)__builtin_popcountll(mask));
+  uint64_t lost = 0;
   while (mask) {
     unsigned i = (unsigned)__builtin_ctzll(mask);
     mask &= mask - 1;
@@ -526,10 +527,25 @@ int64_t hub__publish_msg(struct hub *hub, struct msg *m) {
     } else {
       atomic_fetch_add_explicit(&hub->shards[i].overflows, 1,
                                 memory_order_relaxed);
+      lost |= UINT64_C(1) << i;
       failed++;
     }
   }
   pthread_mutex_unlock(&st->lock);
+  /* A full shard queue loses the message there, never silently: the
+   * shard tells its subscribers (commands are not bounded). */
+  for (uint64_t l = lost; l; l &= l - 1) {
+    struct shard *sh = &hub->shards[__builtin_ctzll(l)];
+    struct cmd *c = hub__cmd_new(hub, CMD_LOST, 0, tlen);
+    if (c) {
+      memcpy(c->topic, topic, tlen);
+      c->topic[tlen] = '\0';
+      c->hash = hash;
+      c->serial = (uint64_t)seq;
+      shard_push_cmd(sh, c);
+      pushed |= UINT64_C(1) << sh->idx;
+    }
+  }
 
   /* Wake-ups outside the lock: an eventfd write is a syscall. */
   while (pushed) {

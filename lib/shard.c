@@ -296,6 +296,34 @@ static void attach(struct shard *s, struct client *c) {
 static void deliver(struct shard *s, struct msg *m);
 static void deliver_upto(struct shard *s, int64_t seq);
 
+struct lost {
+  struct shard *s;
+  int64_t seq;
+};
+
+static void lost_to(struct lost *l, struct ltopic *t) {
+  for (uint32_t i = 0; i < t->nsubs; i++) {
+    struct sub *sub = t->subs[i];
+    if (l->seq > sub->last_seq) { /* else it was never this sub's */
+      client_note_lag(sub->client, sub, l->seq);
+      client_mark_dirty(l->s, sub->client);
+    }
+  }
+}
+
+static void lost_to_pattern(void *val, void *ud) { lost_to(ud, val); }
+
+/* A broadcast the ring had no room for: its subscribers here are told
+ * (a "lagged" notice), so they can fetch it from history with "since". */
+static void note_lost(struct shard *s, struct cmd *cmd) {
+  struct lost l = {s, (int64_t)cmd->serial};
+  struct ltopic *t = registry_find(&s->reg, cmd->topic, cmd->len, cmd->hash);
+  if (t)
+    lost_to(&l, t);
+  if (s->reg.patterns.count)
+    ptrie_match(&s->reg.patterns, cmd->topic, cmd->len, lost_to_pattern, &l);
+}
+
 static void run_cmd(struct shard *s, struct cmd *cmd) {
   struct hub *hub = s->hub;
   struct client *c;
@@ -341,6 +369,9 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
     break;
   case CMD_AUTH:
     auth_answer(s, cmd);
+    break;
+  case CMD_LOST:
+    note_lost(s, cmd);
     break;
   case CMD_SEND: {
     deliver_upto(s, cmd->msg->seq);

@@ -23,7 +23,8 @@ enum cmd_type {
   CMD_CLOSE,
   CMD_WRITABLE,
   CMD_SEND,
-  CMD_AUTH
+  CMD_AUTH,
+  CMD_LOST /* a broadcast this shard's full queue could not take */
 };
 
 struct cmd {
@@ -31,7 +32,7 @@ struct cmd {
   uint8_t type;
   int code;       /* CMD_CLOSE; CMD_AUTH: the verdict */
   int status;     /* CMD_AUTH */
-  uint64_t serial; /* CMD_AUTH: the ticket's */
+  uint64_t serial; /* CMD_AUTH: the ticket's; CMD_LOST: the seq */
   hub_client_id id;
   struct client *client; /* CMD_ATTACH */
   struct msg *msg;       /* CMD_SEND (a ref) */

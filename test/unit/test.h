@@ -68,6 +68,7 @@ void test_sleep_ms(int ms);
   X(test_partial_writes)                                                      \
   X(test_transport_error_closes)                                              \
   X(test_shard_queue_overflow)                                                \
+  X(test_shard_queue_overflow_lagged)                                         \
   X(test_concurrent_broadcast_churn)                                          \
   X(test_failmalloc)                                                          \
   X(test_ws_accept_key)                                                       \

@@ -5,6 +5,8 @@
 #include "memtp.h"
 #include "test.h"
 #include "util.h"
+#include "wsclient.h"
+#include <unistd.h>
 
 void test_shard_queue_overflow(void) {
   hub_options *o;
@@ -40,4 +42,45 @@ void test_shard_queue_overflow(void) {
   CHECK_EQ(stats_of(hub).queue_overflows, 84);
   hub_free(hub);
   memtp_free(t);
+}
+
+void test_shard_queue_overflow_lagged(void) {
+  /* The same overflow with a WebSocket client: it is told what it lost
+   * ("lagged" with the count and range) and gets it back from history
+   * with "since". */
+  hub_options *o;
+  hub_options_new(&o);
+  hub_options_set_shards(o, 1);
+  hub_options_set_threads(o, 0);
+  hub_options_set_shard_queue_size(o, 16);
+  hub_t *hub;
+  CHECK(hub_new(&hub, o) == 0);
+  hub_options_free(o);
+  CHECK(hub_start(hub) == 0);
+  hub_client_id id;
+  int fd = wsc_attach(hub, &id);
+  static const char req[] =
+      "GET /ws?topic=t HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n";
+  CHECK(wsc_write(fd, req, sizeof(req) - 1));
+  run_shards(hub);
+  char head[1024], buf[4096];
+  CHECK_EQ(wsc_read_head(fd, head, sizeof(head), 2000), 101);
+  CHECK_EQ(stats_of(hub).subscriptions, 1);
+  int64_t first = 0, last = 0;
+  for (int i = 0; i < 40; i++) {
+    last = hub_broadcast(hub, "t", "x", 1, 0);
+    if (i == 16)
+      first = last; /* the 17th and later do not fit in 16 slots */
+  }
+  run_shards(hub);
+  CHECK_EQ(stats_of(hub).queue_overflows, 24);
+  CHECK(wsc_recv_until(fd, "\"type\":\"lagged\"", buf, sizeof(buf), 2000));
+  char want[96];
+  snprintf(want, sizeof(want), "\"dropped\":24,\"from\":%lld,\"to\":%lld",
+           (long long)first, (long long)last);
+  CHECK(strstr(buf, want));
+  close(fd);
+  hub_free(hub);
 }
