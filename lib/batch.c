@@ -86,6 +86,16 @@ void hub_batch_discard(hub_batch *b) {
     b->n = b->used = 0;
 }
 
+int hub_batch_truncate(hub_batch *b, size_t count) {
+  if (!b || count > b->n)
+    return HUB_EINVAL;
+  if (count < b->n) {
+    b->used = b->items[count].topic_off; /* staged bytes are in order */
+    b->n = count;
+  }
+  return 0;
+}
+
 int64_t hub_batch_publish(hub_batch *b) {
   if (!b)
     return HUB_EINVAL;

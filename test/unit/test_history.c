@@ -591,6 +591,12 @@ void test_batch(void) {
           0);
   }
   CHECK(hub_batch_add(b, "row.*", "x", 1, 0) == HUB_ETOPIC);
+  /* A savepoint rolled back: what came after it goes, the rest stays. */
+  size_t mark = hub_batch_count(b);
+  CHECK(hub_batch_add(b, "row.even", "undone,", 7, 0) == 0);
+  CHECK(hub_batch_truncate(b, mark + 2) == HUB_EINVAL);
+  CHECK(hub_batch_truncate(b, mark) == 0);
+  CHECK_EQ(hub_batch_count(b), 1000);
   int64_t last = hub_batch_publish(b);
   CHECK(last > 0);
   CHECK_EQ(hub_batch_count(b), 0);
