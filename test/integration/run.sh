@@ -66,6 +66,10 @@ ws_thousand.py 60
 browser.js 60
 hostile.py 30
 shutdown.py 30
+tls.py 30
+ws_resume.py 30
+browser_resume.js 60
+hostile_clients.py 60
 "
 
 logs=$(mktemp -d /tmp/fanhub-it.XXXXXX)
