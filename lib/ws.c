@@ -82,7 +82,9 @@ static void on_msg_cb(wslay_event_context_ptr ctx,
                       void *user_data) {
   (void)ctx;
   struct ws_in *w = user_data;
-  if (w->c->state != CLIENT_OPEN)
+  /* Once closing (a close frame is queued), the rest of this read is
+   * ignored: nothing may follow a close frame. */
+  if (w->c->state != CLIENT_OPEN || w->c->close_after_flush)
     return;
   if (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME)
     control_on_message(w->s, w->c, arg->msg, arg->msg_length,

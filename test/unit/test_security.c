@@ -324,9 +324,12 @@ void test_client_limits(void) {
   while (!stats_of(hub).rate_limited && test_now_us() < end)
     test_sleep_ms(1);
   CHECK(stats_of(hub).rate_limited > 0);
-  /* Twice the burst past the limit: closed with 1008. */
+  /* Twice the burst past the limit, in one write: closed with 1008. */
+  static unsigned char flood[40 * 32];
+  size_t fl = 0;
   for (int i = 0; i < 40; i++)
-    wsc_send_text(fd, "{\"op\":\"ping\"}");
+    fl += wsc_encode(flood + fl, true, 0, 0x1, "{\"op\":\"ping\"}", 13, true);
+  wsc_write(fd, flood, fl);
   unsigned op;
   long n;
   do
@@ -334,6 +337,8 @@ void test_client_limits(void) {
   while (n >= 0 && op != 0x8);
   CHECK(n >= 2 && (((unsigned char)buf[0] << 8) | (unsigned char)buf[1]) ==
                       1008);
+  /* Nothing after the close frame, however much was still in flight. */
+  CHECK(wsc_recv(fd, &op, buf, sizeof(buf), 2000) < 0);
   close(fd);
   hub_free(hub);
 }

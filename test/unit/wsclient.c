@@ -77,9 +77,8 @@ int wsc_upgrade(int fd, const char *path, const char *extra_headers,
   return wsc_read_head(fd, head, cap, 2000);
 }
 
-bool wsc_send(int fd, bool fin, unsigned rsv, unsigned opcode,
-              const void *data, size_t len, bool mask) {
-  unsigned char *f = malloc(14 + len);
+size_t wsc_encode(unsigned char *f, bool fin, unsigned rsv, unsigned opcode,
+                  const void *data, size_t len, bool mask) {
   size_t h = 0;
   f[h++] = (unsigned char)((fin ? 0x80 : 0) | (rsv << 4) | opcode);
   unsigned char m = mask ? 0x80 : 0;
@@ -102,7 +101,13 @@ bool wsc_send(int fd, bool fin, unsigned rsv, unsigned opcode,
   const unsigned char *d = data;
   for (size_t i = 0; i < len; i++)
     f[h + i] = mask ? d[i] ^ key[i & 3] : d[i];
-  bool ok = wsc_write(fd, f, h + len);
+  return h + len;
+}
+
+bool wsc_send(int fd, bool fin, unsigned rsv, unsigned opcode,
+              const void *data, size_t len, bool mask) {
+  unsigned char *f = malloc(14 + len);
+  bool ok = wsc_write(fd, f, wsc_encode(f, fin, rsv, opcode, data, len, mask));
   free(f);
   return ok;
 }

@@ -23,6 +23,9 @@ int wsc_read_head(int fd, char *buf, size_t cap, int timeout_ms);
  * the response head; returns the status. */
 int wsc_upgrade(int fd, const char *path, const char *extra_headers,
                 char *head, size_t cap);
+/* Encodes one frame into f (room for 14 + len); returns its length. */
+size_t wsc_encode(unsigned char *f, bool fin, unsigned rsv, unsigned opcode,
+                  const void *data, size_t len, bool mask);
 /* Sends one frame: fin, rsv (0..7), opcode, masked or not. */
 bool wsc_send(int fd, bool fin, unsigned rsv, unsigned opcode,
               const void *data, size_t len, bool mask);
