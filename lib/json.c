@@ -128,7 +128,7 @@ static size_t utf8_encode(unsigned char *u, long cp) {
   return 4;
 }
 
-/* The \uXXXX escape at p (p[0] == '\\', p[1] == 'u'), joined with a
+/* The \u escape (four hex digits) at p (p[0] == '\\', p[1] == 'u'), joined with a
  * following low surrogate escape when it is a high one; returns the code
  * point and sets *after, or -1: a code point is never a lone surrogate. */
 static long unicode_escape(cur p, cur end, cur *after) {
