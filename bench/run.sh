@@ -278,9 +278,10 @@ log "matrix done in $((T1 - T0)) s; other processes used $FOREIGN CPU-s meanwhil
 
 # ---- results -----------------------------------------------------------
 mkdir -p "$RESULTS"
-# FANHUB_COMMIT / FANHUB_DIRTY: for a BUILD_DIR made outside this work tree
-COMMIT=${FANHUB_COMMIT:-$(git -C "$BENCH/.." rev-parse --short HEAD 2>/dev/null || echo unknown)}
-DIRTY=${FANHUB_DIRTY:-$(git -C "$BENCH/.." status --porcelain -- lib include examples 2>/dev/null | grep -c . || true)}
+# The source the build came from: BUILD_DIR/.. (a work tree); set
+# FANHUB_COMMIT / FANHUB_DIRTY for a build made from an exported tree.
+COMMIT=${FANHUB_COMMIT:-$(git -C "$BUILD/.." rev-parse --short HEAD 2>/dev/null || echo unknown)}
+DIRTY=${FANHUB_DIRTY:-$(git -C "$BUILD/.." status --porcelain -- lib include examples 2>/dev/null | grep -c . || true)}
 jq -n --slurpfile runs "$RAW" --slurpfile inproc "$OUT/inproc.jsonl" \
   --arg nproc "$(nproc)" \
   --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
