@@ -16,9 +16,15 @@
 
 void client_mark_dirty(struct shard *s, struct client *c) {
   if (!c->dirty) {
+    /* First marked, first written: a request's answer, queued before the
+     * fanout it caused, does not wait behind every subscriber's write. */
     c->dirty = true;
-    c->dirty_next = s->dirty;
-    s->dirty = c;
+    c->dirty_next = NULL;
+    if (s->dirty_tail)
+      s->dirty_tail->dirty_next = c;
+    else
+      s->dirty = c;
+    s->dirty_tail = c;
   }
 }
 

@@ -577,7 +577,7 @@ static void deliver(struct shard *s, struct msg *m) {
 
 static void flush_dirty(struct shard *s) {
   struct client *c = s->dirty;
-  s->dirty = NULL;
+  s->dirty = s->dirty_tail = NULL;
   while (c) {
     struct client *next = c->dirty_next;
     c->dirty = false;

@@ -88,7 +88,7 @@ struct shard {
   /* The shard thread's own. */
   alignas(HUB_CACHELINE) struct htable clients;
   struct registry reg;
-  struct client *dirty;
+  struct client *dirty, *dirty_tail; /* FIFO of clients with bytes to write */
   struct client *doomed;
   struct msg *pending; /* popped, held while the commands before it run */
   struct auth_op *auth_head, *auth_tail; /* pending decisions, by deadline */
