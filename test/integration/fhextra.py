@@ -16,7 +16,8 @@ import socket
 import struct
 import time
 
-from fhtest import HOST, Fanhubd, TestFailure, check, parse_response
+from fhtest import (HOST, Fanhubd, TestFailure, check, parse_response,
+                    read_to_eof)
 
 # --- JWT (HS256) -----------------------------------------------------------
 
@@ -73,25 +74,6 @@ class TlsFanhubd(Fanhubd):
 # --- HTTP without curl -----------------------------------------------------
 
 
-def recv_until_eof(s, timeout):
-    """Everything until EOF, a reset, or `timeout` (then TestFailure)."""
-    deadline = time.monotonic() + timeout
-    out = b""
-    while True:
-        left = deadline - time.monotonic()
-        check(left > 0, f"no EOF within {timeout}s; got {out[:200]!r}")
-        s.settimeout(left)
-        try:
-            b = s.recv(65536)
-        except socket.timeout:
-            continue
-        except ConnectionResetError:
-            return out
-        if not b:
-            return out
-        out += b
-
-
 def quick_publish(port, topic, data, timeout=5, headers=()):
     """POST /publish on a raw socket (much faster than spawning curl);
     returns the seq."""
@@ -103,7 +85,7 @@ def quick_publish(port, topic, data, timeout=5, headers=()):
         head += h + "\r\n"
     with socket.create_connection((HOST, port), timeout=timeout) as s:
         s.sendall(head.encode() + b"\r\n" + data)
-        resp = recv_until_eof(s, timeout)
+        resp = read_to_eof(s, timeout)
     status, _, body = parse_response(resp)
     check(status == 200, f"publish to {topic} answered {status}: {body!r}")
     return json.loads(body)["seq"]

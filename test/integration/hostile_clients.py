@@ -49,7 +49,7 @@ import threading
 import time
 
 from fhextra import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, RawWS,
-                     claims, frame, mint_jwt, quick_publish, recv_until_eof,
+                     claims, frame, mint_jwt, quick_publish, read_to_eof,
                      write_secret)
 from fhtest import (HOST, Fanhubd, SSEReader, check, expect_hello, log,
                     metrics, parse_response, recv_json, run, ws_connect)
@@ -158,7 +158,7 @@ def refused_with(port, status, path="/ws", headers=(), source=None,
     """A request that must be answered `status` and closed."""
     if upgrade:
         ws = RawWS.open(port, path, headers, source=source, expect=status)
-        rest = recv_until_eof(ws.sock, 5)
+        rest = read_to_eof(ws.sock, 5)
         ws.close()
         st, hdrs, body = parse_response(ws.head + rest)
     else:
@@ -174,7 +174,7 @@ def refused_with(port, status, path="/ws", headers=(), source=None,
             s.sendall((req + "\r\n").encode())
         except OSError:
             pass
-        st, hdrs, body = parse_response(recv_until_eof(s, 5))
+        st, hdrs, body = parse_response(read_to_eof(s, 5))
         s.close()
     check(st == status, f"{what}: {st}, want {status}")
     log(f"{what}: {st} {body.strip()[:60]!r}")

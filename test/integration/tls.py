@@ -18,7 +18,7 @@ import time
 
 import websockets
 
-from fhextra import CurlSSE, TlsFanhubd, recv_until_eof
+from fhextra import CurlSSE, TlsFanhubd, read_to_eof
 from fhtest import (HOST, check, expect_hello, expect_silence, log,
                     recv_json, run)
 
@@ -135,7 +135,7 @@ async def main():
                     t0 = time.monotonic()
                     s.sendall(b"GET /sse?topic=secure HTTP/1.1\r\n"
                               b"Host: 127.0.0.1\r\n\r\n")
-                    data = await asyncio.to_thread(recv_until_eof, s, 4)
+                    data = await asyncio.to_thread(read_to_eof, s, 4)
                     took = time.monotonic() - t0
                 log(f"raw plain request on the TLS port: {data[:20]!r} then "
                     f"EOF after {took:.2f}s")
