@@ -610,7 +610,8 @@ HUB_EXTERN int hub_close(hub_t *hub, hub_client_id id, int code);
 
 /* Delivers `len` bytes at `data` to every client subscribed to `topic`.
  * The payload is copied once; the caller may reuse `data` at once.
- * Returns the message's sequence number (> 0, increasing per hub) or
+ * Returns the message's sequence number (> 0, increasing per hub; 0
+ * under a relay, see hub_set_relay()) or
  * HUB_EINVAL, HUB_ETOPIC (also for a pattern: "*" and ">" tokens are for
  * subscribing), HUB_ENOMEM, HUB_ESTATE (not running).
  * Any thread; never blocks on I/O or on a client, never calls back into
@@ -667,6 +668,53 @@ HUB_EXTERN int hub_presence(hub_t *hub, const char *topic,
  * ignored. Any thread. */
 HUB_EXTERN int hub_send_to(hub_t *hub, hub_client_id id, const char *topic,
                            const void *data, size_t len, unsigned flags);
+
+/* ------------------------------------------------------------------------
+ * Scale-out: an engine that sequences every node's broadcasts
+ * ------------------------------------------------------------------------
+ * With several hubs (nodes) serving one set of topics, a distributed
+ * engine orders the messages of all of them and hands each message, with
+ * its engine-wide seq, back to every node: fanhub_nats.h does this on NATS
+ * JetStream with the stream sequence as the seq. These are its hooks; any
+ * engine with a total order can use them. */
+
+/* Takes what hub_broadcast() and hub_batch_publish() would deliver: the
+ * topic (topic_len bytes, not NUL-terminated), the payload and the flags.
+ * It runs on the broadcasting thread, under no hub lock, must not block
+ * and copies what it keeps. It returns 0 when it took the message, else
+ * a HUB_E* code, which the broadcast returns. */
+typedef int (*hub_relay_fn)(hub_t *hub, const char *topic, size_t topic_len,
+                            const void *data, size_t len, unsigned flags,
+                            void *user_data);
+/* Sends every broadcast to `fn` instead of delivering it: hub_broadcast()
+ * then returns 0 when the relay took the message (the seq comes with
+ * hub_deliver()), and hub_batch_publish() hands the messages over in
+ * order and returns 0, or the relay's error with that message and those
+ * after it still staged. NULL fn removes the relay. Before hub_start()
+ * only: returns 0, HUB_EINVAL or HUB_ESTATE. */
+HUB_EXTERN int hub_set_relay(hub_t *hub, hub_relay_fn fn, void *user_data);
+/* Makes this hub continue a numbering that started elsewhere: `epoch`
+ * (1..16 ASCII letters and digits; shared by every node of the engine)
+ * replaces the random one, and the next seq is above `seq` (>= 0).
+ * Nothing before `seq` happened here, so a resume from before it gets a
+ * reset. Before hub_start() only: returns 0, HUB_EINVAL or HUB_ESTATE. */
+HUB_EXTERN int hub_set_sequence(hub_t *hub, const char *epoch, int64_t seq);
+/* Delivers a message the engine sequenced, with `seq`, exactly like a
+ * broadcast that got that seq: to the subscribers of `topic` on this
+ * hub, into its history. seq must be above every seq this hub has given
+ * or delivered; one that is not is a duplicate and is dropped. Returns
+ * seq, 0 for a duplicate, HUB_EINVAL, HUB_ETOPIC, HUB_ENOMEM or
+ * HUB_ESTATE. Never blocks. Call it from one thread at a time, in seq
+ * order (hub_broadcast() would give seqs of its own: use a relay). */
+HUB_EXTERN int64_t hub_deliver(hub_t *hub, const char *topic,
+                               const void *data, size_t len, unsigned flags,
+                               int64_t seq);
+/* Tells the hub that messages on `topic` (NULL: on any topic) were lost
+ * before `seq` and cannot be replayed: the subscribers get a "lagged"
+ * notice (seq as "to") after the messages before `seq`, and a resume
+ * from before `seq` gets a "reset". Returns 0, HUB_EINVAL, HUB_ETOPIC,
+ * HUB_ENOMEM or HUB_ESTATE. Any thread. */
+HUB_EXTERN int hub_report_loss(hub_t *hub, const char *topic, int64_t seq);
 
 /* ------------------------------------------------------------------------
  * Host-loop mode (hub_options_set_threads(opt, 0))

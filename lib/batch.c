@@ -96,6 +96,37 @@ int hub_batch_truncate(hub_batch *b, size_t count) {
   return 0;
 }
 
+/* Under a relay the engine sequences the messages: they are handed over
+ * in order; if it refuses one, that one and those after stay staged. */
+static int64_t relay_batch(hub_batch *b) {
+  hub_t *hub = b->hub;
+  size_t i = 0;
+  int rv = 0;
+  for (; i < b->n; i++) {
+    const struct staged *s = &b->items[i];
+    rv = hub->relay(hub, b->buf + s->topic_off, s->topic_len,
+                    b->buf + s->data_off, s->data_len, s->flags,
+                    hub->relay_user_data);
+    if (rv < 0)
+      break;
+  }
+  atomic_fetch_add_explicit(&hub->broadcasts, i, memory_order_relaxed);
+  if (i == b->n) {
+    hub_batch_discard(b);
+    return 0;
+  }
+  size_t off = b->items[i].topic_off;
+  memmove(b->buf, b->buf + off, b->used - off);
+  b->used -= off;
+  for (size_t j = i; j < b->n; j++) {
+    b->items[j - i] = b->items[j];
+    b->items[j - i].topic_off -= off;
+    b->items[j - i].data_off -= off;
+  }
+  b->n -= i;
+  return rv;
+}
+
 int64_t hub_batch_publish(hub_batch *b) {
   if (!b)
     return HUB_EINVAL;
@@ -104,6 +135,8 @@ int64_t hub_batch_publish(hub_batch *b) {
     return HUB_ESTATE;
   if (!b->n)
     return 0;
+  if (hub->relay)
+    return relay_batch(b);
   /* Every message is made before any goes out: all or nothing. */
   struct msg **m = mem_malloc(&hub->opt.mem, sizeof(*m) * b->n);
   if (!m)

@@ -487,7 +487,35 @@ int64_t hub__publish(struct hub *hub, const char *topic, size_t tlen,
   return m ? hub__publish_msg(hub, m) : HUB_ENOMEM;
 }
 
+/* Takes the next local seq, or `ext` when an engine assigned it (0 if
+ * ext is not above the hub's seq: a duplicate). Under the stripe lock. */
+static int64_t next_seq(struct hub *hub, unsigned flags, int64_t ext) {
+  if (ext) {
+    int64_t cur = atomic_load_explicit(&hub->seq, memory_order_relaxed);
+    do {
+      if (ext <= cur)
+        return 0;
+    } while (!atomic_compare_exchange_weak(&hub->seq, &cur, ext));
+    return ext;
+  }
+  /* Under a relay the engine owns the numbering: a local presence event
+   * carries the current seq, as hub_send_to() does. */
+  if (hub->relay && (flags & MSG_PRESENCE))
+    return atomic_load_explicit(&hub->seq, memory_order_relaxed);
+  return atomic_fetch_add_explicit(&hub->seq, 1, memory_order_relaxed) + 1;
+}
+
+static int64_t publish(struct hub *hub, struct msg *m, int64_t ext);
+
 int64_t hub__publish_msg(struct hub *hub, struct msg *m) {
+  return publish(hub, m, 0);
+}
+
+int64_t hub__deliver_msg(struct hub *hub, struct msg *m, int64_t seq) {
+  return publish(hub, m, seq);
+}
+
+static int64_t publish(struct hub *hub, struct msg *m, int64_t ext) {
   const char *topic = m->topic;
   size_t tlen = m->topic_len;
   uint64_t hash = m->topic_hash;
@@ -500,8 +528,12 @@ int64_t hub__publish_msg(struct hub *hub, struct msg *m) {
   uint64_t pushed = 0;
   uint32_t failed = 0;
   pthread_mutex_lock(&st->lock);
-  int64_t seq =
-      atomic_fetch_add_explicit(&hub->seq, 1, memory_order_relaxed) + 1;
+  int64_t seq = next_seq(hub, flags, ext);
+  if (!seq) {
+    pthread_mutex_unlock(&st->lock);
+    msg_unref(&hub->opt.mem, m);
+    return 0;
+  }
   m->seq = seq;
   struct gtopic *t = (flags & MSG_PRESENCE)
                          ? ti_find_locked(st, topic, tlen, hash)
@@ -571,10 +603,94 @@ int64_t hub_broadcast(hub_t *hub, const char *topic, const void *data,
     return HUB_ETOPIC; /* patterns are for subscribing */
   if (state(hub) != HUB_RUNNING)
     return HUB_ESTATE;
-  int64_t seq = hub__publish(hub, topic, tlen, data, len, flags);
-  if (seq > 0)
+  int64_t seq = hub->relay ? hub->relay(hub, topic, tlen, data, len, flags,
+                                        hub->relay_user_data)
+                           : hub__publish(hub, topic, tlen, data, len, flags);
+  if (seq >= 0)
     atomic_fetch_add_explicit(&hub->broadcasts, 1, memory_order_relaxed);
   return seq;
+}
+
+int hub_set_relay(hub_t *hub, hub_relay_fn fn, void *user_data) {
+  if (!hub)
+    return HUB_EINVAL;
+  if (state(hub) != HUB_NEW)
+    return HUB_ESTATE;
+  hub->relay = fn;
+  hub->relay_user_data = fn ? user_data : NULL;
+  return 0;
+}
+
+int hub_set_sequence(hub_t *hub, const char *epoch, int64_t seq) {
+  if (!hub || !epoch || seq < 0)
+    return HUB_EINVAL;
+  size_t n = strnlen(epoch, sizeof(hub->epoch));
+  if (!n || n >= sizeof(hub->epoch))
+    return HUB_EINVAL;
+  for (size_t i = 0; i < n; i++) /* it ends up in SSE ids and JSON */
+    if (!(epoch[i] >= '0' && epoch[i] <= '9') &&
+        !(epoch[i] >= 'a' && epoch[i] <= 'z') &&
+        !(epoch[i] >= 'A' && epoch[i] <= 'Z'))
+      return HUB_EINVAL;
+  if (state(hub) != HUB_NEW)
+    return HUB_ESTATE;
+  memcpy(hub->epoch, epoch, n + 1);
+  atomic_store(&hub->seq, seq);
+  /* What came before `seq` happened elsewhere: no resume from there can
+   * be proven gapless here. */
+  atomic_store(&hub->index.horizon, seq);
+  atomic_store(&hub->index.loss_seq, seq);
+  return 0;
+}
+
+int64_t hub_deliver(hub_t *hub, const char *topic, const void *data,
+                    size_t len, unsigned flags, int64_t seq) {
+  size_t tlen;
+  if (!hub || (!data && len) || seq <= 0 ||
+      (flags & ~(HUB_MSG_JSON | HUB_MSG_BINARY)))
+    return HUB_EINVAL;
+  int rv = check_topic(hub, topic, &tlen);
+  if (rv)
+    return rv;
+  if (pattern_is_wild(topic, tlen))
+    return HUB_ETOPIC;
+  if (state(hub) != HUB_RUNNING)
+    return HUB_ESTATE;
+  struct msg *m = hub__msg(hub, topic, tlen, data, len, flags);
+  return m ? hub__deliver_msg(hub, m, seq) : HUB_ENOMEM;
+}
+
+int hub_report_loss(hub_t *hub, const char *topic, int64_t seq) {
+  size_t tlen = 0;
+  if (!hub || seq <= 0)
+    return HUB_EINVAL;
+  if (topic) {
+    int rv = check_topic(hub, topic, &tlen);
+    if (rv)
+      return rv;
+    if (pattern_is_wild(topic, tlen))
+      return HUB_ETOPIC;
+  }
+  if (!accepting(hub))
+    return HUB_ESTATE;
+  uint64_t hash = topic ? hash_bytes(&hub->key, topic, tlen) : 0;
+  uint64_t mask = ti_note_loss(&hub->index, topic, tlen, hash, seq);
+  /* The subscribers learn it in order with the messages around it. */
+  while (mask) {
+    struct shard *sh = &hub->shards[__builtin_ctzll(mask)];
+    mask &= mask - 1;
+    struct cmd *c = hub__cmd_new(hub, CMD_LOST, 0, tlen);
+    if (!c)
+      return HUB_ENOMEM;
+    if (tlen)
+      memcpy(c->topic, topic, tlen);
+    c->topic[tlen] = '\0';
+    c->hash = hash;
+    c->serial = (uint64_t)seq;
+    shard_push_cmd(sh, c);
+    shard_wake(sh);
+  }
+  return 0;
 }
 
 int hub_shard_count(const hub_t *hub) {

@@ -24,6 +24,8 @@ struct hub {
   bool tls; /* a certificate is loaded */
   hub_auth_fn auth_fn; /* set before hub_start(), read-only after */
   void *auth_user_data;
+  hub_relay_fn relay; /* set before hub_start(), read-only after */
+  void *relay_user_data;
   _Atomic uint64_t sockets; /* socket clients attached */
   pthread_mutex_t ips_lock; /* connections per IP (limits.c) */
   struct htable ips;
@@ -50,5 +52,8 @@ int64_t hub__publish(struct hub *hub, const char *topic, size_t tlen,
 struct msg *hub__msg(struct hub *hub, const char *topic, size_t tlen,
                      const void *data, size_t len, unsigned flags);
 int64_t hub__publish_msg(struct hub *hub, struct msg *m);
+/* The same with a seq an engine assigned (hub_deliver()): 0 if it is not
+ * above the hub's seq (a duplicate, dropped). */
+int64_t hub__deliver_msg(struct hub *hub, struct msg *m, int64_t seq);
 
 #endif

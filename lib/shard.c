@@ -313,10 +313,19 @@ static void lost_to(struct lost *l, struct ltopic *t) {
 
 static void lost_to_pattern(void *val, void *ud) { lost_to(ud, val); }
 
-/* A broadcast the ring had no room for: its subscribers here are told
- * (a "lagged" notice), so they can fetch it from history with "since". */
+/* A broadcast the ring had no room for, or messages lost before they
+ * reached the hub (hub_report_loss; no topic: any): its subscribers here
+ * are told (a "lagged" notice), so they can fetch it from history with
+ * "since" or learn there that it is gone. */
 static void note_lost(struct shard *s, struct cmd *cmd) {
   struct lost l = {s, (int64_t)cmd->serial};
+  if (!cmd->len) {
+    struct hnode *n, *tmp;
+    HTABLE_FOREACH(&s->reg.topics, n, tmp) {
+      lost_to(&l, container_of(n, struct ltopic, node));
+    }
+    return;
+  }
   struct ltopic *t = registry_find(&s->reg, cmd->topic, cmd->len, cmd->hash);
   if (t)
     lost_to(&l, t);
@@ -371,6 +380,7 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
     auth_answer(s, cmd);
     break;
   case CMD_LOST:
+    deliver_upto(s, (int64_t)cmd->serial); /* told after what came before */
     note_lost(s, cmd);
     break;
   case CMD_SEND: {

@@ -130,15 +130,19 @@ static struct gtopic *create_locked(struct topic_index *ti,
   return t;
 }
 
+static void raise_to(_Atomic int64_t *v, int64_t to) {
+  int64_t cur = atomic_load_explicit(v, memory_order_relaxed);
+  while (to > cur && !atomic_compare_exchange_weak(v, &cur, to))
+    ;
+}
+
 /* Frees the entry once nothing needs it: no subscriber, no history. */
 static void maybe_free_locked(struct topic_index *ti, struct ti_stripe *st,
                               struct gtopic *t) {
   if (t->mask || t->hist.count)
     return;
-  int64_t h = atomic_load_explicit(&ti->horizon, memory_order_relaxed);
-  while (t->last_seq > h &&
-         !atomic_compare_exchange_weak(&ti->horizon, &h, t->last_seq))
-    ;
+  raise_to(&ti->horizon,
+           t->last_seq > t->loss_seq ? t->last_seq : t->loss_seq);
   htable_remove(&st->topics, &t->node);
   gtopic_free(ti, t);
 }
@@ -262,7 +266,8 @@ int ti_replay_locked(struct topic_index *ti, struct gtopic *t, int64_t since,
   bool gap;
   if (history_since(&t->hist, ti->mem, since, &r->msgs, &r->n, &gap))
     return HUB_ENOMEM;
-  if (gap ||
+  if (gap || since < t->loss_seq ||
+      since < atomic_load_explicit(&ti->loss_seq, memory_order_relaxed) ||
       (since < t->created_seq &&
        since < atomic_load_explicit(&ti->horizon, memory_order_relaxed))) {
     replay_free(ti->mem, r);
@@ -313,4 +318,27 @@ void ti_pat_replay(struct topic_index *ti, int64_t since, struct replay *r) {
   r->resume = since >= 0;
   if (r->resume)
     r->reset = RESET_RETENTION;
+}
+
+uint64_t ti_note_loss(struct topic_index *ti, const char *name, size_t len,
+                      uint64_t hash, int64_t seq) {
+  if (!name) {
+    raise_to(&ti->loss_seq, seq);
+    return ti->nshards == 64 ? UINT64_MAX
+                             : (UINT64_C(1) << ti->nshards) - 1;
+  }
+  struct ti_stripe *st = ti_stripe_of(ti, hash);
+  uint64_t mask = 0;
+  pthread_mutex_lock(&st->lock);
+  struct gtopic *t = ti_find_locked(st, name, len, hash);
+  if (t) {
+    if (seq > t->loss_seq)
+      t->loss_seq = seq;
+    mask = t->mask;
+  } else {
+    /* An entry made later starts after `seq`: the horizon covers it. */
+    raise_to(&ti->horizon, seq);
+  }
+  pthread_mutex_unlock(&st->lock);
+  return mask | ti_pat_mask(ti, name, len);
 }

@@ -25,6 +25,7 @@ struct gtopic {
   uint64_t mask;    /* bit i: shard i has subscriptions */
   int64_t last_seq; /* the topic's newest message, 0 if none yet */
   int64_t created_seq; /* the hub's seq when this entry was made */
+  int64_t loss_seq;    /* messages before it were lost (hub_report_loss) */
   struct gtopic *sweep_next;
   struct history hist;
   struct member *members; /* presence: who is subscribed, any shard */
@@ -67,6 +68,9 @@ struct topic_index {
   /* The newest seq of any topic whose entry is gone: a resume from before
    * it, on a topic without an entry, may have missed messages. */
   _Atomic int64_t horizon;
+  /* Messages on unknown topics were lost before it (hub_report_loss with
+   * no topic): a resume from before it cannot be proven gapless. */
+  _Atomic int64_t loss_seq;
   _Atomic int64_t *seq; /* the hub's sequence counter */
   /* Wildcard subscriptions: pattern -> struct gpat, under pat_lock. A
    * broadcast reads it (inside its stripe lock) only when npats > 0. */
@@ -135,6 +139,11 @@ struct replay {
  * HUB_ENOMEM. */
 int ti_replay_locked(struct topic_index *ti, struct gtopic *t, int64_t since,
                      bool epoch_ok, struct replay *r);
+/* Records that messages on a topic (NULL: any) were lost before `seq`,
+ * so resumes from before it get a reset. Returns the shards holding the
+ * topic's subscribers (every shard for NULL). Takes the locks it needs. */
+uint64_t ti_note_loss(struct topic_index *ti, const char *name, size_t len,
+                      uint64_t hash, int64_t seq);
 /* A pattern subscription starts live: r->last is the hub's seq now, and a
  * starting point gets a reset (no history spans a pattern). */
 void ti_pat_replay(struct topic_index *ti, int64_t since, struct replay *r);

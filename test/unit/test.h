@@ -86,6 +86,9 @@ void test_sleep_ms(int ms);
   X(test_resume_ws)                                                           \
   X(test_resume_sse)                                                          \
   X(test_lagged_notice)                                                       \
+  X(test_relay_takes_broadcasts)                                              \
+  X(test_deliver_engine_seq)                                                  \
+  X(test_report_loss)                                                         \
   X(test_resume_property)                                                     \
   X(test_history_sweep)                                                       \
   X(test_wildcard_subscribe)                                                  \

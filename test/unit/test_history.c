@@ -145,41 +145,13 @@ static hub_t *history_hub(uint32_t max_msgs, uint32_t qmax) {
   return hub;
 }
 
-static int ws_open(hub_t *hub) {
-  hub_client_id id;
-  char head[1024], buf[256];
-  int fd = wsc_attach(hub, &id);
-  if (fd < 0 || wsc_upgrade(fd, "/ws", NULL, head, sizeof(head)) != 101 ||
-      !wsc_recv_until(fd, "hello", buf, sizeof(buf), 2000)) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-/* Reads text frames until one holding `needle` (left in buf), appending
- * the "seq" of each message frame to seqs. Returns their count or -1. */
-static int read_seqs(int fd, const char *needle, int64_t *seqs, int max,
-                     char *buf, size_t cap) {
-  int n = 0;
-  unsigned op;
-  while (wsc_recv(fd, &op, buf, cap, 2000) >= 0) {
-    const char *p = strstr(buf, "\"type\":\"message\"");
-    if (p && n < max)
-      seqs[n++] = strtoll(strstr(buf, "\"seq\":") + 6, NULL, 10);
-    if (strstr(buf, needle))
-      return n;
-  }
-  return -1;
-}
-
 void test_resume_ws(void) {
   hub_t *hub = history_hub(5, 0);
   CHECK(hub);
   int64_t seq[10];
   for (int i = 0; i < 10; i++)
     seq[i] = hub_broadcast(hub, "t", "x", 1, 0);
-  int fd = ws_open(hub);
+  int fd = wsc_open(hub);
   CHECK(fd >= 0);
   char buf[512], req[256];
   /* Resume from seq[6]: 7, 8, 9 are retained. */
@@ -193,7 +165,7 @@ void test_resume_ws(void) {
   int64_t got[16];
   int64_t live = hub_broadcast(hub, "t", "y", 1, 0);
   snprintf(req, sizeof(req), "\"seq\":%lld", (long long)live);
-  CHECK_EQ(read_seqs(fd, req, got, 16, buf, sizeof(buf)), 4);
+  CHECK_EQ(wsc_read_seqs(fd, req, got, 16, buf, sizeof(buf)), 4);
   CHECK(got[0] == seq[7] && got[1] == seq[8] && got[2] == seq[9] &&
         got[3] == live);
   /* From seq[0]: 1..4 were evicted, so a reset instead of a replay. */
@@ -290,7 +262,7 @@ void test_lagged_notice(void) {
   CHECK(drops > 0);
   /* Read everything: the lagged notice is in there. */
   int64_t got[64];
-  int n = read_seqs(sp[1], "\"type\":\"lagged\"", got, 64, buf, sizeof(buf));
+  int n = wsc_read_seqs(sp[1], "\"type\":\"lagged\"", got, 64, buf, sizeof(buf));
   CHECK(n >= 0);
   char *d = strstr(buf, "\"dropped\":"), *f = strstr(buf, "\"from\":"),
        *t = strstr(buf, "\"to\":");
@@ -306,7 +278,7 @@ void test_lagged_notice(void) {
   CHECK(wsc_send_text(sp[1], req));
   snprintf(req, sizeof(req), "\"seq\":%lld,", (long long)last);
   int64_t rep[64];
-  int m = read_seqs(sp[1], req, rep, 64, buf, sizeof(buf));
+  int m = wsc_read_seqs(sp[1], req, rep, 64, buf, sizeof(buf));
   CHECK(m > 0 && rep[0] == from && rep[m - 1] == last);
   close(sp[1]);
   hub_free(hub);

@@ -164,3 +164,29 @@ bool wsc_eof(int fd, int timeout_ms) {
       return false;
   }
 }
+
+int wsc_open(hub_t *hub) {
+  hub_client_id id;
+  char head[1024], buf[256];
+  int fd = wsc_attach(hub, &id);
+  if (fd < 0 || wsc_upgrade(fd, "/ws", NULL, head, sizeof(head)) != 101 ||
+      !wsc_recv_until(fd, "hello", buf, sizeof(buf), 2000)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int wsc_read_seqs(int fd, const char *needle, int64_t *seqs, int max,
+                     char *buf, size_t cap) {
+  int n = 0;
+  unsigned op;
+  while (wsc_recv(fd, &op, buf, cap, 2000) >= 0) {
+    const char *p = strstr(buf, "\"type\":\"message\"");
+    if (p && n < max)
+      seqs[n++] = strtoll(strstr(buf, "\"seq\":") + 6, NULL, 10);
+    if (strstr(buf, needle))
+      return n;
+  }
+  return -1;
+}

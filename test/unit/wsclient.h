@@ -42,4 +42,12 @@ bool wsc_recv_until(int fd, const char *needle, char *buf, size_t cap,
 /* True once the peer has closed: read returns 0 within timeout_ms. */
 bool wsc_eof(int fd, int timeout_ms);
 
+/* A WebSocket client attached to the hub, upgraded on /ws, past its
+ * hello; -1 on failure. */
+int wsc_open(hub_t *hub);
+/* Reads text frames until one holding `needle` (left in buf), appending
+ * the "seq" of each message frame to seqs. Returns their count or -1. */
+int wsc_read_seqs(int fd, const char *needle, int64_t *seqs, int max,
+                  char *buf, size_t cap);
+
 #endif
