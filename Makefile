@@ -32,6 +32,18 @@ STATIC    := $(BUILD)/libfanhub.a
 SHARED    := $(BUILD)/libfanhub.so.$(VERSION)
 SONAME    := libfanhub.so.$(SOMAJOR)
 
+# libfanhub-nats (nats/, include/fanhub_nats.h): built when libnats is
+# installed (scripts/deps.sh installs it); fanhubd then gets --nats.
+NATS_LIBS := $(shell pkg-config --libs libnats 2>/dev/null)
+NATS_SRC  := $(wildcard nats/*.c)
+NATS_OBJ  := $(NATS_SRC:%.c=$(BUILD)/%.o)
+NATS_STATIC := $(BUILD)/libfanhub-nats.a
+NATS_SHARED := $(BUILD)/libfanhub-nats.so.$(VERSION)
+NATS_SONAME := libfanhub-nats.so.$(SOMAJOR)
+NATS_ALL  := $(if $(NATS_LIBS),$(NATS_STATIC) $(NATS_SHARED) \
+             $(BUILD)/libfanhub-nats.so $(BUILD)/$(NATS_SONAME) \
+             $(BUILD)/fanhub-nats.pc)
+
 UNIT_SRC  := $(wildcard test/unit/*.c)
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(BUILD)/test_unit
@@ -43,7 +55,7 @@ HOST_EXAMPLES := $(BUILD)/sqlite_broadcast $(BUILD)/pg_notify $(BUILD)/libuv_hos
 .PHONY: all check unit install uninstall clean demo abi-check abi-baseline \
         deps valgrind help fuzz fuzz-run
 all: $(STATIC) $(SHARED) $(BUILD)/libfanhub.so $(BUILD)/$(SONAME) \
-     $(BUILD)/fanhub.pc $(EXAMPLES) $(HOST_EXAMPLES)
+     $(BUILD)/fanhub.pc $(EXAMPLES) $(HOST_EXAMPLES) $(NATS_ALL)
 
 help:
 	@echo "make            build build/libfanhub.a, build/libfanhub.so.$(VERSION)"
@@ -83,6 +95,31 @@ $(BUILD)/fanhub.pc: pkgconfig/fanhub.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(LIBS_PRIVATE)|' $< > $@
 
+# libfanhub-nats: the same one-object archive, and a shared library
+# that needs libfanhub.so and libnats.
+$(BUILD)/fanhub-nats.o: $(NATS_OBJ)
+	$(LD) -r -o $@.tmp $^
+	objcopy --localize-hidden $@.tmp $@
+	@rm -f $@.tmp
+
+$(NATS_STATIC): $(BUILD)/fanhub-nats.o
+	@rm -f $@
+	$(AR) rcs $@ $<
+
+$(NATS_SHARED): $(NATS_OBJ) $(BUILD)/libfanhub.so
+	$(CC) -shared -Wl,-soname,$(NATS_SONAME) -Wl,--no-undefined -o $@ \
+	  $(NATS_OBJ) $(LDFLAGS_ALL) -L$(BUILD) -lfanhub $(NATS_LIBS) -lpthread
+
+$(BUILD)/$(NATS_SONAME): $(NATS_SHARED)
+	ln -sf libfanhub-nats.so.$(VERSION) $@
+$(BUILD)/libfanhub-nats.so: $(BUILD)/$(NATS_SONAME)
+	ln -sf $(NATS_SONAME) $@
+
+$(BUILD)/fanhub-nats.pc: pkgconfig/fanhub-nats.pc.in Makefile
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+
 $(BUILD)/hello_broadcast: $(BUILD)/examples/hello_broadcast.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_PRIVATE)
 
@@ -96,10 +133,13 @@ $(BUILD)/examples/fanhubd/page.c: examples/fanhubd/page.html
 $(BUILD)/examples/fanhubd/page.o: $(BUILD)/examples/fanhubd/page.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
+$(BUILD)/examples/fanhubd/fanhubd.o: \
+  CFLAGS_ALL += $(if $(NATS_LIBS),-DFANHUBD_NATS)
 $(BUILD)/fanhubd: $(BUILD)/examples/fanhubd/fanhubd.o \
                   $(BUILD)/examples/fanhubd/page.o \
-                  $(BUILD)/examples/auth_jwt.o $(STATIC)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_PRIVATE)
+                  $(BUILD)/examples/auth_jwt.o \
+                  $(if $(NATS_LIBS),$(NATS_STATIC)) $(STATIC)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(NATS_LIBS) $(LIBS_PRIVATE)
 
 # The host examples link the static library and their own dependency.
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
@@ -127,6 +167,7 @@ unit: $(UNIT_BIN)
 check: deps all $(UNIT_BIN)
 	$(UNIT_BIN)
 	$(if $(SAN),,sh test/abi_exports.sh $(BUILD)/libfanhub.so)
+	$(if $(SAN)$(if $(NATS_LIBS),,x),,sh test/abi_exports.sh $(BUILD)/libfanhub-nats.so hub_nats_)
 	$(if $(SAN),,sh test/install/run.sh $(BUILD))
 	$(if $(SAN),,bash test/integration/run.sh $(BUILD))
 	$(if $(SAN),,bash test/hosts/run.sh $(BUILD))
@@ -144,10 +185,18 @@ install: all
 	ln -sf libfanhub.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libfanhub.so
 	install -m 644 $(BUILD)/fanhub.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(if $(NATS_LIBS),install -m 644 include/fanhub_nats.h $(DESTDIR)$(INCLUDEDIR)/)
+	$(if $(NATS_LIBS),install -m 644 $(NATS_STATIC) $(DESTDIR)$(LIBDIR)/)
+	$(if $(NATS_LIBS),install -m 755 $(NATS_SHARED) $(DESTDIR)$(LIBDIR)/)
+	$(if $(NATS_LIBS),ln -sf libfanhub-nats.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(NATS_SONAME))
+	$(if $(NATS_LIBS),ln -sf $(NATS_SONAME) $(DESTDIR)$(LIBDIR)/libfanhub-nats.so)
+	$(if $(NATS_LIBS),install -m 644 $(BUILD)/fanhub-nats.pc $(DESTDIR)$(LIBDIR)/pkgconfig/)
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/fanhub.h $(DESTDIR)$(LIBDIR)/libfanhub.* \
-	  $(DESTDIR)$(LIBDIR)/pkgconfig/fanhub.pc
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/fanhub.pc \
+	  $(DESTDIR)$(INCLUDEDIR)/fanhub_nats.h $(DESTDIR)$(LIBDIR)/libfanhub-nats.* \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/fanhub-nats.pc
 
 # The ABI baseline is abidw's view of the shared library's public types
 # and symbols; abidiff fails on any incompatible change to it.
@@ -224,4 +273,4 @@ demo: deps all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/examples/auth_jwt.d
+-include $(LIB_OBJ:.o=.d) $(NATS_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/examples/auth_jwt.d

@@ -23,6 +23,11 @@
 
 #include "../auth_jwt.h"
 
+#ifdef FANHUBD_NATS
+#include <fanhub_nats.h>
+static hub_nats *nats;
+#endif
+
 extern const char fanhubd_page[];
 
 #define BODY_MAX (1u << 20)
@@ -54,6 +59,17 @@ static const char usage[] =
     "  --presence PATTERN       topics matching it announce join/leave (repeat)\n"
     "  --drain MS               on SIGINT/SIGTERM, time to flush queues\n"
     "                           before closing (default 2000)\n"
+#ifdef FANHUBD_NATS
+    "  --nats URL               scale out: every broadcast goes through NATS\n"
+    "                           and reaches the subscribers of every node\n"
+    "                           (nats://host:port, comma-separated for more)\n"
+    "  --jetstream STREAM       with --nats: through JetStream stream STREAM\n"
+    "                           (created if missing); its sequence is the\n"
+    "                           seq on every node, so clients resume anywhere\n"
+    "  --nats-prefix P          subject prefix (default fanhub)\n"
+    "  --nats-buffer N          broadcasts held while NATS is away (default\n"
+    "                           65536; past it they are dropped and reported)\n"
+#endif
     "  --help                   this text\n"
     "\n"
     "endpoints:\n"
@@ -62,8 +78,9 @@ static const char usage[] =
     "                           subscribe at once\n"
     "  GET  /sse?topic=a&topic=b  Server-Sent Events\n"
     "  POST /publish?topic=T    body = payload (up to 1 MiB); answers\n"
-    "                           {\"seq\":N}; Content-Type: application/json\n"
-    "                           sends it as a JSON value\n"
+    "                           {\"seq\":N} (0 with --nats: NATS numbers it);\n"
+    "                           Content-Type: application/json sends it as a\n"
+    "                           JSON value\n"
     "  GET  /metrics            Prometheus text format\n";
 
 static const char *publish_token;
@@ -168,8 +185,12 @@ static int route(hub_t *hub, const hub_request_info *r, void *user_data) {
   if (is(r, "POST", "/publish")) {
     publish(hub, r);
   } else if (is(r, "GET", "/metrics")) {
-    char buf[4096];
+    char buf[8192];
     size_t n = hub_metrics_text(hub, buf, sizeof(buf));
+#ifdef FANHUBD_NATS
+    if (nats && n < sizeof(buf))
+      n += hub_nats_metrics_text(nats, buf + n, sizeof(buf) - n);
+#endif
     hub_respond(hub, r, 200, "text/plain; version=0.0.4", buf,
                 n < sizeof(buf) ? n : sizeof(buf) - 1);
   } else if (is(r, "GET", "/")) {
@@ -272,6 +293,12 @@ int main(int argc, char **argv) {
       {"handshake-timeout", required_argument, NULL, 'H'},
       {"history", required_argument, NULL, 'y'},
       {"presence", required_argument, NULL, 'P'},
+#ifdef FANHUBD_NATS
+      {"nats", required_argument, NULL, 'N'},
+      {"jetstream", required_argument, NULL, 'J'},
+      {"nats-prefix", required_argument, NULL, 'X'},
+      {"nats-buffer", required_argument, NULL, 'B'},
+#endif
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *listen_spec = "127.0.0.1:8080", *cert = NULL, *key = NULL,
@@ -281,6 +308,12 @@ int main(int argc, char **argv) {
   hub_options *o;
   if (hub_options_new(&o))
     return 1;
+#ifdef FANHUBD_NATS
+  const char *nats_url = NULL;
+  hub_nats_options *no;
+  if (hub_nats_options_new(&no))
+    return 1;
+#endif
   hub_options_set_request_callback(o, route, NULL);
   hub_options_set_max_request_body(o, BODY_MAX);
   while ((opt = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
@@ -341,6 +374,22 @@ int main(int argc, char **argv) {
     case 'P':
       ok = hub_options_set_presence(o, optarg) == 0;
       break;
+#ifdef FANHUBD_NATS
+    case 'N':
+      nats_url = optarg;
+      ok = hub_nats_options_set_url(no, optarg) == 0;
+      break;
+    case 'J':
+      ok = hub_nats_options_set_jetstream(no, optarg) == 0;
+      break;
+    case 'X':
+      ok = hub_nats_options_set_subject_prefix(no, optarg) == 0;
+      break;
+    case 'B':
+      ok = number(optarg, UINT32_MAX, &v) &&
+           hub_nats_options_set_buffer(no, v, (size_t)64 << 20) == 0;
+      break;
+#endif
     case 'h':
       fputs(usage, stdout);
       return 0;
@@ -379,11 +428,27 @@ int main(int argc, char **argv) {
   hub_options_free(o);
   if (rv == 0 && jwt_file)
     rv = hub_set_auth_callback(hub, auth_jwt_callback, &jwt);
+#ifdef FANHUBD_NATS
+  if (rv == 0 && nats_url &&
+      (rv = hub_nats_attach(hub, no, &nats)) != 0)
+    fprintf(stderr, "fanhubd: cannot use NATS at %s: %s\n", nats_url,
+            hub_strerror(rv));
+  hub_nats_options_free(no);
+#endif
   if (rv || (rv = hub_start(hub))) {
     fprintf(stderr, "fanhubd: %s\n", hub_strerror(rv));
     hub_free(hub);
     return 1;
   }
+#ifdef FANHUBD_NATS
+  if (nats && (rv = hub_nats_start(nats)) != 0) {
+    fprintf(stderr, "fanhubd: NATS: %s\n", hub_strerror(rv));
+    hub_nats_free(nats, 0);
+    hub_stop(hub, 0);
+    hub_free(hub);
+    return 1;
+  }
+#endif
   /* SIGINT/SIGTERM arrive on a signalfd in the accept loop; the hub's own
    * threads block every signal. */
   signal(SIGPIPE, SIG_IGN);
@@ -423,6 +488,9 @@ int main(int argc, char **argv) {
   fprintf(stderr, "fanhubd: shutting down\n");
   close(lfd);
   hub_stop(hub, (int)drain_ms);
+#ifdef FANHUBD_NATS
+  hub_nats_free(nats, (int)drain_ms); /* hub_broadcast() no longer relays */
+#endif
   hub_free(hub);
   hub_client_options_free(copt);
   if (jwt_file)
