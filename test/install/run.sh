@@ -107,4 +107,35 @@ if ldd "$tmp/hello_static" | grep -q libfanhub; then
 fi
 check_output "$tmp/hello_static"
 
-echo "install: OK (PREFIX=/usr/local; shared and static hello_broadcast via pkg-config)"
+# libfanhub-nats, when it was built: the same, with `pkg-config
+# fanhub-nats` (which pulls in fanhub and libnats).
+nats=
+if [ -f "$libdir/pkgconfig/fanhub-nats.pc" ]; then
+  [ -f "$incdir/fanhub_nats.h" ] || fail "missing $incdir/fanhub_nats.h"
+  [ "$(readlink "$libdir/libfanhub-nats.so.0" || true)" = \
+    "libfanhub-nats.so.$version" ] || fail "libfanhub-nats.so.0 link"
+  # libnats.pc is the system's: its directories join the search path.
+  PKG_CONFIG_LIBDIR=$libdir/pkgconfig:$(env -u PKG_CONFIG_LIBDIR \
+    -u PKG_CONFIG_SYSROOT_DIR pkg-config --variable pc_path pkg-config)
+  ncflags=$(pkg-config --cflags fanhub-nats) || fail "no fanhub-nats.pc"
+  nlibs=$(pkg-config --libs fanhub-nats)
+  nslibs=$(pkg-config --static --libs fanhub-nats |
+           sed 's/\(^\| \)-lfanhub-nats -lfanhub\( \|$\)/\1-Wl,-Bstatic -lfanhub-nats -lfanhub -Wl,-Bdynamic\2/')
+  # shellcheck disable=SC2086
+  "$CC" -Wall -Wextra -Werror -o "$tmp/nats_shared" \
+    test/install/nats_link.c $ncflags $nlibs || fail "fanhub-nats shared build"
+  out=$(LD_LIBRARY_PATH=$libdir timeout 30 "$tmp/nats_shared") ||
+    fail "nats_shared failed"
+  [ "$out" = "fanhub-nats: ok" ] || fail "nats_shared printed '$out'"
+  # shellcheck disable=SC2086
+  "$CC" -Wall -Wextra -Werror -o "$tmp/nats_static" \
+    test/install/nats_link.c $ncflags $nslibs || fail "fanhub-nats static build"
+  if ldd "$tmp/nats_static" | grep -q libfanhub; then
+    fail "nats_static still needs a shared libfanhub"
+  fi
+  out=$(timeout 30 "$tmp/nats_static") || fail "nats_static failed"
+  [ "$out" = "fanhub-nats: ok" ] || fail "nats_static printed '$out'"
+  nats="; fanhub-nats too"
+fi
+
+echo "install: OK (PREFIX=/usr/local; shared and static hello_broadcast via pkg-config$nats)"
