@@ -232,6 +232,10 @@ $(FUZZ_DIR)/%: test/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h include/*.h)
 $(FUZZ_DIR)/fuzz_jwt: FUZZ_EXTRA := examples/auth_jwt.c
 $(FUZZ_DIR)/fuzz_jwt: examples/auth_jwt.c examples/auth_jwt.h
 
+# fuzz_nats_wire tests libfanhub-nats's wire format (no libnats needed).
+$(FUZZ_DIR)/fuzz_nats_wire: FUZZ_EXTRA := -Inats nats/wire.c
+$(FUZZ_DIR)/fuzz_nats_wire: nats/wire.c nats/wire.h
+
 fuzz: $(FUZZ_TARGETS)
 
 # Runs every target for FUZZ_SECONDS on a copy of its seeds; fails on the

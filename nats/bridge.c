@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "outbox.h"
+#include "wire.h"
 
 #define HDR_TOPIC "Fanhub-Topic"
 #define HDR_FLAGS "Fanhub-Flags"
@@ -131,23 +132,9 @@ int hub_nats_options_set_jetstream(hub_nats_options *o, const char *stream) {
   return set_str(&o->stream, stream);
 }
 
-/* A NATS subject without wildcards: non-empty '.'-separated tokens of
- * printable ASCII other than '*' and '>'. */
-static bool subject_ok(const char *s, size_t n) {
-  if (!n || s[0] == '.' || s[n - 1] == '.')
-    return false;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c <= ' ' || c >= 0x7f || c == '*' || c == '>' ||
-        (c == '.' && s[i + 1] == '.'))
-      return false;
-  }
-  return true;
-}
-
 int hub_nats_options_set_subject_prefix(hub_nats_options *o,
                                         const char *prefix) {
-  if (!o || !prefix || !subject_ok(prefix, strlen(prefix)))
+  if (!o || !prefix || !wire_subject_ok(prefix, strlen(prefix)))
     return HUB_EINVAL;
   return set_str(&o->prefix, prefix);
 }
@@ -166,52 +153,6 @@ int hub_nats_options_set_max_in_flight(hub_nats_options *o, unsigned n) {
     return HUB_EINVAL;
   o->in_flight = n;
   return 0;
-}
-
-/* ---- topics on the wire ----------------------------------------------- */
-
-/* The Fanhub-Topic header value: the topic with CR, LF, '%' and other
- * control bytes as %XX (a header value is one line). */
-static size_t topic_encode(char *out, const char *t, size_t n) {
-  static const char hex[] = "0123456789ABCDEF";
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)t[i];
-    if (c < ' ' || c == '%' || c == 0x7f) {
-      out[o++] = '%';
-      out[o++] = hex[c >> 4];
-      out[o++] = hex[c & 15];
-    } else {
-      out[o++] = (char)c;
-    }
-  }
-  out[o] = '\0';
-  return o;
-}
-
-static int unhex(char c) {
-  return c >= '0' && c <= '9'   ? c - '0'
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                : -1;
-}
-
-/* Decodes in place; false for a malformed escape or a NUL. */
-static bool topic_decode(char *s) {
-  char *o = s;
-  for (const char *p = s; *p; p++) {
-    if (*p != '%') {
-      *o++ = *p;
-      continue;
-    }
-    int hi = unhex(p[1]), lo = hi < 0 ? -1 : unhex(p[2]);
-    if (lo < 0 || (hi | lo) == 0)
-      return false;
-    *o++ = (char)(hi << 4 | lo);
-    p += 2;
-  }
-  *o = '\0';
-  return true;
 }
 
 /* ---- connection state -------------------------------------------------- */
@@ -291,14 +232,14 @@ static natsMsg *make_msg(struct hub_nats *n, const struct ob_item *it) {
   natsMsg *m = NULL;
   bool plain = it->topic_len &&
                n->prefix_len + 1 + it->topic_len < sizeof(subj) &&
-               subject_ok(it->topic, it->topic_len);
+               wire_subject_ok(it->topic, it->topic_len);
   snprintf(subj, sizeof(subj), "%s.%s", n->o.prefix, plain ? it->topic : "_");
   if (natsMsg_Create(&m, subj, NULL, it->data, (int)it->len) != NATS_OK)
     return NULL;
   if (it->topic_len) {
     if (!(enc = malloc(it->topic_len * 3 + 1)))
       goto fail;
-    topic_encode(enc, it->topic, it->topic_len);
+    wire_topic_encode(enc, it->topic, it->topic_len);
     if (natsMsgHeader_Set(m, HDR_TOPIC, enc) != NATS_OK)
       goto fail;
   }
@@ -491,7 +432,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
   }
   if (natsMsgHeader_Get(msg, HDR_TOPIC, &v) == NATS_OK) {
     topic = strdup(v);
-    if (!topic || !topic_decode(topic))
+    if (!topic || !wire_topic_decode(topic))
       goto done;
   } else {
     const char *s = natsMsg_GetSubject(msg);
