@@ -202,17 +202,26 @@ uninstall:
 # and symbols; abidiff fails on any incompatible change to it.
 # abidiff's exit status is a bit set: 4 = the ABI changed (an addition, a
 # compatible change: reported, allowed), 8 = incompatible, 1/2 = error.
-abi-check: $(SHARED)
-	abidw --no-corpus-path --headers-dir include $(SHARED) > $(BUILD)/current.abi
-	@rc=0; abidiff --headers-dir1 include --headers-dir2 include \
-	  abi/libfanhub.abi $(BUILD)/current.abi || rc=$$?; \
-	if [ $$((rc & 11)) -ne 0 ]; then \
-	  echo "abi-check: incompatible ABI change (abidiff exit $$rc)"; exit 1; \
-	elif [ $$rc -ne 0 ]; then echo "abi-check: compatible additions"; \
-	else echo "abi-check: ABI unchanged"; fi
+# Both libraries (libfanhub-nats when it is built).
+ABI_LIBS := libfanhub $(if $(NATS_LIBS),libfanhub-nats)
+abi-check: $(SHARED) $(if $(NATS_LIBS),$(NATS_SHARED))
+	@for lib in $(ABI_LIBS); do \
+	  abidw --no-corpus-path --headers-dir include \
+	    $(BUILD)/$$lib.so.$(VERSION) > $(BUILD)/$$lib.current.abi || exit 1; \
+	  rc=0; abidiff --headers-dir1 include --headers-dir2 include \
+	    abi/$$lib.abi $(BUILD)/$$lib.current.abi || rc=$$?; \
+	  if [ $$((rc & 11)) -ne 0 ]; then \
+	    echo "abi-check: $$lib: incompatible ABI change (abidiff exit $$rc)"; \
+	    exit 1; \
+	  elif [ $$rc -ne 0 ]; then echo "abi-check: $$lib: compatible additions"; \
+	  else echo "abi-check: $$lib: ABI unchanged"; fi; \
+	done
 
-abi-baseline: $(SHARED)
-	abidw --no-corpus-path --headers-dir include $(SHARED) > abi/libfanhub.abi
+abi-baseline: $(SHARED) $(if $(NATS_LIBS),$(NATS_SHARED))
+	for lib in $(ABI_LIBS); do \
+	  abidw --no-corpus-path --headers-dir include \
+	    $(BUILD)/$$lib.so.$(VERSION) > abi/$$lib.abi || exit 1; \
+	done
 
 # libFuzzer targets, one per parser or encoder (test/fuzz/fuzz_NAME.c with
 # seeds in test/fuzz/corpus/NAME). Each links the library sources built
