@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Tests of scale-out over NATS: several fanhubd nodes on one throwaway
+# nats-server (JetStream in a temp store dir, a free loopback port), which
+# the tests also kill and restart.
+#
+#   test/nats/run.sh BUILD_DIR [TEST...]
+#
+#   cross_node       JetStream, nodes A and B: WS on B and SSE on A get
+#                    every message POSTed to A (and B) once, in order, with
+#                    one numbering and one epoch; latency and throughput
+#   failover_resume  JetStream: B is SIGKILLed under a WS client, which
+#                    resumes on A with since = epoch-seq: gapless, no
+#                    duplicate, then live
+#   nats_restart     JetStream: nats-server killed and restarted twice; a
+#                    buffered outage loses nothing, an overflowing one
+#                    gives a "lagged" notice and "reset" on old resumes
+#   core_nats        core NATS (no JetStream): B gets what A publishes
+#
+# BUILD_DIR holds fanhubd (`make` builds it). When fanhubd was built
+# without NATS (no libnats), the suite says so and exits 0; otherwise one
+# line per test (`ok NAME` / `FAIL NAME` and the log's tail), the figures
+# tests print as "note:", timings, then `N passed, N failed`; exit 1 on any
+# failure. TEST names pick a subset.
+#
+# Needs: /usr/bin/python3 with python3-websockets, curl, nats-server
+# (Debian's nats-server; NATS_SERVER=... overrides). Loopback only; logs go
+# to a fresh /tmp/fanhub-nats.* directory.
+set -u
+
+if [ $# -lt 1 ]; then
+  echo "usage: $0 BUILD_DIR [TEST...]" >&2
+  exit 2
+fi
+build=$1
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+FANHUBD=$(cd "$build" 2>/dev/null && pwd)/fanhubd
+if [ ! -x "$FANHUBD" ]; then
+  echo "no fanhubd in $build (run make first)" >&2
+  exit 2
+fi
+if ! "$FANHUBD" --help 2>&1 | grep -q -- '--nats'; then
+  echo "skipped: $FANHUBD was built without NATS support (libnats not" \
+       "installed), nothing to test"
+  exit 0
+fi
+NATS_SERVER=${NATS_SERVER:-nats-server}
+if ! command -v "$NATS_SERVER" >/dev/null; then
+  echo "FAIL: no $NATS_SERVER (install nats-server, or set NATS_SERVER)" >&2
+  exit 1
+fi
+export FANHUBD NATS_SERVER
+export no_proxy='*' NO_PROXY='*'
+export PYTHONDONTWRITEBYTECODE=1
+PY=/usr/bin/python3
+
+# name, seconds allowed
+TESTS="
+cross_node 40
+failover_resume 20
+nats_restart 30
+core_nats 15
+"
+
+logs=$(mktemp -d /tmp/fanhub-nats.XXXXXX)
+passed=0
+failed=0
+timings=
+since() {
+  local us=$(( ${EPOCHREALTIME/./} - $1 ))
+  printf '%d.%d' $((us / 1000000)) $((us % 1000000 / 100000))
+}
+t_all=${EPOCHREALTIME/./}
+while read -r name limit; do
+  [ -n "$name" ] || continue
+  if [ $# -gt 0 ]; then
+    case " $* " in *" $name "*) ;; *) continue ;; esac
+  fi
+  t0=${EPOCHREALTIME/./}
+  # SIGTERM first (the test stops its nats-server and nodes on it), KILL
+  # 5 s later (they die with it: PR_SET_PDEATHSIG).
+  timeout -k 5 "$limit" "$PY" "$here/$name.py" </dev/null >"$logs/$name.log" 2>&1
+  rc=$?
+  timings="$timings $name $(since "$t0")s,"
+  if [ "$rc" -eq 0 ]; then
+    echo "ok $name"
+    grep '^note: ' "$logs/$name.log" | sed 's/^/    /'
+    passed=$((passed + 1))
+  else
+    echo "FAIL $name"
+    [ "$rc" -eq 124 ] && echo "    (timed out after ${limit}s)"
+    tail -n 25 "$logs/$name.log" | sed 's/^/    /'
+    failed=$((failed + 1))
+  fi
+done <<<"$TESTS"
+echo "timings:${timings%,}; total $(since "$t_all")s; logs in $logs"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
