@@ -709,12 +709,14 @@ HUB_EXTERN int hub_set_sequence(hub_t *hub, const char *epoch, int64_t seq);
 HUB_EXTERN int64_t hub_deliver(hub_t *hub, const char *topic,
                                const void *data, size_t len, unsigned flags,
                                int64_t seq);
-/* Tells the hub that messages on `topic` (NULL: on any topic) were lost
- * before `seq` and cannot be replayed: the subscribers get a "lagged"
- * notice (seq as "to") after the messages before `seq`, and a resume
- * from before `seq` gets a "reset". Returns 0, HUB_EINVAL, HUB_ETOPIC,
- * HUB_ENOMEM or HUB_ESTATE. Any thread. */
-HUB_EXTERN int hub_report_loss(hub_t *hub, const char *topic, int64_t seq);
+/* Tells the hub that `count` (>= 1; at most that many when the engine
+ * cannot tell) messages on `topic` (NULL: on any topic) were lost before
+ * `seq` and cannot be replayed: the subscribers get a "lagged" notice
+ * ("dropped" counts them, "to" is seq) after the messages before `seq`,
+ * and a resume from before `seq` gets a "reset". Returns 0, HUB_EINVAL,
+ * HUB_ETOPIC, HUB_ENOMEM or HUB_ESTATE. Any thread. */
+HUB_EXTERN int hub_report_loss(hub_t *hub, const char *topic, uint64_t count,
+                               int64_t seq);
 
 /* ------------------------------------------------------------------------
  * Host-loop mode (hub_options_set_threads(opt, 0))

@@ -60,13 +60,16 @@ static void note_drop(struct shard *s, struct client *c, struct smsg *sm) {
                                            m->topic, m->topic_len))
       sub = p;
   if (sub)
-    client_note_lag(c, sub, m->seq);
+    client_note_lag(c, sub, m->seq, 1);
 }
 
-void client_note_lag(struct client *c, struct sub *sub, int64_t seq) {
-  if (!sub->lag_n++ || seq < sub->lag_from)
+void client_note_lag(struct client *c, struct sub *sub, int64_t seq,
+                     uint32_t n) {
+  bool first = sub->lag_n == 0;
+  sub->lag_n = sub->lag_n > UINT32_MAX - n ? UINT32_MAX : sub->lag_n + n;
+  if (first || seq < sub->lag_from)
     sub->lag_from = seq;
-  if (seq > sub->lag_to || sub->lag_n == 1)
+  if (first || seq > sub->lag_to)
     sub->lag_to = seq;
   c->lag_pending = true;
 }

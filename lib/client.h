@@ -98,7 +98,8 @@ void client_send_own(struct shard *s, struct client *c, const void *data,
                      size_t len);
 /* Remembers that message `seq` of sub's topic was lost to the client, for
  * a "lagged" notice once it takes bytes again. */
-void client_note_lag(struct client *c, struct sub *sub, int64_t seq);
+void client_note_lag(struct client *c, struct sub *sub, int64_t seq,
+                     uint32_t n);
 /* Writes what is queued, as few writev calls as the transport allows. */
 void client_flush(struct shard *s, struct client *c);
 /* Marks the client for closing; the shard frees it in shard_reap(). */

@@ -574,6 +574,7 @@ static int64_t publish(struct hub *hub, struct msg *m, int64_t ext) {
       c->topic[tlen] = '\0';
       c->hash = hash;
       c->serial = (uint64_t)seq;
+      c->lost = 1;
       shard_push_cmd(sh, c);
       pushed |= UINT64_C(1) << sh->idx;
     }
@@ -660,9 +661,10 @@ int64_t hub_deliver(hub_t *hub, const char *topic, const void *data,
   return m ? hub__deliver_msg(hub, m, seq) : HUB_ENOMEM;
 }
 
-int hub_report_loss(hub_t *hub, const char *topic, int64_t seq) {
+int hub_report_loss(hub_t *hub, const char *topic, uint64_t count,
+                    int64_t seq) {
   size_t tlen = 0;
-  if (!hub || seq <= 0)
+  if (!hub || !count || seq <= 0)
     return HUB_EINVAL;
   if (topic) {
     int rv = check_topic(hub, topic, &tlen);
@@ -687,6 +689,7 @@ int hub_report_loss(hub_t *hub, const char *topic, int64_t seq) {
     c->topic[tlen] = '\0';
     c->hash = hash;
     c->serial = (uint64_t)seq;
+    c->lost = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
     shard_push_cmd(sh, c);
     shard_wake(sh);
   }

@@ -299,13 +299,14 @@ static void deliver_upto(struct shard *s, int64_t seq);
 struct lost {
   struct shard *s;
   int64_t seq;
+  uint32_t n;
 };
 
 static void lost_to(struct lost *l, struct ltopic *t) {
   for (uint32_t i = 0; i < t->nsubs; i++) {
     struct sub *sub = t->subs[i];
     if (l->seq > sub->last_seq) { /* else it was never this sub's */
-      client_note_lag(sub->client, sub, l->seq);
+      client_note_lag(sub->client, sub, l->seq, l->n);
       client_mark_dirty(l->s, sub->client);
     }
   }
@@ -318,7 +319,7 @@ static void lost_to_pattern(void *val, void *ud) { lost_to(ud, val); }
  * are told (a "lagged" notice), so they can fetch it from history with
  * "since" or learn there that it is gone. */
 static void note_lost(struct shard *s, struct cmd *cmd) {
-  struct lost l = {s, (int64_t)cmd->serial};
+  struct lost l = {s, (int64_t)cmd->serial, cmd->lost};
   if (!cmd->len) {
     struct hnode *n, *tmp;
     HTABLE_FOREACH(&s->reg.topics, n, tmp) {

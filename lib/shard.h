@@ -33,6 +33,7 @@ struct cmd {
   int code;       /* CMD_CLOSE; CMD_AUTH: the verdict */
   int status;     /* CMD_AUTH */
   uint64_t serial; /* CMD_AUTH: the ticket's; CMD_LOST: the seq */
+  uint32_t lost;   /* CMD_LOST: how many messages */
   hub_client_id id;
   struct client *client; /* CMD_ATTACH */
   struct msg *msg;       /* CMD_SEND (a ref) */

@@ -11,6 +11,7 @@
 #include <nats/nats.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -406,7 +407,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
   (void)nc;
   (void)sub;
   struct hub_nats *n = closure;
-  const char *v;
+  const char *v, *lost_hdr;
   char *topic = NULL;
   int64_t seq;
   if (n->js) {
@@ -424,26 +425,31 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
        * were on is unknown, so every subscriber hears of it. */
       atomic_fetch_add(&n->st.gaps, 1);
       atomic_fetch_add(&n->st.losses, 1);
-      hub_report_loss(n->hub, NULL, seq);
+      hub_report_loss(n->hub, NULL, (uint64_t)(seq - n->last_seq - 1), seq);
     }
     n->last_seq = seq;
   } else {
     seq = ++n->local_seq;
   }
-  if (natsMsgHeader_Get(msg, HDR_TOPIC, &v) == NATS_OK) {
-    topic = strdup(v);
-    if (!topic || !wire_topic_decode(topic))
+  bool named = natsMsgHeader_Get(msg, HDR_TOPIC, &v) == NATS_OK;
+  if (natsMsgHeader_Get(msg, HDR_LOST, &lost_hdr) == NATS_OK) {
+    /* A marker: its topic is the header's; none means any topic. */
+    uint64_t lost = strtoull(lost_hdr, NULL, 10);
+    if (named && (!(topic = strdup(v)) || !wire_topic_decode(topic)))
+      goto done;
+    atomic_fetch_add(&n->st.losses, 1);
+    hub_report_loss(n->hub, topic, lost ? lost : 1, seq);
+    goto done;
+  }
+  if (named) {
+    if (!(topic = strdup(v)) || !wire_topic_decode(topic))
       goto done;
   } else {
+    /* Published by another NATS program: the topic is the subject. */
     const char *s = natsMsg_GetSubject(msg);
     if (strncmp(s, n->o.prefix, n->prefix_len) || s[n->prefix_len] != '.' ||
         !(topic = strdup(s + n->prefix_len + 1)))
       goto done;
-  }
-  if (natsMsgHeader_Get(msg, HDR_LOST, &v) == NATS_OK) {
-    atomic_fetch_add(&n->st.losses, 1);
-    hub_report_loss(n->hub, *topic ? topic : NULL, seq);
-    goto done;
   }
   unsigned flags = 0;
   if (natsMsgHeader_Get(msg, HDR_FLAGS, &v) == NATS_OK)
@@ -460,6 +466,19 @@ done:
 }
 
 /* ---- life cycle --------------------------------------------------------- */
+
+/* Threads made here (ours, and cnats's, which it starts when it connects
+ * and subscribes, and whose children inherit the mask) take no signals:
+ * those belong to the host's threads, as with the hub's shards. */
+static void signals_off(sigset_t *old) {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, old);
+}
+
+static void signals_back(const sigset_t *old) {
+  pthread_sigmask(SIG_SETMASK, old, NULL);
+}
 
 static int status_err(natsStatus s) {
   return s == NATS_NO_MEMORY ? HUB_ENOMEM : HUB_ESYS;
@@ -567,8 +586,13 @@ int hub_nats_attach(hub_t *hub, const hub_nats_options *o, hub_nats **out) {
     r = (uint64_t)now_ms() ^ (uint64_t)(uintptr_t)n;
   snprintf(n->node, sizeof(n->node), "%016" PRIx64, r);
   /* Fails with HUB_ESTATE, before any connection, if the hub runs. */
-  if ((rv = hub_set_relay(hub, relay, n)) ||
-      (rv = open_connection(n)) || (n->o.stream && (rv = open_stream(n))))
+  sigset_t old;
+  signals_off(&old);
+  if ((rv = hub_set_relay(hub, relay, n)) == 0 &&
+      (rv = open_connection(n)) == 0 && n->o.stream)
+    rv = open_stream(n);
+  signals_back(&old);
+  if (rv)
     goto fail;
   *out = n;
   return 0;
@@ -587,6 +611,8 @@ int hub_nats_start(hub_nats *n) {
   char subject[300];
   snprintf(subject, sizeof(subject), "%s.>", n->o.prefix);
   natsStatus s;
+  sigset_t old;
+  signals_off(&old);
   if (n->js) {
     jsSubOptions so;
     jsSubOptions_Init(&so);
@@ -599,13 +625,17 @@ int hub_nats_start(hub_nats *n) {
   } else {
     s = natsConnection_Subscribe(&n->sub, n->nc, subject, on_msg, n);
   }
-  if (s != NATS_OK)
-    return status_err(s);
-  if (pthread_create(&n->publisher, NULL, publisher_main, n)) {
-    natsSubscription_Unsubscribe(n->sub);
-    natsSubscription_Destroy(n->sub);
-    n->sub = NULL;
-    return HUB_ESYS;
+  int rv = s != NATS_OK ? status_err(s)
+           : pthread_create(&n->publisher, NULL, publisher_main, n) ? HUB_ESYS
+                                                                    : 0;
+  signals_back(&old);
+  if (rv) {
+    if (n->sub) {
+      natsSubscription_Unsubscribe(n->sub);
+      natsSubscription_Destroy(n->sub);
+      n->sub = NULL;
+    }
+    return rv;
   }
   n->started = true;
   return 0;

@@ -85,6 +85,8 @@ async def main():
               f"after the 5 buffered ones: {lag}, not a lagged notice")
         check(isinstance(lag.get("to"), int) and lag["to"] > got_b[-1][0],
               f"lagged notice's 'to' is not after the buffered ones: {lag}")
+        check(lag.get("dropped") == 15,
+              f"lagged notice does not count the 15 dropped: {lag}")
         log(f"(b) 5 buffered delivered, then {lag}")
         after = ["after0", "after1"]
         await publish_all(a.port, T, after)

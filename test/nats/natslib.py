@@ -122,7 +122,6 @@ class Node(Fanhubd):
     jetstream=False). kill9() is a crash: the block's end then does not
     expect a clean exit from it."""
 
-    sigterm_bug_noted = False
 
     def __init__(self, nats, *flags, jetstream=True, name="node"):
         args = ["--nats", nats.url]
@@ -138,27 +137,13 @@ class Node(Fanhubd):
         return self
 
     def stop(self):
-        """SIGTERM; a clean exit (0) within stop_timeout is required.
-
-        KNOWN BUG (examples/fanhubd/fanhubd.c): with --nats, fanhubd
-        blocks SIGINT/SIGTERM only after hub_nats_attach(), whose NATS
-        client threads keep them unblocked, so SIGTERM kills the process
-        (exit -15) before its clean shutdown (no drain, no
-        hub_nats_free()). Until that is fixed this is reported as a note
-        instead of a failure; FANHUB_NATS_STRICT_STOP=1 makes it fail."""
+        """SIGTERM; a clean exit (0) within stop_timeout is required."""
         check(self.running(), f"node {self.name} died during the test "
               f"(rc={self.proc.returncode}): {self.stderr()}")
         t0 = self.terminate()
         rc = self.wait_exit(self.stop_timeout)
         log(f"node {self.name} stopped in {time.monotonic() - t0:.2f}s, "
             f"rc={rc}")
-        if rc == -signal.SIGTERM and \
-                os.environ.get("FANHUB_NATS_STRICT_STOP") != "1":
-            if not Node.sigterm_bug_noted:
-                note("KNOWN BUG: fanhubd --nats is killed by SIGTERM "
-                     "(rc -15) instead of shutting down cleanly")
-            Node.sigterm_bug_noted = True
-            return
         check(rc == 0, f"node {self.name} exited {rc} after SIGTERM: "
               f"{self.stderr()}")
 

@@ -152,11 +152,12 @@ void test_report_loss(void) {
   CHECK(wsc_recv_until(fd, "subscribed", buf, sizeof(buf), 2000));
   CHECK(wsc_send_text(fd, "{\"op\":\"subscribe\",\"topic\":\"u.*\"}"));
   CHECK(wsc_recv_until(fd, "subscribed", buf, sizeof(buf), 2000));
-  CHECK_EQ(hub_report_loss(hub, "t.*", 1), HUB_ETOPIC);
-  CHECK_EQ(hub_report_loss(hub, "t", 0), HUB_EINVAL);
+  CHECK_EQ(hub_report_loss(hub, "t.*", 1, 1), HUB_ETOPIC);
+  CHECK_EQ(hub_report_loss(hub, "t", 1, 0), HUB_EINVAL);
   CHECK_EQ(hub_deliver(hub, "t", "a", 1, 0, 1), 1);
   CHECK_EQ(hub_deliver(hub, "t", "b", 1, 0, 2), 2);
-  CHECK_EQ(hub_report_loss(hub, "t", 3), 0);
+  CHECK_EQ(hub_report_loss(hub, "t", 0, 3), HUB_EINVAL);
+  CHECK_EQ(hub_report_loss(hub, "t", 15, 3), 0);
   CHECK_EQ(hub_deliver(hub, "t", "c", 1, 0, 4), 4);
   /* Messages 1, 2 and 4, and the notice (queued when the shard flushes:
    * it may follow 4, its "to" says where the loss was). */
@@ -167,7 +168,8 @@ void test_report_loss(void) {
     if (strstr(buf, "\"type\":\"message\"") && n < 8)
       got[n++] = strtoll(strstr(buf, "\"seq\":") + 6, NULL, 10);
     if (strstr(buf, "\"type\":\"lagged\"")) {
-      CHECK(strstr(buf, "\"topic\":\"t\"") && strstr(buf, "\"to\":3"));
+      CHECK(strstr(buf, "\"topic\":\"t\"") && strstr(buf, "\"to\":3") &&
+            strstr(buf, "\"dropped\":15,"));
       lagged++;
     }
   }
@@ -181,7 +183,7 @@ void test_report_loss(void) {
   /* Lost on a topic nobody can name: every subscription hears of it,
    * patterns included, and every resume from before it resets. */
   CHECK_EQ(hub_deliver(hub, "u.x", "d", 1, 0, 5), 5);
-  CHECK_EQ(hub_report_loss(hub, NULL, 6), 0);
+  CHECK_EQ(hub_report_loss(hub, NULL, 2, 6), 0);
   int lagged_t = 0, lagged_u = 0;
   while ((!lagged_t || !lagged_u) &&
          wsc_recv(fd, &op, buf, sizeof(buf), 2000) > 0) {
