@@ -392,6 +392,10 @@ int main(int argc, char **argv) {
 #endif
     case 'h':
       fputs(usage, stdout);
+      hub_options_free(o);
+#ifdef FANHUBD_NATS
+      hub_nats_options_free(no);
+#endif
       return 0;
     default:
       fputs(usage, stderr);
