@@ -68,7 +68,7 @@ struct phase {
 
 /* ---- options ---- */
 static const char *host = "127.0.0.1";
-static int port;
+static int port, pub_port; /* pub_port 0: port */
 static enum kind kind = K_WS;
 static const char *sub_path = "/ws?topic=bench";
 static const char *pub_path = "/publish?topic=bench";
@@ -92,7 +92,7 @@ static unsigned next_to_open;
 static unsigned probed_count;
 static unsigned dead_count;
 static char *rbuf;
-static struct sockaddr_in addr;
+static struct sockaddr_in addr, pub_addr; /* subscribers', publishers' */
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -289,7 +289,7 @@ static void snap(struct proc_snap *s) {
 }
 
 /* ---- sockets ---- */
-static int open_socket(bool small_rcvbuf) {
+static int open_socket(bool small_rcvbuf, const struct sockaddr_in *to) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -1;
@@ -303,7 +303,7 @@ static int open_socket(bool small_rcvbuf) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 &&
+  if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0 &&
       errno != EINPROGRESS) {
     close(fd);
     return -1;
@@ -331,7 +331,7 @@ static void sub_open(unsigned i) {
   memset(c, 0, sizeof(*c));
   c->stalled = i >= nsubs;
   c->base = 1;
-  c->fd = open_socket(c->stalled);
+  c->fd = open_socket(c->stalled, &addr);
   if (c->fd < 0)
     die("socket/connect: %s", strerror(errno));
   c->state = C_CONNECTING;
@@ -712,7 +712,7 @@ static int pub_free_count; /* connected and idle */
 
 static void pub_connect(int i) {
   struct pubconn *p = &pubs[i];
-  p->fd = open_socket(false);
+  p->fd = open_socket(false, &pub_addr);
   if (p->fd < 0)
     die("publisher connect: %s", strerror(errno));
   p->connected = p->busy = false;
@@ -758,7 +758,7 @@ static void pub_send(int i, char type, uint64_t seq, unsigned size) {
   int hl = snprintf(pub_req, head_max,
                     "POST %s HTTP/1.1\r\nHost: %s:%d\r\n"
                     "Content-Type: text/plain\r\nContent-Length: %u\r\n\r\n",
-                    pub_path, host, port, size);
+                    pub_path, host, pub_port, size);
   memcpy(pub_req + hl, body, (size_t)bl);
   memset(pub_req + hl + bl, 'x', size - (unsigned)bl);
   size_t total = (size_t)hl + size;
@@ -909,6 +909,8 @@ static void usage(void) {
       "/ws?topic=bench)\n"
       "  --pub PATH           publish POST target (default "
       "/publish?topic=bench)\n"
+      "  --pub-port P         publish to this port instead (another node of\n"
+      "                       a cluster: cross-node delivery)\n"
       "  --ws-protocol P      Sec-WebSocket-Protocol to offer (fanhub.raw)\n"
       "  --subs N             healthy subscribers (default 100)\n"
       "  --stalled K          extra subscribers that never read (default 0)\n"
@@ -966,12 +968,14 @@ int main(int argc, char **argv) {
       {"label", 1, 0, 'l'},        {"metrics", 1, 0, 'm'},
       {"connect-timeout", 1, 0, 'c'}, {"drain-timeout", 1, 0, 'd'},
       {"free-port", 0, 0, 'F'},    {"help", 0, 0, '?'},
+      {"pub-port", 1, 0, 'Q'},
       {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
     switch (o) {
     case 'h': host = optarg; break;
     case 'p': port = atoi(optarg); break;
+    case 'Q': pub_port = atoi(optarg); break;
     case 'k':
       if (strcmp(optarg, "ws") == 0)
         kind = K_WS;
@@ -1021,6 +1025,10 @@ int main(int argc, char **argv) {
   addr.sin_port = htons((uint16_t)port);
   if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
     die("bad host %s", host);
+  if (!pub_port)
+    pub_port = port;
+  pub_addr = addr;
+  pub_addr.sin_port = htons((uint16_t)pub_port);
   epfd = epoll_create1(EPOLL_CLOEXEC);
   rbuf = malloc(RBUF + 16);
   subs = calloc(nconns, sizeof(*subs));

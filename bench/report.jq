@@ -155,6 +155,22 @@ def row: "| " + join(" | ") + " |";
      ($i.server_metrics.fanhub_drops_total // null | r(0))] | row
 ),
 "",
+"## Scale-out over NATS: node A to node B",
+"",
+"1k WebSocket subscribers on fanhubd node B, publishes POSTed to node A (1 shard each), so every message goes through nats-server: `nats-core` over core NATS, `nats-js` through a JetStream stream (file storage). `fanhub` is a lone node measured in the same minute. Server CPU counts both nodes and nats-server.",
+"",
+"| setup | W | deliveries/s | p50 ms | p99 ms | max ms | lost | dups | server CPU | ack p50 ms |",
+"|---|---|---|---|---|---|---|---|---|---|",
+( (["fanhub", "nats-core", "nats-js"][]) as $sv | ([1, 32][]) as $w
+  | (last($all.runs[] | select(.server == $sv and .shards == 1 and .proto == "ws"
+      and .subs == 1000 and .stalled == 0 and .size == 64 and .window == $w)) // null) as $r
+  | select($r != null)
+  | [$sv, ($w | tostring), ($r.deliveries_per_s | kps), ($r.lat_us.p50 | ms),
+     ($r.lat_us.p99 | ms), ($r.lat_us.max | ms), ($r.lost | tostring), ($r.dups | tostring),
+     (if $r.server_cpu_s != null then (($r.server_cpu_s / $r.duration_s * 100 | round | tostring) + "%") else "–" end),
+     ($r.ack_us.p50 | ms)] | row
+),
+"",
 "## hub_broadcast() call time, in process (bench/inproc.c)",
 "",
 "10k subscribers on in-memory transports that take every byte at once; `stalled-client`: one of them never takes a byte; `stalled-shard`: one blocks inside writev for the whole run, so its shard thread is stuck. `1000/s` is paced (the commit-hook case: each call finds the shards idle and wakes them), `burst` is back to back.",

@@ -39,17 +39,21 @@ children_s() { awk 'NR == 2 {
 SPID=         # the server process we started (fanhubd, ceiling, nginx master)
 PORT=
 PIDS=         # processes to account: comma-separated
+MORE_PIDS=    # a cluster's other processes (node A, nats-server), stopped too
+PUB_PORT=     # a cluster: where the load generator publishes (node A)
 
 stop_server() {
-  [ -n "$SPID" ] || return 0
-  kill -TERM "$SPID" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$SPID" 2>/dev/null || break
-    sleep 0.1
+  local p
+  for p in $SPID $MORE_PIDS; do
+    kill -TERM "$p" 2>/dev/null || true
+    for _ in $(seq 50); do
+      kill -0 "$p" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
   done
-  kill -KILL "$SPID" 2>/dev/null || true
-  wait "$SPID" 2>/dev/null || true
-  SPID=
+  SPID= MORE_PIDS= PUB_PORT=
 }
 
 cleanup() {
@@ -83,6 +87,37 @@ start_ceiling() { # threads
   SPID=$!
   wait_listen "$TMP/ceiling.out"
   PIDS=$SPID
+}
+
+# Two fanhubd nodes on one nats-server (JetStream in a temp store, or core
+# NATS): subscribers on node B, publishes to node A, so every message
+# crosses NATS. PIDS accounts both nodes and nats-server.
+start_cluster() { # js|core shards
+  local np store=$TMP/nats-store-$RANDOM
+  np=$("$OUT/loadgen" --free-port)
+  nats-server -a 127.0.0.1 -p "$np" -js -sd "$store" > "$TMP/nats.out" 2>&1 &
+  local npid=$!
+  MORE_PIDS=$npid
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$np") 2>/dev/null && break
+    sleep 0.05
+  done
+  local js=()
+  [ "$1" = js ] && js=(--jetstream BENCH)
+  "$BUILD/fanhubd" --listen 127.0.0.1:0 --shards "$2" --ping-interval 0 \
+    --sse-keepalive 0 --drain 0 --nats "nats://127.0.0.1:$np" "${js[@]}" \
+    > "$TMP/node-a.out" 2>&1 &
+  SPID=$!
+  MORE_PIDS="$SPID $npid"
+  wait_listen "$TMP/node-a.out"
+  PUB_PORT=$PORT
+  local apid=$SPID
+  "$BUILD/fanhubd" --listen 127.0.0.1:0 --shards "$2" --ping-interval 0 \
+    --sse-keepalive 0 --drain 0 --nats "nats://127.0.0.1:$np" "${js[@]}" \
+    > "$TMP/node-b.out" 2>&1 &
+  SPID=$!
+  wait_listen "$TMP/node-b.out"
+  PIDS=$SPID,$apid,$npid
 }
 
 NCHAN_SO=
@@ -178,6 +213,10 @@ run_set() {
             [ "$proto" = ws ] && extra+=(--ws-protocol fanhub.raw) ;;
     nchan) start_nchan "$n" ;;
     ceiling) start_ceiling "$n" ;;
+    nats-js|nats-core)
+            start_cluster "${server#nats-}" "$n"
+            extra=(--metrics /metrics --pub-port "$PUB_PORT")
+            [ "$proto" = ws ] && extra+=(--ws-protocol fanhub.raw) ;;
   esac
   local rc=0 b0 o0 t0
   times > "$TMP/times"; b0=$(busy_s); o0=$(children_s); t0=$(date +%s.%N)
@@ -267,6 +306,16 @@ for n in 1 2; do
     done
   done
 done
+# Scale-out: the same 1k WebSocket cell through NATS, node A to node B,
+# next to a lone fanhubd measured at the same moment.
+if "$BUILD/fanhubd" --help | grep -q -- --nats && command -v nats-server > /dev/null; then
+  for server in fanhub nats-core nats-js; do
+    log "$server n=1 ws 1000 subscribers (scale-out)"
+    run_set $server 1 ws 1000 0 64:1:100000:2 64:32:1000000:2 || true
+  done
+else
+  log "no fanhubd --nats or no nats-server: scale-out cells skipped"
+fi
 log "in-process hub_broadcast() timing"
 timeout -k 5 180 "$OUT/inproc" 10000 1000 2000 > "$OUT/inproc.jsonl"
 T1=$(date +%s)
