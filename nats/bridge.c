@@ -456,10 +456,16 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
     flags = (unsigned)strtoul(v, NULL, 10) & (HUB_MSG_JSON | HUB_MSG_BINARY);
   int64_t rv = hub_deliver(n->hub, topic, natsMsg_GetData(msg),
                            (size_t)natsMsg_GetDataLength(msg), flags, seq);
-  if (rv > 0)
+  if (rv > 0) {
     atomic_fetch_add(&n->st.received, 1);
-  else if (rv == 0)
+  } else if (rv == 0) {
     atomic_fetch_add(&n->st.duplicates, 1);
+  } else if (rv == HUB_ENOMEM) {
+    /* Not delivered here: its subscribers hear of it. (HUB_ETOPIC: a
+     * foreign publisher's subject no client can subscribe to.) */
+    atomic_fetch_add(&n->st.losses, 1);
+    hub_report_loss(n->hub, topic, 1, seq);
+  }
 done:
   free(topic);
   natsMsg_Destroy(msg);
