@@ -171,7 +171,7 @@ check: deps all $(UNIT_BIN)
 	$(if $(SAN),,sh test/install/run.sh $(BUILD))
 	$(if $(SAN),,bash test/integration/run.sh $(BUILD))
 	$(if $(SAN),,bash test/hosts/run.sh $(BUILD))
-	$(if $(filter thread,$(SAN)),,bash test/nats/run.sh $(BUILD))
+	bash test/nats/run.sh $(BUILD)
 	$(if $(SAN),,bash bench/run.sh $(BUILD) --smoke)
 
 valgrind: $(UNIT_BIN)
