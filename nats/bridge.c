@@ -268,7 +268,7 @@ fail:
   return NULL;
 }
 
-/* Waits (lock held) until connected or stopping, at most `ms`. */
+/* Waits (lock held) for a signal on the outbox, at most `ms`. */
 static void wait_locked(struct hub_nats *n, int64_t ms) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -293,6 +293,8 @@ static bool send_core(struct hub_nats *n) {
     natsMsg *m = make_msg(n, n->win[i]);
     if (!m)
       return false;
+    if (n->win[i]->sends++)
+      atomic_fetch_add(&n->st.resent, 1);
     natsStatus s = natsConnection_PublishMsg(n->nc, m);
     natsMsg_Destroy(m);
     if (s != NATS_OK)
@@ -312,6 +314,8 @@ static bool send_js(struct hub_nats *n) {
     natsMsg *m = make_msg(n, n->win[i]);
     if (!m)
       return false;
+    if (n->win[i]->sends++)
+      atomic_fetch_add(&n->st.resent, 1);
     atomic_store(&n->state[i], W_SENT);
     natsStatus s = js_PublishMsgAsync(n->js, &m, NULL);
     natsMsg_Destroy(m); /* a no-op when the library took it */
@@ -381,14 +385,15 @@ static void *publisher_main(void *arg) {
     for (int attempt = 0;; attempt++) {
       if (n->js ? send_js(n) : send_core(n))
         break;
-      unsigned left = 0;
-      for (unsigned i = 0; i < n->nwin; i++)
-        left += n->state[i] == W_TODO;
-      atomic_fetch_add(&n->st.resent, left);
+      /* Back off; every queued broadcast signals the outbox, so wait the
+       * time out unless the connection comes back or the drain ends. */
       pthread_mutex_lock(&n->ob.lock);
+      bool was = atomic_load(&n->connected);
+      int64_t until = now_ms() + (attempt < 4 ? 100 << attempt : 2000);
+      while (!give_up(n) && now_ms() < until &&
+             (was || !atomic_load(&n->connected)))
+        wait_locked(n, until - now_ms());
       bool stop = give_up(n);
-      if (!stop)
-        wait_locked(n, attempt < 4 ? 100 << attempt : 2000);
       pthread_mutex_unlock(&n->ob.lock);
       if (stop)
         break;

@@ -16,6 +16,7 @@ struct ob_item {
   struct ob_item *next;
   uint64_t id;   /* Nats-Msg-Id sequence, given when first published */
   uint64_t lost; /* > 0: a loss marker */
+  uint32_t sends; /* publish attempts so far */
   unsigned flags;
   size_t topic_len, len;
   char *data; /* after the topic, in this allocation */
