@@ -14,6 +14,9 @@
 #   nats_restart     JetStream: nats-server killed and restarted twice; a
 #                    buffered outage loses nothing, an overflowing one
 #                    gives a "lagged" notice and "reset" on old resumes
+#   restart_burst    JetStream: nats-server killed for 0.3 s in the middle
+#                    of 4 x 600 POSTs to A: B gets every one once, each
+#                    poster's in order (resends deduplicated by the stream)
 #   core_nats        core NATS (no JetStream): B gets what A publishes
 #
 # BUILD_DIR holds fanhubd (`make` builds it). When fanhubd was built
@@ -59,6 +62,7 @@ TESTS="
 cross_node 40
 failover_resume 20
 nats_restart 30
+restart_burst 60
 core_nats 15
 "
 
