@@ -41,6 +41,9 @@
  *    published with a Nats-Msg-Id and sent again until the stream
  *    acknowledges it, so an outage loses nothing and duplicates nothing
  *    as long as the buffer holds.
+ *  - A message NATS refuses outright (bigger than the server's
+ *    max_payload, 1 MiB by default; refused by the stream's limits) is
+ *    dropped and reported the same way as one the buffer had no room for.
  *  - When the buffer is full, broadcasts are dropped and counted; once
  *    NATS is back a marker goes through the stream in their place, and
  *    every node tells the topic's subscribers (a "lagged" notice; a
@@ -83,8 +86,8 @@ HUB_EXTERN int hub_nats_options_set_url(hub_nats_options *o, const char *url);
  * 0, HUB_EINVAL (not a valid stream name) or HUB_ENOMEM. */
 HUB_EXTERN int hub_nats_options_set_jetstream(hub_nats_options *o,
                                               const char *stream);
-/* The subject prefix: one or more NATS subject tokens ("fanhub" by
- * default). Returns 0, HUB_EINVAL or HUB_ENOMEM. */
+/* The subject prefix: one or more NATS subject tokens, at most 255
+ * bytes ("fanhub" by default). Returns 0, HUB_EINVAL or HUB_ENOMEM. */
 HUB_EXTERN int hub_nats_options_set_subject_prefix(hub_nats_options *o,
                                                    const char *prefix);
 /* The local buffer for broadcasts not yet published: at most max_msgs

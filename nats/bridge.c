@@ -25,6 +25,7 @@
 #define HDR_LOST "Fanhub-Lost"
 #define ACK_WAIT_MS 2000
 #define STREAM_MAX_AGE_NS (24LL * 3600 * 1000000000)
+#define PREFIX_MAX 255 /* so "<prefix>.>" fits the buffers below */
 
 struct hub_nats_options {
   char *url, *stream, *prefix;
@@ -135,7 +136,8 @@ int hub_nats_options_set_jetstream(hub_nats_options *o, const char *stream) {
 
 int hub_nats_options_set_subject_prefix(hub_nats_options *o,
                                         const char *prefix) {
-  if (!o || !prefix || !wire_subject_ok(prefix, strlen(prefix)))
+  if (!o || !prefix || strlen(prefix) > PREFIX_MAX ||
+      !wire_subject_ok(prefix, strlen(prefix)))
     return HUB_EINVAL;
   return set_str(&o->prefix, prefix);
 }
@@ -285,6 +287,13 @@ static bool give_up(struct hub_nats *n) {
   return n->stopping && now_ms() >= n->drain_deadline_ms;
 }
 
+/* A publish NATS will never take (bigger than the server's max_payload,
+ * say): dropped and reported, instead of holding up everything after it. */
+static bool never(natsStatus s) {
+  return s == NATS_MAX_PAYLOAD || s == NATS_INVALID_SUBJECT ||
+         s == NATS_INVALID_ARG;
+}
+
 /* Core NATS: at most once, whatever the connection takes. */
 static bool send_core(struct hub_nats *n) {
   for (unsigned i = 0; i < n->nwin; i++) {
@@ -297,6 +306,10 @@ static bool send_core(struct hub_nats *n) {
       atomic_fetch_add(&n->st.resent, 1);
     natsStatus s = natsConnection_PublishMsg(n->nc, m);
     natsMsg_Destroy(m);
+    if (never(s)) {
+      n->state[i] = W_REFUSED;
+      continue;
+    }
     if (s != NATS_OK)
       return false;
     n->state[i] = W_ACKED;
@@ -319,6 +332,10 @@ static bool send_js(struct hub_nats *n) {
     atomic_store(&n->state[i], W_SENT);
     natsStatus s = js_PublishMsgAsync(n->js, &m, NULL);
     natsMsg_Destroy(m); /* a no-op when the library took it */
+    if (never(s)) {
+      atomic_store(&n->state[i], W_REFUSED);
+      continue;
+    }
     if (s != NATS_OK) {
       atomic_store(&n->state[i], W_TODO);
       all = false;

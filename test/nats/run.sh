@@ -17,6 +17,8 @@
 #   restart_burst    JetStream: nats-server killed for 0.3 s in the middle
 #                    of 4 x 600 POSTs to A: B gets every one once, each
 #                    poster's in order (resends deduplicated by the stream)
+#   oversize         JetStream: a broadcast over NATS's max_payload is
+#                    dropped and reported ("lagged"), the next one flows
 #   core_nats        core NATS (no JetStream): B gets what A publishes
 #
 # BUILD_DIR holds fanhubd (`make` builds it). When fanhubd was built
@@ -63,6 +65,7 @@ cross_node 40
 failover_resume 20
 nats_restart 30
 restart_burst 60
+oversize 15
 core_nats 15
 "
 
