@@ -82,7 +82,7 @@ struct shard {
 
   /* Written by other threads. */
   alignas(HUB_CACHELINE) struct cmd_stack cmds;
-  _Atomic int wake_pending;
+  _Atomic unsigned wake; /* WAKE_* bits, see shard_wake() */
   _Atomic uint64_t overflows;
   _Atomic int64_t stop_deadline_ms; /* set once by hub_stop(); 0 = running */
 
@@ -103,6 +103,8 @@ struct shard {
   int64_t deadline_ms;
   int64_t armed_ms;      /* what tfd is set to, -1: off */
   int64_t next_sweep_ms; /* 0: no history ages, no sweeps */
+  int64_t last_woken_ms; /* when a producer last queued work (threads) */
+  bool nap_ok;           /* epoll_pwait2() works here (threads) */
   struct shard_stats st;
 
   alignas(HUB_CACHELINE) struct shard_stats_pub pub;
@@ -114,7 +116,20 @@ int shard_init(struct shard *s, struct hub *hub, unsigned idx,
 /* On a thread that is not (or no longer) running the shard: handles what
  * is left in its queues, closes every client and frees everything. */
 void shard_destroy(struct shard *s);
-/* Wakes the shard; calls coalesce into one eventfd write per drain. */
+/* The shard's wait state, one word producers and the shard both change
+ * with read-modify-writes (so every pair of them is ordered):
+ * WAKE_PENDING: work was queued since the shard last looked;
+ * WAKE_ASLEEP:  the shard waits in epoll_wait and only the eventfd, a
+ *               socket or its timer wakes it (host-loop mode: the host is
+ *               outside hub_shard_run());
+ * WAKE_NAPPING: the shard waits at most SHARD_NAP_US and then looks, so
+ *               nobody needs to wake it.
+ * Neither mode bit: the shard is running and looks again before waiting. */
+enum { WAKE_PENDING = 1, WAKE_ASLEEP = 2, WAKE_NAPPING = 4 };
+
+/* Tells the shard that work was queued for it (a message in its ring, a
+ * command, the stop request), after that work is visible. Writes the
+ * eventfd only when the shard is asleep, once per sleep. */
 void shard_wake(struct shard *s);
 void shard_push_cmd(struct shard *s, struct cmd *c);
 /* One loop iteration; see hub_shard_run(). */

@@ -70,6 +70,7 @@ void test_sleep_ms(int ms);
   X(test_shard_queue_overflow)                                                \
   X(test_shard_queue_overflow_lagged)                                         \
   X(test_concurrent_broadcast_churn)                                          \
+  X(test_wake_race)                                                           \
   X(test_failmalloc)                                                          \
   X(test_ws_accept_key)                                                       \
   X(test_frame_encoding)                                                      \
