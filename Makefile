@@ -160,8 +160,11 @@ $(BUILD)/libuv_host: $(BUILD)/examples/libuv_host.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -luv $(LIBS_PRIVATE)
 -include $(HOST_EXAMPLES:$(BUILD)/%=$(BUILD)/examples/%.d)
 
-# Unit tests link the library's objects so they can reach internals too.
-$(UNIT_BIN): $(UNIT_OBJ) $(LIB_OBJ) $(BUILD)/examples/auth_jwt.o
+# Unit tests link the library's objects so they can reach internals too,
+# and libfanhub-nats's outbox (which needs no libnats).
+$(BUILD)/test/unit/test_outbox.o: CFLAGS_ALL += -Inats
+$(UNIT_BIN): $(UNIT_OBJ) $(LIB_OBJ) $(BUILD)/examples/auth_jwt.o \
+             $(BUILD)/nats/outbox.o
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_PRIVATE)
 
 unit: $(UNIT_BIN)

@@ -90,6 +90,8 @@ void test_sleep_ms(int ms);
   X(test_relay_takes_broadcasts)                                              \
   X(test_deliver_engine_seq)                                                  \
   X(test_report_loss)                                                         \
+  X(test_outbox_bounds_and_order)                                             \
+  X(test_outbox_many_lost_topics)                                             \
   X(test_resume_property)                                                     \
   X(test_history_sweep)                                                       \
   X(test_wildcard_subscribe)                                                  \
