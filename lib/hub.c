@@ -568,7 +568,9 @@ static int64_t publish(struct hub *hub, struct msg *m, int64_t ext) {
    * shard tells its subscribers (commands are not bounded). */
   for (uint64_t l = lost; l; l &= l - 1) {
     struct shard *sh = &hub->shards[__builtin_ctzll(l)];
-    struct cmd *c = hub__cmd_new(hub, CMD_LOST, 0, tlen);
+    struct cmd *c = NULL;
+    if (atomic_fetch_add(&sh->lost_cmds, 1) < SHARD_LOST_CMDS)
+      c = hub__cmd_new(hub, CMD_LOST, 0, tlen);
     if (c) {
       memcpy(c->topic, topic, tlen);
       c->topic[tlen] = '\0';
@@ -576,8 +578,17 @@ static int64_t publish(struct hub *hub, struct msg *m, int64_t ext) {
       c->serial = (uint64_t)seq;
       c->lost = 1;
       shard_push_cmd(sh, c);
-      pushed |= UINT64_C(1) << sh->idx;
+    } else {
+      /* Too many already (or no memory): no topic is kept for this one,
+       * so the shard will tell all of its subscribers. */
+      atomic_fetch_sub(&sh->lost_cmds, 1);
+      int64_t cur = atomic_load(&sh->lost_upto);
+      while (seq > cur && !atomic_compare_exchange_weak(&sh->lost_upto, &cur,
+                                                        seq))
+        ;
+      atomic_fetch_add(&sh->lost_more, 1);
     }
+    pushed |= UINT64_C(1) << sh->idx;
   }
 
   /* Wake-ups outside the lock: an eventfd write is a syscall. */
@@ -690,6 +701,7 @@ int hub_report_loss(hub_t *hub, const char *topic, uint64_t count,
     c->hash = hash;
     c->serial = (uint64_t)seq;
     c->lost = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
+    atomic_fetch_add(&sh->lost_cmds, 1);
     shard_push_cmd(sh, c);
     shard_wake(sh);
   }

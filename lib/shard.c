@@ -334,20 +334,31 @@ static void lost_to_pattern(void *val, void *ud) { lost_to(ud, val); }
  * reached the hub (hub_report_loss; no topic: any): its subscribers here
  * are told (a "lagged" notice), so they can fetch it from history with
  * "since" or learn there that it is gone. */
-static void note_lost(struct shard *s, struct cmd *cmd) {
-  struct lost l = {s, (int64_t)cmd->serial, cmd->lost};
-  if (!cmd->len) {
+static void note_lost(struct shard *s, int64_t seq, uint32_t count,
+                      const char *topic, size_t len, uint64_t hash) {
+  struct lost l = {s, seq, count};
+  if (!len) {
     struct hnode *n, *tmp;
     HTABLE_FOREACH(&s->reg.topics, n, tmp) {
       lost_to(&l, container_of(n, struct ltopic, node));
     }
     return;
   }
-  struct ltopic *t = registry_find(&s->reg, cmd->topic, cmd->len, cmd->hash);
+  struct ltopic *t = registry_find(&s->reg, topic, len, hash);
   if (t)
     lost_to(&l, t);
   if (s->reg.patterns.count)
-    ptrie_match(&s->reg.patterns, cmd->topic, cmd->len, lost_to_pattern, &l);
+    ptrie_match(&s->reg.patterns, topic, len, lost_to_pattern, &l);
+}
+
+/* Lost messages past SHARD_LOST_CMDS: their topics were not kept. */
+static void note_lost_more(struct shard *s) {
+  if (!atomic_load_explicit(&s->lost_upto, memory_order_relaxed))
+    return;
+  int64_t upto = atomic_exchange(&s->lost_upto, 0);
+  uint32_t n = atomic_exchange(&s->lost_more, 0);
+  deliver_upto(s, upto);
+  note_lost(s, upto, n ? n : 1, NULL, 0, 0);
 }
 
 static void run_cmd(struct shard *s, struct cmd *cmd) {
@@ -397,8 +408,10 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
     auth_answer(s, cmd);
     break;
   case CMD_LOST:
+    atomic_fetch_sub(&s->lost_cmds, 1);
     deliver_upto(s, (int64_t)cmd->serial); /* told after what came before */
-    note_lost(s, cmd);
+    note_lost(s, (int64_t)cmd->serial, cmd->lost, cmd->topic, cmd->len,
+              cmd->hash);
     break;
   case CMD_SEND: {
     deliver_upto(s, cmd->msg->seq);
@@ -670,6 +683,7 @@ static void process(struct shard *s) {
       if (m)
         deliver(s, m);
     }
+    note_lost_more(s);
     flush_dirty(s);
     reap(s);
     if (i < SHARD_BATCH)

@@ -84,6 +84,12 @@ struct shard {
   alignas(HUB_CACHELINE) struct cmd_stack cmds;
   _Atomic unsigned wake; /* WAKE_* bits, see shard_wake() */
   _Atomic uint64_t overflows;
+  /* Messages the ring had no room for: CMD_LOST commands not yet run, and
+   * past SHARD_LOST_CMDS of them (a shard stuck for long), the newest
+   * such seq and their count, for a notice to every subscriber. */
+  _Atomic uint32_t lost_cmds;
+  _Atomic int64_t lost_upto;
+  _Atomic uint32_t lost_more;
   _Atomic int64_t stop_deadline_ms; /* set once by hub_stop(); 0 = running */
 
   /* The shard thread's own. */
@@ -126,6 +132,10 @@ void shard_destroy(struct shard *s);
  *               nobody needs to wake it.
  * Neither mode bit: the shard is running and looks again before waiting. */
 enum { WAKE_PENDING = 1, WAKE_ASLEEP = 2, WAKE_NAPPING = 4 };
+
+/* CMD_LOST commands a shard may have outstanding: what a stuck shard
+ * costs in memory stays bounded. */
+#define SHARD_LOST_CMDS 1024
 
 /* Tells the shard that work was queued for it (a message in its ring, a
  * command, the stop request), after that work is visible. Writes the

@@ -69,6 +69,7 @@ void test_sleep_ms(int ms);
   X(test_transport_error_closes)                                              \
   X(test_shard_queue_overflow)                                                \
   X(test_shard_queue_overflow_lagged)                                         \
+  X(test_shard_queue_overflow_bounded)                                        \
   X(test_concurrent_broadcast_churn)                                          \
   X(test_wake_race)                                                           \
   X(test_failmalloc)                                                          \
