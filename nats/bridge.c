@@ -34,7 +34,7 @@ struct hub_nats_options {
 };
 
 /* Where a window's publish stands. */
-enum { W_TODO, W_SENT, W_ACKED, W_REFUSED };
+enum { W_UNSENT, W_SENT, W_ACKED, W_REFUSED };
 
 struct hub_nats {
   hub_t *hub;
@@ -222,7 +222,7 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
                     * big, limits): sending again will not help. Anything
                     * else (no responders, timeouts) is worth a retry. */
                    : pae && pae->ErrCode ? W_REFUSED
-                                         : W_TODO;
+                                         : W_UNSENT;
       atomic_store(&n->state[v - n->win_first], to);
     }
     pthread_mutex_unlock(&n->win_lock);
@@ -297,7 +297,7 @@ static bool never(natsStatus s) {
 /* Core NATS: at most once, whatever the connection takes. */
 static bool send_core(struct hub_nats *n) {
   for (unsigned i = 0; i < n->nwin; i++) {
-    if (n->state[i] != W_TODO)
+    if (n->state[i] != W_UNSENT)
       continue;
     natsMsg *m = make_msg(n, n->win[i]);
     if (!m)
@@ -322,7 +322,7 @@ static bool send_core(struct hub_nats *n) {
 static bool send_js(struct hub_nats *n) {
   bool all = true;
   for (unsigned i = 0; i < n->nwin; i++) {
-    if (n->state[i] != W_TODO)
+    if (n->state[i] != W_UNSENT)
       continue;
     natsMsg *m = make_msg(n, n->win[i]);
     if (!m)
@@ -337,7 +337,7 @@ static bool send_js(struct hub_nats *n) {
       continue;
     }
     if (s != NATS_OK) {
-      atomic_store(&n->state[i], W_TODO);
+      atomic_store(&n->state[i], W_UNSENT);
       all = false;
       break; /* the rest after it, in order, next time */
     }
@@ -354,8 +354,8 @@ static bool send_js(struct hub_nats *n) {
   }
   for (unsigned i = 0; i < n->nwin; i++) {
     uint8_t expect = W_SENT;
-    atomic_compare_exchange_strong(&n->state[i], &expect, W_TODO);
-    if (atomic_load(&n->state[i]) == W_TODO)
+    atomic_compare_exchange_strong(&n->state[i], &expect, W_UNSENT);
+    if (atomic_load(&n->state[i]) == W_UNSENT)
       all = false;
   }
   return all;
@@ -392,7 +392,7 @@ static void *publisher_main(void *arg) {
     pthread_mutex_unlock(&n->ob.lock);
     for (unsigned i = 0; i < k; i++) {
       n->win[i]->id = ++n->next_id;
-      atomic_store(&n->state[i], W_TODO);
+      atomic_store(&n->state[i], W_UNSENT);
     }
     n->nwin = k;
     pthread_mutex_lock(&n->win_lock);
