@@ -39,7 +39,6 @@ done
 export HOSTS_BUILD
 export no_proxy='*' NO_PROXY='*'
 export PYTHONDONTWRITEBYTECODE=1
-PY=/usr/bin/python3
 
 # name, seconds allowed
 TESTS="
@@ -49,37 +48,5 @@ pg_notify 60
 libuv_host 20
 "
 
-logs=$(mktemp -d /tmp/fanhub-hosts.XXXXXX)
-passed=0
-failed=0
-timings=
-since() {
-  local us=$(( ${EPOCHREALTIME/./} - $1 ))
-  printf '%d.%d' $((us / 1000000)) $((us % 1000000 / 100000))
-}
-t_all=${EPOCHREALTIME/./}
-while read -r name limit; do
-  [ -n "$name" ] || continue
-  if [ $# -gt 0 ]; then
-    case " $* " in *" $name "*) ;; *) continue ;; esac
-  fi
-  t0=${EPOCHREALTIME/./}
-  # SIGTERM first (the PostgreSQL test stops its cluster on it), KILL 5 s
-  # later.
-  timeout -k 5 "$limit" "$PY" "$here/$name.py" </dev/null >"$logs/$name.log" 2>&1
-  rc=$?
-  timings="$timings $name $(since "$t0")s,"
-  if [ "$rc" -eq 0 ]; then
-    echo "ok $name"
-    grep '^note: ' "$logs/$name.log" | sed 's/^/    /'
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    [ "$rc" -eq 124 ] && echo "    (timed out after ${limit}s)"
-    tail -n 25 "$logs/$name.log" | sed 's/^/    /'
-    failed=$((failed + 1))
-  fi
-done <<<"$TESTS"
-echo "timings:${timings%,}; total $(since "$t_all")s; logs in $logs"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+. "$here/../lib/run_py_tests.sh"
+run_py_tests "$here" hosts "$TESTS" "$@"

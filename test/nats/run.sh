@@ -57,7 +57,6 @@ fi
 export FANHUBD NATS_SERVER
 export no_proxy='*' NO_PROXY='*'
 export PYTHONDONTWRITEBYTECODE=1
-PY=/usr/bin/python3
 
 # name, seconds allowed
 TESTS="
@@ -69,37 +68,5 @@ oversize 15
 core_nats 15
 "
 
-logs=$(mktemp -d /tmp/fanhub-nats.XXXXXX)
-passed=0
-failed=0
-timings=
-since() {
-  local us=$(( ${EPOCHREALTIME/./} - $1 ))
-  printf '%d.%d' $((us / 1000000)) $((us % 1000000 / 100000))
-}
-t_all=${EPOCHREALTIME/./}
-while read -r name limit; do
-  [ -n "$name" ] || continue
-  if [ $# -gt 0 ]; then
-    case " $* " in *" $name "*) ;; *) continue ;; esac
-  fi
-  t0=${EPOCHREALTIME/./}
-  # SIGTERM first (the test stops its nats-server and nodes on it), KILL
-  # 5 s later (they die with it: PR_SET_PDEATHSIG).
-  timeout -k 5 "$limit" "$PY" "$here/$name.py" </dev/null >"$logs/$name.log" 2>&1
-  rc=$?
-  timings="$timings $name $(since "$t0")s,"
-  if [ "$rc" -eq 0 ]; then
-    echo "ok $name"
-    grep '^note: ' "$logs/$name.log" | sed 's/^/    /'
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    [ "$rc" -eq 124 ] && echo "    (timed out after ${limit}s)"
-    tail -n 25 "$logs/$name.log" | sed 's/^/    /'
-    failed=$((failed + 1))
-  fi
-done <<<"$TESTS"
-echo "timings:${timings%,}; total $(since "$t_all")s; logs in $logs"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+. "$here/../lib/run_py_tests.sh"
+run_py_tests "$here" nats "$TESTS" "$@"
