@@ -66,21 +66,33 @@ static int ws_on_t(hub_t *hub) {
   return fd;
 }
 
+/* A started host-loop hub with one shard and a 16-slot queue (its shard
+ * is stuck whenever the test does not call run_shards()), and in *fd a
+ * WebSocket client subscribed to "t". NULL on failure. */
+static hub_t *stuck_hub_ws(int *fd) {
+  hub_options *o;
+  hub_t *hub = NULL;
+  if (hub_options_new(&o))
+    return NULL;
+  hub_options_set_shards(o, 1);
+  hub_options_set_threads(o, 0);
+  hub_options_set_shard_queue_size(o, 16);
+  int rv = hub_new(&hub, o);
+  hub_options_free(o);
+  if (rv || hub_start(hub) || (*fd = ws_on_t(hub)) < 0) {
+    hub_free(hub);
+    return NULL;
+  }
+  return hub;
+}
+
 void test_shard_queue_overflow_lagged(void) {
   /* The same overflow with a WebSocket client: it is told what it lost
    * ("lagged" with the count and range) and gets it back from history
    * with "since". */
-  hub_options *o;
-  hub_options_new(&o);
-  hub_options_set_shards(o, 1);
-  hub_options_set_threads(o, 0);
-  hub_options_set_shard_queue_size(o, 16);
-  hub_t *hub;
-  CHECK(hub_new(&hub, o) == 0);
-  hub_options_free(o);
-  CHECK(hub_start(hub) == 0);
-  int fd = ws_on_t(hub);
-  CHECK(fd >= 0);
+  int fd;
+  hub_t *hub = stuck_hub_ws(&fd);
+  CHECK(hub);
   char buf[4096];
   int64_t first = 0, last = 0;
   for (int i = 0; i < 40; i++) {
@@ -104,17 +116,9 @@ void test_shard_queue_overflow_bounded(void) {
    * broadcast) with a 16-slot queue: past SHARD_LOST_CMDS lost messages
    * the hub stops keeping one command per loss, and the subscriber still
    * hears of every one: "dropped" counts them all, up to the last. */
-  hub_options *o;
-  hub_options_new(&o);
-  hub_options_set_shards(o, 1);
-  hub_options_set_threads(o, 0);
-  hub_options_set_shard_queue_size(o, 16);
-  hub_t *hub;
-  CHECK(hub_new(&hub, o) == 0);
-  hub_options_free(o);
-  CHECK(hub_start(hub) == 0);
-  int fd = ws_on_t(hub);
-  CHECK(fd >= 0);
+  int fd;
+  hub_t *hub = stuck_hub_ws(&fd);
+  CHECK(hub);
   char buf[4096];
   enum { N = 16 + SHARD_LOST_CMDS + 500 };
   int64_t first = 0, last = 0;
