@@ -195,6 +195,15 @@ static int check_topic(const hub_t *hub, const char *topic, size_t *len) {
   return 0;
 }
 
+/* A topic a message can be sent to: check_topic() and no pattern
+ * ("*" and ">" tokens are for subscribing). */
+static int check_msg_topic(const hub_t *hub, const char *topic, size_t *len) {
+  int rv = check_topic(hub, topic, len);
+  if (!rv && pattern_is_wild(topic, *len))
+    rv = HUB_ETOPIC;
+  return rv;
+}
+
 struct cmd *hub__cmd_new(struct hub *hub, enum cmd_type type,
                          hub_client_id id, size_t topic_len) {
   struct cmd *c = mem_malloc(&hub->opt.mem, sizeof(*c) + topic_len + 1);
@@ -447,11 +456,9 @@ int hub_send_to(hub_t *hub, hub_client_id id, const char *topic,
   if (!hub || id == 0 || (!data && len) ||
       (flags & ~(HUB_MSG_JSON | HUB_MSG_BINARY)))
     return HUB_EINVAL;
-  int rv = check_topic(hub, topic, &tlen);
+  int rv = check_msg_topic(hub, topic, &tlen);
   if (rv)
     return rv;
-  if (pattern_is_wild(topic, tlen))
-    return HUB_ETOPIC;
   if (!accepting(hub))
     return HUB_ESTATE;
   struct cmd *c = hub__cmd_new(hub, CMD_SEND, id, 0);
@@ -608,11 +615,9 @@ int64_t hub_broadcast(hub_t *hub, const char *topic, const void *data,
   size_t tlen;
   if (!hub || (!data && len) || (flags & ~(HUB_MSG_JSON | HUB_MSG_BINARY)))
     return HUB_EINVAL;
-  int rv = check_topic(hub, topic, &tlen);
+  int rv = check_msg_topic(hub, topic, &tlen);
   if (rv)
     return rv;
-  if (pattern_is_wild(topic, tlen))
-    return HUB_ETOPIC; /* patterns are for subscribing */
   if (state(hub) != HUB_RUNNING)
     return HUB_ESTATE;
   int64_t seq = hub->relay ? hub->relay(hub, topic, tlen, data, len, flags,
@@ -661,11 +666,9 @@ int64_t hub_deliver(hub_t *hub, const char *topic, const void *data,
   if (!hub || (!data && len) || seq <= 0 ||
       (flags & ~(HUB_MSG_JSON | HUB_MSG_BINARY)))
     return HUB_EINVAL;
-  int rv = check_topic(hub, topic, &tlen);
+  int rv = check_msg_topic(hub, topic, &tlen);
   if (rv)
     return rv;
-  if (pattern_is_wild(topic, tlen))
-    return HUB_ETOPIC;
   if (state(hub) != HUB_RUNNING)
     return HUB_ESTATE;
   struct msg *m = hub__msg(hub, topic, tlen, data, len, flags);
@@ -678,11 +681,9 @@ int hub_report_loss(hub_t *hub, const char *topic, uint64_t count,
   if (!hub || !count || seq <= 0)
     return HUB_EINVAL;
   if (topic) {
-    int rv = check_topic(hub, topic, &tlen);
+    int rv = check_msg_topic(hub, topic, &tlen);
     if (rv)
       return rv;
-    if (pattern_is_wild(topic, tlen))
-      return HUB_ETOPIC;
   }
   if (!accepting(hub))
     return HUB_ESTATE;
