@@ -294,16 +294,22 @@ static bool never(natsStatus s) {
          s == NATS_INVALID_ARG;
 }
 
+/* The message for one send of `it`, counting a second one as a resend. */
+static natsMsg *make_send(struct hub_nats *n, struct ob_item *it) {
+  natsMsg *m = make_msg(n, it);
+  if (m && it->sends++)
+    atomic_fetch_add(&n->st.resent, 1);
+  return m;
+}
+
 /* Core NATS: at most once, whatever the connection takes. */
 static bool send_core(struct hub_nats *n) {
   for (unsigned i = 0; i < n->nwin; i++) {
     if (n->state[i] != W_UNSENT)
       continue;
-    natsMsg *m = make_msg(n, n->win[i]);
+    natsMsg *m = make_send(n, n->win[i]);
     if (!m)
       return false;
-    if (n->win[i]->sends++)
-      atomic_fetch_add(&n->st.resent, 1);
     natsStatus s = natsConnection_PublishMsg(n->nc, m);
     natsMsg_Destroy(m);
     if (never(s)) {
@@ -324,11 +330,9 @@ static bool send_js(struct hub_nats *n) {
   for (unsigned i = 0; i < n->nwin; i++) {
     if (n->state[i] != W_UNSENT)
       continue;
-    natsMsg *m = make_msg(n, n->win[i]);
+    natsMsg *m = make_send(n, n->win[i]);
     if (!m)
       return false;
-    if (n->win[i]->sends++)
-      atomic_fetch_add(&n->st.resent, 1);
     atomic_store(&n->state[i], W_SENT);
     natsStatus s = js_PublishMsgAsync(n->js, &m, NULL);
     natsMsg_Destroy(m); /* a no-op when the library took it */
