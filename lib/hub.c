@@ -572,7 +572,8 @@ static int64_t publish(struct hub *hub, struct msg *m, int64_t ext) {
   }
   pthread_mutex_unlock(&st->lock);
   /* A full shard queue loses the message there, never silently: the
-   * shard tells its subscribers (commands are not bounded). */
+   * shard tells its subscribers, through a command for each loss up to
+   * SHARD_LOST_CMDS outstanding, past them through lost_upto. */
   for (uint64_t l = lost; l; l &= l - 1) {
     struct shard *sh = &hub->shards[__builtin_ctzll(l)];
     struct cmd *c = NULL;
