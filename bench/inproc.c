@@ -147,12 +147,13 @@ static int run(unsigned shards, unsigned nsubs, int mode, bool burst,
          "\"calls\":%u,\"size\":%u,\"calls_per_s\":%.0f,"
          "\"call_us\":{\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f},"
          "\"failures\":%d,\"queue_overflows\":%llu,\"drops\":%llu,"
-         "\"caller_involuntary_switches\":%ld}\n",
+         "\"caller_involuntary_switches\":%ld,\"caller_page_faults\":%ld}\n",
          shards, nsubs, case_name[mode], burst ? "burst" : "1000/s", calls,
          size, calls / elapsed, pct(t, calls, 0.5), pct(t, calls, 0.99),
          pct(t, calls, 0.999), (double)t[calls - 1] / 1e3, failures,
          (unsigned long long)st.queue_overflows,
-         (unsigned long long)st.drops, ru1.ru_nivcsw - ru0.ru_nivcsw);
+         (unsigned long long)st.drops, ru1.ru_nivcsw - ru0.ru_nivcsw,
+         ru1.ru_minflt - ru0.ru_minflt);
   fflush(stdout);
   pthread_mutex_lock(&block_lock);
   release_blocked = true;

@@ -40,7 +40,7 @@
 
 #define RBUF (256 * 1024)
 #define CARRY_MAX (64 * 1024)
-#define MAX_PHASES 16
+#define MAX_PHASES 32
 #define MAX_PIDS 16
 #define CONNECTING_MAX 512 /* handshakes in progress at once */
 
@@ -64,6 +64,7 @@ struct conn {
 struct phase {
   unsigned size, window, msgs;
   double secs;
+  int stalled; /* never-readers connected during it: 1, 0, -1 = all phases */
 };
 
 /* ---- options ---- */
@@ -86,6 +87,7 @@ static double connect_timeout = 60, drain_timeout = 10, probe_timeout = 30;
 static int epfd;
 static struct conn *subs;
 static unsigned nconns;      /* nsubs + nstalled */
+static bool stalled_open;    /* the never-readers are connected */
 static unsigned connected;   /* got their response head */
 static unsigned connecting;  /* in C_CONNECTING / C_HEAD */
 static unsigned next_to_open;
@@ -162,6 +164,7 @@ struct proc_snap {
   uint64_t syscw;
   uint64_t rss_kb;
   uint64_t sends; /* write/writev/sendmsg/sendto syscalls, via perf */
+  uint64_t minflt; /* minor page faults: fresh heap pages touched */
 };
 
 static bool read_file(const char *path, char *buf, size_t cap) {
@@ -214,10 +217,13 @@ static int tracepoint_id(const char *name) {
 }
 
 static void perf_open(void) {
-  int ids[5];
+  int ids[5], found = 0;
   for (int k = 0; k < 5; k++)
-    ids[k] = tracepoint_id(send_calls[k]);
-  perf_ok = npids > 0;
+    found += (ids[k] = tracepoint_id(send_calls[k])) >= 0;
+  /* No tracepoint (tracefs not mounted): no figure rather than a zero. */
+  perf_ok = npids > 0 && found > 0;
+  if (npids && !found)
+    errno = ENOENT;
   for (int i = 0; i < npids && perf_ok; i++) {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/task", (int)pids[i]);
@@ -269,12 +275,15 @@ static void snap(struct proc_snap *s) {
   for (int i = 0; i < npids; i++) {
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pids[i]);
     if (read_file(path, buf, sizeof(buf))) {
-      /* Fields after the ")" that ends comm: state is 3rd, utime 14th. */
+      /* Fields after the ")" that ends comm: state is 3rd, minflt 10th,
+       * utime 14th. */
       char *p = strrchr(buf, ')');
-      unsigned long ut = 0, st = 0;
-      if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-                             "%lu %lu", &ut, &st) == 2)
+      unsigned long ut = 0, st = 0, mf = 0;
+      if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %lu %*u %*u %*u "
+                             "%lu %lu", &mf, &ut, &st) == 3) {
         s->cpu_s += (double)(ut + st) / (double)tck;
+        s->minflt += mf;
+      }
     }
     snprintf(path, sizeof(path), "/proc/%d/io", (int)pids[i]);
     if (read_file(path, buf, sizeof(buf)))
@@ -842,12 +851,49 @@ static void poll_once(int timeout_ms) {
   }
 }
 
-static void open_more(void) {
-  while (next_to_open < nconns && connecting < CONNECTING_MAX)
+static void open_more(unsigned upto) {
+  while (next_to_open < upto && connecting < CONNECTING_MAX)
     sub_open(next_to_open++);
 }
 
 static double secs_since(uint64_t t0) { return (double)(now_ns() - t0) / 1e9; }
+
+static bool phase_stalls(const struct phase *ph) {
+  return nstalled && ph->stalled != 0;
+}
+
+/* Connects the never-readers (they get their response head and are then
+ * left alone), or closes them: phases with and without them alternate on
+ * one server and one set of healthy connections, so the isolation ratio
+ * is not at the mercy of what differs between two server starts. */
+static void set_stalled(bool on) {
+  if (on == stalled_open)
+    return;
+  stalled_open = on;
+  if (!on) {
+    for (unsigned i = nsubs; i < nconns; i++)
+      if (subs[i].state == C_STREAM) {
+        hard_close(subs[i].fd);
+        subs[i].fd = -1;
+        subs[i].state = C_DEAD;
+        connected--;
+      }
+    return;
+  }
+  uint64_t t0 = now_ns();
+  next_to_open = nsubs;
+  while (connected < nconns) {
+    open_more(nconns);
+    poll_once(10);
+    if (dead_count)
+      die("%s", "a never-reading subscriber failed to connect");
+    if (secs_since(t0) > connect_timeout)
+      die("%s", "timed out connecting never-reading subscribers");
+  }
+  /* let the server finish its side of the subscription */
+  for (uint64_t q = now_ns(); secs_since(q) < 0.2;)
+    poll_once(10);
+}
 
 /* This process's CPU seconds: is the load generator itself the limit? */
 static double self_cpu_s(void) {
@@ -915,8 +961,10 @@ static void usage(void) {
       "  --subs N             healthy subscribers (default 100)\n"
       "  --stalled K          extra subscribers that never read (default 0)\n"
       "  --pids P1,P2         server processes to account (CPU, RSS, writes)\n"
-      "  --phase S:W:M:T      payload bytes, window, max messages, max "
-      "seconds\n"
+      "  --phase S:W:M:T[:K]  payload bytes, window, max messages, max "
+      "seconds;\n"
+      "                       K 0 or 1: the never-readers are connected during\n"
+      "                       this phase or not (default: during all phases)\n"
       "                       (repeatable; default 64:32:2000:2)\n"
       "  --label TEXT         copied into each JSON line\n"
       "  --metrics PATH       GET it after each phase, copy fanhub_* counters\n"
@@ -996,9 +1044,12 @@ int main(int argc, char **argv) {
       break;
     case 'f': {
       struct phase *ph = &phases[nphases];
-      if (nphases == MAX_PHASES ||
-          sscanf(optarg, "%u:%u:%u:%lf", &ph->size, &ph->window, &ph->msgs,
-                 &ph->secs) != 4 ||
+      ph->stalled = -1;
+      int nf = nphases == MAX_PHASES
+                   ? 0
+                   : sscanf(optarg, "%u:%u:%u:%lf:%d", &ph->size, &ph->window,
+                            &ph->msgs, &ph->secs, &ph->stalled);
+      if (nf < 4 || ph->stalled < -1 || ph->stalled > 1 ||
           ph->window < 1 || ph->window > MAX_PUB || ph->msgs < 1 || ph->size < 48 ||
           ph->size > 60000)
         usage();
@@ -1016,7 +1067,7 @@ int main(int argc, char **argv) {
   if (!port || !nsubs)
     usage();
   if (!nphases)
-    phases[nphases++] = (struct phase){64, 32, 2000, 2};
+    phases[nphases++] = (struct phase){64, 32, 2000, 2, -1};
   signal(SIGPIPE, SIG_IGN);
   srand((unsigned)getpid());
   nconns = nsubs + nstalled;
@@ -1049,8 +1100,10 @@ int main(int argc, char **argv) {
       npubs = (int)phases[i].window;
   for (int i = 0; i < npubs; i++)
     pub_connect(i);
-  while (connected + dead_count < nconns) {
-    open_more();
+  stalled_open = phase_stalls(&phases[0]);
+  unsigned first = stalled_open ? nconns : nsubs;
+  while (connected + dead_count < first) {
+    open_more(first);
     poll_once(10);
     if (dead_count)
       die("%s", "a subscriber failed to connect");
@@ -1058,7 +1111,7 @@ int main(int argc, char **argv) {
       die("%s", "timed out connecting subscribers");
   }
   double connect_s = secs_since(t0);
-  fprintf(stderr, "loadgen: %u subscribers connected in %.2fs\n", nconns,
+  fprintf(stderr, "loadgen: %u subscribers connected in %.2fs\n", first,
           connect_s);
 
   /* 2. probes until every healthy subscriber has one: only then is each
@@ -1092,6 +1145,7 @@ int main(int argc, char **argv) {
   uint64_t seq_base = 0;
   for (int pi = 0; pi < nphases; pi++) {
     struct phase *ph = &phases[pi];
+    set_stalled(phase_stalls(ph));
     memset(&lat, 0, sizeof(lat));
     memset(&ack, 0, sizeof(ack));
     double inflight_sum = 0; /* in flight, weighted by time */
@@ -1168,7 +1222,8 @@ int main(int argc, char **argv) {
            ",\"duration_s\":%.4f,\"deliveries_per_s\":%.0f,\"msgs_per_s\":%.1f,"
            "\"lat_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
            "\"max\":%.1f},",
-           label, kind == K_WS ? "ws" : "sse", nsubs, nstalled, ph->size,
+           label, kind == K_WS ? "ws" : "sse", nsubs,
+           stalled_open ? nstalled : 0, ph->size,
            ph->window, pi, nmsg, nmsg * nsubs, deliveries, dur, dps,
            (double)nmsg / dur, hq(&lat, 0.5) / 1e3, hq(&lat, 0.9) / 1e3,
            hq(&lat, 0.99) / 1e3, hq(&lat, 0.999) / 1e3, (double)lat.max / 1e3);
@@ -1191,8 +1246,9 @@ int main(int argc, char **argv) {
     if (npids) {
       double dd = deliveries ? (double)deliveries : 1;
       printf(",\"server_cpu_s\":%.3f,\"cpu_s_per_M\":%.3f,"
-             "\"syscw_per_delivery\":%.4f",
-             cpu, cpu / dd * 1e6, (double)(s1.syscw - s0.syscw) / dd);
+             "\"syscw_per_delivery\":%.4f,\"server_page_faults\":%" PRIu64,
+             cpu, cpu / dd * 1e6, (double)(s1.syscw - s0.syscw) / dd,
+             s1.minflt - s0.minflt);
       if (perf_ok)
         printf(",\"writes_per_delivery\":%.4f", (double)(s1.sends - s0.sends) / dd);
       else
@@ -1201,8 +1257,9 @@ int main(int argc, char **argv) {
              ",\"rss_load_kb\":%" PRIu64 ",\"rss_idle_per_conn_b\":%.0f,"
              "\"rss_load_per_conn_b\":%.0f",
              base.rss_kb, idle.rss_kb, rss_max,
-             ((double)idle.rss_kb - (double)base.rss_kb) * 1024 / nconns,
-             ((double)rss_max - (double)base.rss_kb) * 1024 / nconns);
+             ((double)idle.rss_kb - (double)base.rss_kb) * 1024 / first,
+             ((double)rss_max - (double)base.rss_kb) * 1024 /
+                 (stalled_open ? nconns : nsubs));
     }
     if (metrics_path) {
       char *m = http_get(metrics_path);

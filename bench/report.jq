@@ -6,11 +6,28 @@ def ratio(a; b): if a == null or b == null or b == 0 then null else a / b end;
 def x: if . == null then "–" else (r(2) + "×") end;
 def yes(c): if c == null then "n/a" elif c then "**met**" else "**not met**" end;
 def row: "| " + join(" | ") + " |";
+def median: sort | if length == 0 then null
+  elif length % 2 == 1 then .[length / 2 | floor]
+  else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+# "0.97× (0.91-1.04)": the median of a list of ratios and its range
+def spread: if length == 0 then "–"
+  else "\(median | x) (\(min | r(2))-\(max | r(2)))" end;
 
 . as $all
 | def cell(s; n; p; subs; st; size; w):
-    first($all.runs[] | select(.server == s and .shards == n and .proto == p
+    first($all.runs[] | select((.group // "matrix") == "matrix"
+      and .server == s and .shards == n and .proto == p
       and .subs == subs and .stalled == st and .size == size and .window == w)) // null;
+  # Isolation: adjacent phases without (b) and with (i) the never-reader
+  def iso_pairs(s; p; size):
+    [$all.runs[] | select(.group == "isolation" and .server == s
+      and .proto == p and .size == size)]
+    | group_by(.phase / 2 | floor)
+    | map({b: (map(select(.stalled == 0)) | first // null),
+           i: (map(select(.stalled > 0)) | first // null)})
+    | map(select(.b != null and .i != null));
+  def dps_ratios: map(ratio(.i.deliveries_per_s; .b.deliveries_per_s)) | map(select(. != null));
+  def p99_ratios: map(ratio(.i.lat_us.p99; .b.lat_us.p99)) | map(select(. != null));
   def servername(s; n):
     if s == "fanhub" then "fanhub \(n) shard" + (if n > 1 then "s" else "" end)
     elif s == "nchan" then "nginx+nchan \(n) worker" + (if n > 1 then "s" else "" end)
@@ -24,7 +41,7 @@ def row: "| " + join(" | ") + " |";
   ", nginx \(.nginx), nchan \(.nchan); the matrix took \(.matrix_seconds) s.",
 "Everything on loopback: the load generator (one thread) and the server share the \(.machine.nproc) CPUs." +
   (if .machine.other_cpu_s != null then " Processes outside the benchmark used \(.machine.other_cpu_s) CPU-s of the \(.machine.nproc * .matrix_seconds) available during the run (load average \(.machine.loadavg_before) before, \(.machine.loadavg_after) after; per set in the *other CPU* column below)." else "" end) +
-  " Single runs, no repetitions: read differences under ~20% as noise.",
+  " Matrix cells are single runs: read differences under ~20% as noise. The isolation case is \(iso_pairs("fanhub"; "ws"; 64) | length) interleaved pairs of phases per cell, reported as medians.",
 "How to read each figure: [bench/README.md](../README.md).",
 "",
 "## Targets of issue 10",
@@ -81,22 +98,27 @@ def row: "| " + join(" | ") + " |";
   | ["hub_broadcast() p99 ≤ 5 µs", "10k subs, \(.shards) shard(s), \(.case), \(.rate)",
      (.call_us.p99 | r(2)) + " µs", "", "", yes(.call_us.p99 <= 5)] | row
 ),
-( # isolation
+( # isolation: medians over the interleaved pairs, the ceiling's beside
   (["ws", "sse"][]) as $p | ([64, 1024][]) as $s
-  | cell("fanhub"; 1; $p; 1000; 0; $s; 32) as $b
-  | cell("fanhub"; 1; $p; 1000; 1; $s; 32) as $i
-  | (["isolation: healthy deliveries/s ≥ 95%", "\($p) 1k+1 \($s) B W=32, n=1",
-      ($i.deliveries_per_s | kps) + "/s", "alone " + ($b.deliveries_per_s | kps) + "/s",
-      (ratio($i.deliveries_per_s; $b.deliveries_per_s) | x),
-      yes(if $b and $i then ratio($i.deliveries_per_s; $b.deliveries_per_s) >= 0.95 else null end)] | row),
-    (["isolation: healthy p99 within 10%", "\($p) 1k+1 \($s) B W=32, n=1",
-      ($i.lat_us.p99 | ms) + " ms", "alone " + ($b.lat_us.p99 | ms) + " ms",
-      (ratio($i.lat_us.p99; $b.lat_us.p99) | x),
-      yes(if $b and $i then ratio($i.lat_us.p99; $b.lat_us.p99) <= 1.1 else null end)] | row),
-    (["isolation: stalled queue within caps (1 MiB)", "\($p) 1k+1 \($s) B W=32, n=1",
-      ($i.server_metrics.fanhub_bytes_queued // null | if . == null then "–" else "\(. / 1024 | r(0)) KiB queued" end),
-      "server RSS " + (if $i and $b then (($i.rss_load_kb - $b.rss_load_kb) | tostring) + " KiB vs alone" else "–" end),
-      "", yes(if $i.server_metrics.fanhub_bytes_queued != null then $i.server_metrics.fanhub_bytes_queued <= 1048576 + 2048 else null end)] | row)
+  | iso_pairs("fanhub"; $p; $s) as $f
+  | iso_pairs("ceiling"; $p; $s) as $z
+  | ($f | dps_ratios) as $fd | ($f | p99_ratios) as $fp
+  | ([$f[].i.server_metrics.fanhub_bytes_queued // empty] | max) as $q
+  | "\($p) 1k+1 \($s) B W=32, n=1, \($f | length) pairs" as $cellname
+  | (["isolation: healthy deliveries/s ≥ 95%", $cellname,
+      ([$f[].i.deliveries_per_s] | median | kps) + "/s with, " + ([$f[].b.deliveries_per_s] | median | kps) + "/s alone",
+      "ceiling " + ($z | dps_ratios | spread),
+      ($fd | spread),
+      yes(if ($fd | length) > 0 then ($fd | median) >= 0.95 else null end)] | row),
+    (["isolation: healthy p99 within 10%", $cellname,
+      ([$f[].i.lat_us.p99] | median | ms) + " ms with, " + ([$f[].b.lat_us.p99] | median | ms) + " ms alone",
+      "ceiling " + ($z | p99_ratios | spread),
+      ($fp | spread),
+      yes(if ($fp | length) > 0 then ($fp | median) <= 1.1 else null end)] | row),
+    (["isolation: stalled queue within caps (1 MiB)", $cellname,
+      ($q | if . == null then "–" else "at most \(. / 1024 | r(0)) KiB queued" end),
+      "server RSS +" + ([$f[] | .i.rss_load_kb - .b.rss_load_kb] | median | r(0)) + " KiB vs alone (median)",
+      "", yes(if $q != null then $q <= 1048576 + 2048 else null end)] | row)
 ),
 "",
 "## Side by side: fanhub / nchan and fanhub / ceiling",
@@ -141,18 +163,21 @@ def row: "| " + join(" | ") + " |";
 "",
 "## Isolation: one subscriber that never reads among 1k",
 "",
-"| server | proto | size | deliveries/s alone | with stalled | ratio | p99 alone ms | with stalled | ratio | server RSS alone KiB | with stalled | fanhub bytes queued | fanhub drops |",
-"|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+"One server start and one set of 1k healthy connections per row; W=32, 1 s phases alternating without and with one never-reading subscriber (connected for its phase, closed after it), in ABBA order. Ratio = with / alone for each adjacent pair: median (min-max) over the pairs; the other columns are medians. Every phase is also in *Every run* below (stalled 0 or 1).",
+"",
+"| server | proto | size | pairs | deliveries/s alone | with stalled | ratio | p99 alone ms | with stalled | ratio | server RSS alone KiB | with stalled | fanhub bytes queued (max) | fanhub drops |",
+"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 ( (["fanhub", "nchan", "ceiling"][]) as $sv | (["ws", "sse"][]) as $p | ([64, 1024][]) as $s
-  | cell($sv; 1; $p; 1000; 0; $s; 32) as $b
-  | cell($sv; 1; $p; 1000; 1; $s; 32) as $i
-  | [servername($sv; 1), $p, ($s | tostring),
-     ($b.deliveries_per_s | kps), ($i.deliveries_per_s | kps),
-     (ratio($i.deliveries_per_s; $b.deliveries_per_s) | x),
-     ($b.lat_us.p99 | ms), ($i.lat_us.p99 | ms), (ratio($i.lat_us.p99; $b.lat_us.p99) | x),
-     ($b.rss_load_kb | r(0)), ($i.rss_load_kb | r(0)),
-     ($i.server_metrics.fanhub_bytes_queued // null | r(0)),
-     ($i.server_metrics.fanhub_drops_total // null | r(0))] | row
+  | iso_pairs($sv; $p; $s) as $f
+  | select($f | length > 0)
+  | [servername($sv; 1), $p, ($s | tostring), ($f | length | tostring),
+     ([$f[].b.deliveries_per_s] | median | kps), ([$f[].i.deliveries_per_s] | median | kps),
+     ($f | dps_ratios | spread),
+     ([$f[].b.lat_us.p99] | median | ms), ([$f[].i.lat_us.p99] | median | ms),
+     ($f | p99_ratios | spread),
+     ([$f[].b.rss_load_kb] | median | r(0)), ([$f[].i.rss_load_kb] | median | r(0)),
+     ([$f[].i.server_metrics.fanhub_bytes_queued // empty] | max | r(0)),
+     ([$f[].i.server_metrics.fanhub_drops_total // empty] | max | r(0))] | row
 ),
 "",
 "## Scale-out over NATS: node A to node B",
@@ -162,7 +187,8 @@ def row: "| " + join(" | ") + " |";
 "| setup | W | deliveries/s | p50 ms | p99 ms | max ms | lost | dups | server CPU | ack p50 ms |",
 "|---|---|---|---|---|---|---|---|---|---|",
 ( (["fanhub", "nats-core", "nats-js"][]) as $sv | ([1, 32][]) as $w
-  | (last($all.runs[] | select(.server == $sv and .shards == 1 and .proto == "ws"
+  | (last($all.runs[] | select((.group // "scale-out") == "scale-out"
+      and .server == $sv and .shards == 1 and .proto == "ws"
       and .subs == 1000 and .stalled == 0 and .size == 64 and .window == $w)) // null) as $r
   | select($r != null)
   | [$sv, ($w | tostring), ($r.deliveries_per_s | kps), ($r.lat_us.p50 | ms),

@@ -201,6 +201,7 @@ check_nchan() {
 }
 
 # ---- one set: start a server, connect subscribers, run phases ----------
+GROUP=matrix  # recorded with each phase: matrix, isolation or scale-out
 # set SERVER N PROTO SUBS STALLED PHASES...
 run_set() {
   local server=$1 n=$2 proto=$3 subs=$4 stalled=$5
@@ -237,7 +238,9 @@ run_set() {
     grep -v ' phase ' "$TMP/set.err" | tail -5 >&2 || true
   fi
   jq -c --arg s "$server" --argjson n "$n" --argjson rc "$rc" --argjson o "$other" \
-    '. + {server: $s, shards: $n, loadgen_rc: $rc, other_load: $o}' "$TMP/set.jsonl" >> "$RAW"
+    --arg g "$GROUP" \
+    '. + {server: $s, shards: $n, group: $g, loadgen_rc: $rc, other_load: $o}' \
+    "$TMP/set.jsonl" >> "$RAW"
   return $rc
 }
 
@@ -252,6 +255,12 @@ $CC -std=c11 -O2 -g -Wall -Wextra -I"$BENCH/../include" \
   -o "$OUT/inproc" "$BENCH/inproc.c" "$BUILD/libfanhub.a" \
   -lwslay -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
 
+# The write-syscall counts come from syscall tracepoints: tracefs must be
+# mounted (root can; without it those figures are left out, not zero).
+if [ ! -e /sys/kernel/tracing/events/syscalls ] && [ "$(id -u)" = 0 ]; then
+  mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+fi
+
 # 10k subscribers plus the server's own sockets: raise the fd limit (the
 # hard one too where allowed) so fanhubd, nginx and the ceiling inherit it.
 ulimit -Hn 65536 2>/dev/null || true
@@ -263,9 +272,10 @@ fi
 # ---- smoke -------------------------------------------------------------
 if [ $MODE = smoke ]; then
   fail=0
-  run_set fanhub 2 ws 300 1 64:1:100:1 1024:32:20000:1 || fail=1
-  run_set fanhub 2 sse 300 1 64:1:100:1 1024:32:20000:1 || fail=1
-  jq -r '"  \(.proto) W=\(.window) \(.size)B: \(.deliveries)/\(.expected_deliveries) delivered, lost \(.lost), dups \(.dups), p99 \(.lat_us.p99) us"' "$RAW" >&2
+  # the last two phases close the never-reader and connect a new one
+  run_set fanhub 2 ws 300 1 64:1:100:1 1024:32:20000:1 64:32:2000:0.5:0 64:32:2000:0.5:1 || fail=1
+  run_set fanhub 2 sse 300 1 64:1:100:1 1024:32:20000:1 64:32:2000:0.5:0 64:32:2000:0.5:1 || fail=1
+  jq -r '"  \(.proto) W=\(.window) \(.size)B stalled \(.stalled): \(.deliveries)/\(.expected_deliveries) delivered, lost \(.lost), dups \(.dups), p99 \(.lat_us.p99) us"' "$RAW" >&2
   if [ $fail -ne 0 ] || [ "$(jq -s 'map(.lost + .dups) | add' "$RAW")" != 0 ]; then
     log "smoke: FAILED (messages lost, duplicated or a deadline hit)"; exit 1
   fi
@@ -288,7 +298,6 @@ check_nchan
 # The three servers run back to back for each cell, so a burst of other
 # load on the machine hits them alike.
 P1K="64:1:100000:2 64:32:1000000:2 1024:1:100000:2 1024:32:1000000:2"
-PISO="64:32:1000000:2 1024:32:1000000:2"
 for n in 1 2; do
   for proto in ws sse; do
     for subs in 1000 10000; do
@@ -297,17 +306,34 @@ for n in 1 2; do
         # shellcheck disable=SC2086
         run_set $server $n $proto $subs 0 $P1K || true
       done
-      [ $n = 1 ] && [ $subs = 1000 ] || continue
-      for server in fanhub nchan ceiling; do
-        log "$server n=$n $proto 1000 + 1 never-reading (isolation)"
-        # shellcheck disable=SC2086
-        run_set $server $n $proto 1000 1 $PISO || true
-      done
     done
+  done
+done
+# Isolation: 1k healthy subscribers, W=32, 1 s phases alternating without
+# and with one never-reading subscriber (connected for its phase, then
+# closed), in ABBA order, ISO_REPS times per size: the ratio of each
+# adjacent pair cancels the drift of this machine, the median of the
+# pairs its phase-to-phase noise. The ceiling's own pairs say how much
+# of a ratio is noise.
+ISO_REPS=6
+PISO=""
+for r in $(seq 0 $((ISO_REPS - 1))); do
+  for size in 64 1024; do
+    if [ $((r % 2)) = 0 ]; then order="0 1"; else order="1 0"; fi
+    for k in $order; do PISO="$PISO $size:32:1000000:1:$k"; done
+  done
+done
+GROUP=isolation
+for proto in ws sse; do
+  for server in fanhub nchan ceiling; do
+    log "$server n=1 $proto 1000 +/- 1 never-reading (isolation, $ISO_REPS pairs per size)"
+    # shellcheck disable=SC2086
+    run_set $server 1 $proto 1000 1 $PISO || true
   done
 done
 # Scale-out: the same 1k WebSocket cell through NATS, node A to node B,
 # next to a lone fanhubd measured at the same moment.
+GROUP=scale-out
 if "$BUILD/fanhubd" --help | grep -q -- --nats && command -v nats-server > /dev/null; then
   for server in fanhub nats-core nats-js; do
     log "$server n=1 ws 1000 subscribers (scale-out)"
@@ -317,7 +343,7 @@ else
   log "no fanhubd --nats or no nats-server: scale-out cells skipped"
 fi
 log "in-process hub_broadcast() timing"
-timeout -k 5 180 "$OUT/inproc" 10000 1000 2000 > "$OUT/inproc.jsonl"
+timeout -k 5 180 "$OUT/inproc" 10000 5000 2000 > "$OUT/inproc.jsonl"
 T1=$(date +%s)
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 times > "$TMP/times"
