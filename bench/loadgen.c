@@ -40,7 +40,7 @@
 
 #define RBUF (256 * 1024)
 #define CARRY_MAX (64 * 1024)
-#define MAX_PHASES 32
+#define MAX_PHASES 64
 #define MAX_PIDS 16
 #define CONNECTING_MAX 512 /* handshakes in progress at once */
 
@@ -65,6 +65,7 @@ struct phase {
   unsigned size, window, msgs;
   double secs;
   int stalled; /* never-readers connected during it: 1, 0, -1 = all phases */
+  bool warmup;  /* brings the server to a steady state; marked, not a result */
 };
 
 /* ---- options ---- */
@@ -961,10 +962,10 @@ static void usage(void) {
       "  --subs N             healthy subscribers (default 100)\n"
       "  --stalled K          extra subscribers that never read (default 0)\n"
       "  --pids P1,P2         server processes to account (CPU, RSS, writes)\n"
-      "  --phase S:W:M:T[:K]  payload bytes, window, max messages, max "
-      "seconds;\n"
-      "                       K 0 or 1: the never-readers are connected during\n"
-      "                       this phase or not (default: during all phases)\n"
+      "  --phase S:W:M:T[:K[:warmup]]  payload bytes, window, max messages,\n"
+      "                       max seconds; K 0 or 1: the never-readers are\n"
+      "                       connected during this phase or not (default:\n"
+      "                       during all); warmup: marked so in the output\n"
       "                       (repeatable; default 64:32:2000:2)\n"
       "  --label TEXT         copied into each JSON line\n"
       "  --metrics PATH       GET it after each phase, copy fanhub_* counters\n"
@@ -1043,13 +1044,16 @@ int main(int argc, char **argv) {
         pids[npids++] = atoi(t);
       break;
     case 'f': {
+      if (nphases == MAX_PHASES)
+        usage();
       struct phase *ph = &phases[nphases];
       ph->stalled = -1;
-      int nf = nphases == MAX_PHASES
-                   ? 0
-                   : sscanf(optarg, "%u:%u:%u:%lf:%d", &ph->size, &ph->window,
-                            &ph->msgs, &ph->secs, &ph->stalled);
-      if (nf < 4 || ph->stalled < -1 || ph->stalled > 1 ||
+      char tag[16] = "";
+      int nf = sscanf(optarg, "%u:%u:%u:%lf:%d:%15s", &ph->size, &ph->window,
+                      &ph->msgs, &ph->secs, &ph->stalled, tag);
+      ph->warmup = nf == 6 && strcmp(tag, "warmup") == 0;
+      if (nf < 4 || (nf == 6 && !ph->warmup) || ph->stalled < -1 ||
+          ph->stalled > 1 ||
           ph->window < 1 || ph->window > MAX_PUB || ph->msgs < 1 || ph->size < 48 ||
           ph->size > 60000)
         usage();
@@ -1067,7 +1071,7 @@ int main(int argc, char **argv) {
   if (!port || !nsubs)
     usage();
   if (!nphases)
-    phases[nphases++] = (struct phase){64, 32, 2000, 2, -1};
+    phases[nphases++] = (struct phase){64, 32, 2000, 2, -1, false};
   signal(SIGPIPE, SIG_IGN);
   srand((unsigned)getpid());
   nconns = nsubs + nstalled;
@@ -1217,14 +1221,16 @@ int main(int argc, char **argv) {
       rc = 2;
 
     printf("{\"label\":\"%s\",\"proto\":\"%s\",\"subs\":%u,\"stalled\":%u,"
-           "\"size\":%u,\"window\":%u,\"phase\":%d,\"msgs\":%" PRIu64
+           "\"size\":%u,\"window\":%u,\"phase\":%d,\"warmup\":%s,"
+           "\"msgs\":%" PRIu64
            ",\"expected_deliveries\":%" PRIu64 ",\"deliveries\":%" PRIu64
            ",\"duration_s\":%.4f,\"deliveries_per_s\":%.0f,\"msgs_per_s\":%.1f,"
            "\"lat_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,"
            "\"max\":%.1f},",
            label, kind == K_WS ? "ws" : "sse", nsubs,
            stalled_open ? nstalled : 0, ph->size,
-           ph->window, pi, nmsg, nmsg * nsubs, deliveries, dur, dps,
+           ph->window, pi, ph->warmup ? "true" : "false", nmsg, nmsg * nsubs,
+           deliveries, dur, dps,
            (double)nmsg / dur, hq(&lat, 0.5) / 1e3, hq(&lat, 0.9) / 1e3,
            hq(&lat, 0.99) / 1e3, hq(&lat, 0.999) / 1e3, (double)lat.max / 1e3);
     printf("\"ack_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
