@@ -279,7 +279,7 @@ fuzz-run: fuzz
 	done
 
 # Benchmarks, not part of check: fanhubd, nginx+nchan and a raw ceiling
-# side by side (bench/README.md); writes bench/results/. ~7 minutes.
+# side by side (bench/README.md); writes bench/results/. ~9 minutes.
 .PHONY: bench bench-run check-run demo-run
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
