@@ -170,7 +170,7 @@ def spread: if length == 0 then "–"
 "| server | n | proto | subs | stalled | size | W | msgs | deliveries/s | p50 | p99 | p99.9 | max | lost | dups | in flight | ack p50 | writes/del | syscw/del | CPU s per M del | server CPU | loadgen CPU | other CPU | RSS idle B/conn | RSS load B/conn |",
 "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 ( .runs[]
-  | [.server, (.shards | tostring), .proto, (.subs | tostring), (.stalled | tostring),
+  | [.server + (if .warmup then " (warm-up)" else "" end) + (if .group != null and .group != "matrix" then ", " + .group else "" end), (.shards | tostring), .proto, (.subs | tostring), (.stalled | tostring),
      (.size | tostring), (.window | tostring), (.msgs | tostring),
      (.deliveries_per_s | kps), (.lat_us.p50 | ms), (.lat_us.p99 | ms),
      (.lat_us.p999 | ms), (.lat_us.max | ms),
