@@ -6,7 +6,7 @@
  * subscriber, and POST (any path) publishes its body to every subscriber,
  * answered like fanhubd's /publish ({"seq":N}, then the connection closes).
  * Each published message is encoded once per wire format (WebSocket text
- * frame, SSE "data:" block) and every subscriber's queue holds a reference;
+ * frame, SSE block) and every subscriber's queue holds a reference;
  * a thread drains everything it was handed, then writes each dirty socket
  * once: all its pending frames in one writev. That is the shape of a good
  * fanout, with nothing else in the way.
@@ -361,10 +361,19 @@ static const char *header(const char *head, const char *name) {
   return NULL;
 }
 
-static void publish(struct worker *w, const char *body, size_t len) {
+/* The SSE block carries the same fields as fanhub's (id: <epoch>-<seq>,
+ * event: <topic>), so both servers write the same bytes per delivery: the
+ * ceiling is spared the work, not the wire format. */
+#define SSE_EPOCH "0123456789abcdef"
+
+static void publish(struct worker *w, const char *body, size_t len,
+                    uint64_t seq, const char *topic, size_t topic_len) {
   struct frame *f = malloc(sizeof(*f));
   size_t hl = len < 126 ? 2 : len < 65536 ? 4 : 10;
-  size_t ws_len = hl + len, sse_len = 6 + len + 2;
+  char fields[400];
+  int fl = snprintf(fields, sizeof(fields), "id: %s-%llu\nevent: %.*s\n",
+                    SSE_EPOCH, (unsigned long long)seq, (int)topic_len, topic);
+  size_t ws_len = hl + len, sse_len = (size_t)fl + 6 + len + 2;
   char *buf = malloc(ws_len + sse_len);
   if (!f || !buf)
     abort();
@@ -383,9 +392,10 @@ static void publish(struct worker *w, const char *body, size_t len) {
   }
   memcpy(buf + hl, body, len);
   char *s = buf + ws_len;
-  memcpy(s, "data: ", 6);
-  memcpy(s + 6, body, len);
-  memcpy(s + 6 + len, "\n\n", 2);
+  memcpy(s, fields, (size_t)fl);
+  memcpy(s + fl, "data: ", 6);
+  memcpy(s + fl + 6, body, len);
+  memcpy(s + fl + 6 + len, "\n\n", 2);
   f->ws = (struct iovec){buf, ws_len};
   f->sse = (struct iovec){s, sse_len};
   atomic_init(&f->refs, nworkers);
@@ -403,8 +413,19 @@ static void on_request(struct worker *w, struct conn *c, size_t head_len) {
   if (strncmp(head, "POST ", 5) == 0) {
     const char *cl = header(head, "Content-Length");
     size_t len = cl ? strtoul(cl, NULL, 10) : 0;
-    publish(w, head + head_len, len);
     uint64_t seq = atomic_fetch_add(&seq_counter, 1) + 1;
+    /* ?topic=T in the request target names the SSE event; no routing */
+    const char *target_end = strpbrk(head + 5, " \r\n");
+    const char *t = strstr(head + 5, "topic=");
+    size_t tl = 0;
+    if (t && target_end && t < target_end) {
+      t += 6;
+      tl = strcspn(t, "& \r\n");
+    } else {
+      t = "message";
+      tl = 7;
+    }
+    publish(w, head + head_len, len, seq, t, tl > 200 ? 200 : tl);
     char body[64], resp[256];
     int bl = snprintf(body, sizeof(body), "{\"seq\":%llu}\n",
                       (unsigned long long)seq);
