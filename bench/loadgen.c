@@ -859,6 +859,25 @@ static void open_more(unsigned upto) {
 
 static double secs_since(uint64_t t0) { return (double)(now_ns() - t0) / 1e9; }
 
+/* Opens subscribers up to index `upto` and waits for their response heads. */
+static void connect_subs(unsigned upto, const char *what) {
+  uint64_t t0 = now_ns();
+  while (connected + dead_count < upto) {
+    open_more(upto);
+    poll_once(10);
+    if (dead_count)
+      die("a %s failed to connect", what);
+    if (secs_since(t0) > connect_timeout)
+      die("timed out connecting %s", what);
+  }
+}
+
+/* Lets stragglers drain and the server settle. */
+static void settle(double secs) {
+  for (uint64_t q = now_ns(); secs_since(q) < secs;)
+    poll_once(10);
+}
+
 static bool phase_stalls(const struct phase *ph) {
   return nstalled && ph->stalled != 0;
 }
@@ -881,19 +900,9 @@ static void set_stalled(bool on) {
       }
     return;
   }
-  uint64_t t0 = now_ns();
   next_to_open = nsubs;
-  while (connected < nconns) {
-    open_more(nconns);
-    poll_once(10);
-    if (dead_count)
-      die("%s", "a never-reading subscriber failed to connect");
-    if (secs_since(t0) > connect_timeout)
-      die("%s", "timed out connecting never-reading subscribers");
-  }
-  /* let the server finish its side of the subscription */
-  for (uint64_t q = now_ns(); secs_since(q) < 0.2;)
-    poll_once(10);
+  connect_subs(nconns, "never-reading subscriber");
+  settle(0.2); /* the server finishes its side of the subscription */
 }
 
 /* This process's CPU seconds: is the load generator itself the limit? */
@@ -1106,14 +1115,7 @@ int main(int argc, char **argv) {
     pub_connect(i);
   stalled_open = phase_stalls(&phases[0]);
   unsigned first = stalled_open ? nconns : nsubs;
-  while (connected + dead_count < first) {
-    open_more(first);
-    poll_once(10);
-    if (dead_count)
-      die("%s", "a subscriber failed to connect");
-    if (secs_since(t0) > connect_timeout)
-      die("%s", "timed out connecting subscribers");
-  }
+  connect_subs(first, "subscriber");
   double connect_s = secs_since(t0);
   fprintf(stderr, "loadgen: %u subscribers connected in %.2fs\n", first,
           connect_s);
@@ -1137,9 +1139,7 @@ int main(int argc, char **argv) {
     if (secs_since(t0) > probe_timeout)
       die("%s", "timed out waiting for probes to arrive");
   }
-  /* let stray probes drain and the server settle */
-  for (uint64_t q = now_ns(); secs_since(q) < 0.3;)
-    poll_once(10);
+  settle(0.3); /* stray probes drain, the server settles */
   struct proc_snap idle;
   snap(&idle);
   fprintf(stderr, "loadgen: all subscribed after %u probes, %.2fs\n", probes,
