@@ -48,5 +48,5 @@ pg_notify 60
 libuv_host 20
 "
 
-. "$here/../lib/run_py_tests.sh"
-run_py_tests "$here" hosts "$TESTS" "$@"
+. "$here/../lib/run_tests.sh"
+run_tests "$here" hosts "$TESTS" "$@"

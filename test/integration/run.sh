@@ -37,7 +37,6 @@ fi
 export FANHUBD
 export no_proxy='*' NO_PROXY='*'
 export PYTHONDONTWRITEBYTECODE=1
-PY=/usr/bin/python3
 
 # 1,000 WebSocket clients need as many descriptors in the test and in
 # fanhubd, which inherits this limit.
@@ -72,43 +71,7 @@ browser_resume.js 60
 hostile_clients.py 60
 "
 
-logs=$(mktemp -d /tmp/fanhub-it.XXXXXX)
-passed=0
-failed=0
-timings=
-# Elapsed seconds with one decimal since a ${EPOCHREALTIME/./} value.
-since() {
-  local us=$(( ${EPOCHREALTIME/./} - $1 ))
-  printf '%d.%d' $((us / 1000000)) $((us % 1000000 / 100000))
-}
-t_all=${EPOCHREALTIME/./}
-while read -r file limit; do
-  [ -n "$file" ] || continue
-  name=${file%.*}
-  if [ $# -gt 0 ]; then
-    case " $* " in *" $name "*) ;; *) continue ;; esac
-  fi
-  case "$file" in
-    *.py) cmd=("$PY" "$here/$file") ;;
-    *.js) cmd=(node "$here/$file") ;;
-    *.sh) cmd=(bash "$here/$file") ;;
-  esac
-  t0=${EPOCHREALTIME/./}
-  # timeout signals the whole process group it makes, so a test's
-  # fanhubd and clients go with it; KILL 5 s after TERM.
-  timeout -k 5 "$limit" "${cmd[@]}" </dev/null >"$logs/$name.log" 2>&1
-  rc=$?
-  timings="$timings $name $(since "$t0")s,"
-  if [ "$rc" -eq 0 ]; then
-    echo "ok $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    [ "$rc" -eq 124 ] && echo "    (timed out after ${limit}s)"
-    tail -n 25 "$logs/$name.log" | sed 's/^/    /'
-    failed=$((failed + 1))
-  fi
-done <<<"$TESTS"
-echo "timings:${timings%,}; total $(since "$t_all")s; logs in $logs"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+# timeout signals the whole process group it makes, so a test's fanhubd
+# and clients go with it.
+. "$here/../lib/run_tests.sh"
+run_tests "$here" it "$TESTS" "$@"

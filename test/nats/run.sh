@@ -68,5 +68,5 @@ oversize 15
 core_nats 15
 "
 
-. "$here/../lib/run_py_tests.sh"
-run_py_tests "$here" nats "$TESTS" "$@"
+. "$here/../lib/run_tests.sh"
+run_tests "$here" nats "$TESTS" "$@"
