@@ -11,9 +11,16 @@ void cqueue_init(struct cqueue *q, enum wire wire) {
 }
 
 static int grow(struct cqueue *q, const hub_mem *mem, uint32_t limit) {
-  uint32_t ncap = q->cap * 2;
-  if (ncap / 2 >= limit) /* already covers the limit */
+  if (q->cap >= limit) /* already covers the limit */
     return HUB_ENOMEM;
+  uint32_t ncap = q->cap * 2;
+  /* Leaving the inline slots, go straight to CQ_FIRST_HEAP (or what covers
+   * the limit): a subscriber a few messages behind at each flush round
+   * would otherwise reallocate 2 -> 4 -> 8 -> 16 every round, since an
+   * emptied queue goes back to the inline slots. */
+  if (q->cap == CQ_INLINE)
+    while (ncap < CQ_FIRST_HEAP && ncap < limit)
+      ncap *= 2;
   struct smsg **n = mem_malloc(mem, sizeof(*n) * ncap);
   if (!n)
     return HUB_ENOMEM;

@@ -1,7 +1,7 @@
 /* A client's bounded queue: a ring of refs to shard messages not yet
  * written. It starts in two inline slots, so an idle client costs no heap,
- * grows by doubling while a client falls behind and returns to the inline
- * slots once it has caught up. Limits and policy live in the caller
+ * moves to a 16-entry heap ring and grows by doubling while a client falls
+ * behind, and returns to the inline slots once it has caught up. Limits and policy live in the caller
  * (client.c); this is only the ring. */
 #ifndef HUB_QUEUE_H
 #define HUB_QUEUE_H
@@ -9,6 +9,7 @@
 #include "msg.h"
 
 #define CQ_INLINE 2
+#define CQ_FIRST_HEAP 16 /* entries of the first heap ring */
 
 struct cqueue {
   struct smsg **items; /* inline_items while cap == CQ_INLINE */

@@ -48,6 +48,7 @@ void test_sleep_ms(int ms);
   X(test_mpsc_ring_producers)                                                 \
   X(test_cmd_stack_fifo)                                                      \
   X(test_cqueue_drop_oldest)                                                  \
+  X(test_cqueue_growth)                                                       \
   X(test_registry_idempotent)                                                 \
   X(test_registry_cleanup)                                                    \
   X(test_registry_many_topics)                                                \

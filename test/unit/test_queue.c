@@ -74,3 +74,37 @@ void test_cqueue_drop_oldest(void) {
   for (int i = 0; i < 10; i++)
     rm(s[i]);
 }
+
+void test_cqueue_growth(void) {
+  /* Past the inline slots one heap ring of CQ_FIRST_HEAP, then doubling;
+   * never beyond what covers the limit; inline again once empty. */
+  struct cqueue q;
+  const hub_mem *mem = &hub__mem_default;
+  cqueue_init(&q, WIRE_RAW);
+  struct smsg *sm = mk("x");
+  for (int i = 0; i < CQ_INLINE; i++)
+    CHECK(cqueue_push(&q, mem, sm, 1024) == 0);
+  CHECK(q.items == q.inline_items);
+  CHECK(cqueue_push(&q, mem, sm, 1024) == 0);
+  CHECK_EQ(q.cap, CQ_FIRST_HEAP);
+  for (int i = CQ_INLINE + 1; i < CQ_FIRST_HEAP; i++)
+    CHECK(cqueue_push(&q, mem, sm, 1024) == 0);
+  CHECK_EQ(q.cap, CQ_FIRST_HEAP);
+  CHECK(cqueue_push(&q, mem, sm, 1024) == 0);
+  CHECK_EQ(q.cap, 2 * CQ_FIRST_HEAP);
+  CHECK_EQ(q.count, CQ_FIRST_HEAP + 1);
+  for (int i = 0; i < CQ_FIRST_HEAP + 1; i++)
+    CHECK(cqueue_pop(&q) == sm);
+  cqueue_shrink(&q, mem);
+  CHECK(q.items == q.inline_items && q.cap == CQ_INLINE);
+  /* A small limit: the first heap ring only covers it. */
+  for (int i = 0; i < 3; i++)
+    CHECK(cqueue_push(&q, mem, sm, 3) == 0);
+  CHECK_EQ(q.cap, 4);
+  CHECK(cqueue_push(&q, mem, sm, 3) == 0); /* room left in the ring */
+  CHECK(cqueue_push(&q, mem, sm, 3) != 0); /* full, covers the limit */
+  while (q.count)
+    cqueue_pop(&q);
+  cqueue_shrink(&q, mem);
+  rm(sm);
+}
