@@ -294,12 +294,6 @@ times > "$TMP/times"
 BUSY0=$(busy_s); OURS0=$(children_s)
 check_nchan
 
-# First, while the machine is quiet (after the socket matrix the kernel is
-# still tearing down and reclaiming): what hub_broadcast() costs its
-# caller, 5 rounds, medians in the report.
-log "in-process hub_broadcast() timing"
-timeout -k 5 240 "$OUT/inproc" 10000 1000 2000 5 > "$OUT/inproc.jsonl"
-
 # Per set: 2 s per phase, then the loss check waits for what is in flight.
 # The three servers run back to back for each cell, so a burst of other
 # load on the machine hits them alike.
@@ -371,6 +365,14 @@ if "$BUILD/fanhubd" --help | grep -q -- --nats && command -v nats-server > /dev/
 else
   log "no fanhubd --nats or no nats-server: scale-out cells skipped"
 fi
+# What hub_broadcast() costs its caller, 5 rounds, medians in the report.
+# sync first: a paced call takes ~1 µs, and the disk writeback of what
+# this run wrote (the build: ~2 MB, flushed 30 s later) must not land in
+# the middle (measured: run first, right after the build, the medians were
+# 2-4x those of runs at the end).
+log "in-process hub_broadcast() timing"
+sync
+timeout -k 5 240 "$OUT/inproc" 10000 1000 2000 5 > "$OUT/inproc.jsonl"
 T1=$(date +%s)
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 times > "$TMP/times"
