@@ -167,7 +167,9 @@ static int measure(struct bench_hub *b, unsigned round, unsigned nsubs,
   hub_stats_t st0, st;
   hub_stats(b->hub, &st0, sizeof(st0));
   getrusage(RUSAGE_THREAD, &ru0);
-  uint64_t start = now_ns() + 1000000, period = 1000000; /* 1000/s */
+  /* paced: the first call a period from now, on the clock's grid */
+  uint64_t period = 1000000; /* 1000/s */
+  uint64_t start = now_ns() + (pace == PACE_PACED ? period : 0);
   int failures = 0;
   for (unsigned i = 0; i < calls; i++) {
     if (pace == PACE_PACED)
