@@ -201,7 +201,7 @@ check_nchan() {
 }
 
 # ---- one set: start a server, connect subscribers, run phases ----------
-GROUP=matrix  # recorded with each phase: matrix, isolation or scale-out
+GROUP=matrix  # recorded with each phase: matrix, saturation, isolation, scale-out
 # set SERVER N PROTO SUBS STALLED PHASES...
 run_set() {
   local server=$1 n=$2 proto=$3 subs=$4 stalled=$5
@@ -331,11 +331,12 @@ done
 # closed), in ABBA order, ISO_REPS times per size: the ratio of each
 # adjacent pair cancels the drift of this machine, the median of the
 # pairs its phase-to-phase noise. Each measured phase follows a 0.6 s
-# warm-up in the same state, so it sees the steady state: the never-reader's
-# queue already at its caps (filling them, ~1,000 fresh 1 KiB messages,
-# is a one-off per stalled client; the warm-ups show it). The ceiling's own pairs say how much
-# of a ratio is noise. (nchan is left out: no target is about its
-# isolation, and its slow phases would cost a minute.)
+# warm-up in the same state, so it sees the steady state: the
+# never-reader's queue already at its caps (filling them, ~1,000 fresh
+# 1 KiB messages, is a one-off per stalled client; the warm-ups show it).
+# The ceiling's own pairs say how much of a ratio is noise. (nchan is left
+# out: no target is about its isolation, and its slow phases would cost a
+# minute.)
 ISO_REPS=5
 PISO=""
 for r in $(seq 0 $((ISO_REPS - 1))); do
