@@ -22,6 +22,7 @@
  * usage: inproc [SUBS [PACED_CALLS [BURST_CALLS [ROUNDS]]]]
  *        (10000 1000 2000 3; make bench runs 5 rounds) */
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -34,8 +35,6 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <malloc.h>
 
 #include <fanhub.h>
 
