@@ -1,8 +1,8 @@
 /* A client's bounded queue: a ring of refs to shard messages not yet
  * written. It starts in two inline slots, so an idle client costs no heap,
  * moves to a 16-entry heap ring and grows by doubling while a client falls
- * behind, and returns to the inline slots once it has caught up. Limits and policy live in the caller
- * (client.c); this is only the ring. */
+ * behind, and returns to the inline slots once it has caught up. Limits
+ * and policy live in the caller (client.c); this is only the ring. */
 #ifndef HUB_QUEUE_H
 #define HUB_QUEUE_H
 
