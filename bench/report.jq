@@ -9,9 +9,10 @@ def row: "| " + join(" | ") + " |";
 def median: sort | if length == 0 then null
   elif length % 2 == 1 then .[length / 2 | floor]
   else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-# "0.97× (0.91-1.04)": the median of a list of ratios and its range
-def spread: if length == 0 then "–"
-  else "\(median | x) (\(min | r(2))-\(max | r(2)))" end;
+# "0.97× (0.91-1.04)": the median of a list, with unit, and its range
+def ranged(f; unit): if length == 0 then "–"
+  else "\(median | f)\(unit) (\(min | f)-\(max | f))" end;
+def spread: ranged(r(2); "×");
 
 . as $all
 | def cell(s; n; p; subs; st; size; w):
@@ -32,15 +33,11 @@ def spread: if length == 0 then "–"
     [$all.runs[] | select(((.group // "matrix") == "matrix" or .group == "saturation")
       and .server == s and .shards == n and .proto == p and .subs == 10000
       and .stalled == 0 and .size == 64 and .window == 32)];
-  def med_range: if length == 0 then "–"
-    else "\(median | kps)/s (\(min | kps)-\(max | kps))" end;
   # hub_broadcast(): one group per (shards, case, rate) over the rounds
   def inproc_groups:
     [$all.inproc[] | select(.shards != null)]
     | group_by([.shards, (.case | if . == "no-subscriber" then 9 else 0 end), .case, .rate])
     | map({shards: .[0].shards, case: .[0].case, rate: .[0].rate, runs: .});
-  def us_range: if length == 0 then "–"
-    else "\(median | r(2)) µs (\(min | r(2))-\(max | r(2)))" end;
   def dps_ratios: map(ratio(.i.deliveries_per_s; .b.deliveries_per_s)) | map(select(. != null));
   def p99_ratios: map(ratio(.i.lat_us.p99; .b.lat_us.p99)) | map(select(. != null));
   def servername(s; n):
@@ -77,7 +74,7 @@ def spread: if length == 0 then "–"
       (ratio($f; $c.deliveries_per_s) | x),
       yes(if $f and $c then ratio($f; $c.deliveries_per_s) >= 3 else null end)] | row),
     (["saturation ≥ 0.9× ceiling", $cellname + ", medians of \($fs | length) and \($zs | length) starts",
-      ([$fs[].deliveries_per_s] | med_range), ([$zs[].deliveries_per_s] | med_range),
+      ([$fs[].deliveries_per_s] | ranged(kps; "/s")), ([$zs[].deliveries_per_s] | ranged(kps; "/s")),
       (ratio($f; $z) | x),
       yes(if $f and $z then ratio($f; $z) >= 0.9 else null end)] | row),
     (["≤ 0.1 writes per delivery", $cellname + ", median of \($fs | length)",
@@ -118,7 +115,7 @@ def spread: if length == 0 then "–"
   inproc_groups[] | select(.case != "no-subscriber")
   | [.runs[].call_us.p99] as $p
   | ["hub_broadcast() p99 ≤ 5 µs", "10k subs, \(.shards) shard(s), \(.case), \(.rate), median of \($p | length) rounds",
-     ($p | us_range), "", "", yes(if ($p | length) > 0 then ($p | median) <= 5 else null end)] | row
+     ($p | ranged(r(2); " µs")), "", "", yes(if ($p | length) > 0 then ($p | median) <= 5 else null end)] | row
 ),
 ( # isolation: medians over the interleaved pairs, the ceiling's beside
   (["ws", "sse"][]) as $p | ([64, 1024][]) as $s
@@ -233,7 +230,7 @@ def spread: if length == 0 then "–"
 ),
 ( inproc_groups[]
   | [(.shards | tostring), .case, .rate, "\(.runs | length) × \(.runs[0].calls)",
-     ([.runs[].call_us.p50] | median | r(2)), ([.runs[].call_us.p99] | us_range),
+     ([.runs[].call_us.p50] | median | r(2)), ([.runs[].call_us.p99] | ranged(r(2); " µs")),
      ([.runs[].call_us.p999] | median | r(2)), ([.runs[].call_us.max] | max | r(2)),
      ([.runs[].queue_overflows] | add | tostring),
      ([.runs[].caller_involuntary_switches] | add | tostring),
