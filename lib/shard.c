@@ -19,9 +19,18 @@
 #include "wildcard.h"
 #include "ws.h"
 
-/* Messages handled between two flushes: large enough that a burst is
- * written with one writev per client, small enough to bound latency. */
+/* The most messages a client is given between two of its writes: large
+ * enough that a burst is written with one writev per client, small enough
+ * to bound latency; not above the default queue cap (1,024 messages), so
+ * a client that keeps up loses nothing to a burst. */
 #define SHARD_BATCH 1024
+/* Of those, the most a flush round takes in while it runs (see
+ * flush_dirty()). A client written early in one round and late in the next
+ * gets what that round took in after it, the next round's batch and what
+ * that round took in before it, so a round's batch is SHARD_BATCH less two
+ * of these. */
+#define FLUSH_INTAKE_MAX 64
+#define ROUND_BATCH (SHARD_BATCH - 2 * FLUSH_INTAKE_MAX)
 /* Spare smsg structs a shard keeps instead of freeing. */
 #define SMSG_FREE_MAX 4096
 /* How often aged history is swept out of topics nobody publishes to, and
@@ -615,14 +624,52 @@ static void deliver(struct shard *s, struct msg *m) {
     smsg_put(s, f.sm);
 }
 
-static void flush_dirty(struct shard *s) {
+/* Fans out up to `max` messages from the ring and returns how many. A
+ * command pushed before a message (a subscribe, say) must take effect
+ * before it: with `run_commands` they are run first (a send_to among them
+ * may deliver the message itself); without, it stops where commands wait. */
+static uint32_t take_messages(struct shard *s, uint32_t max,
+                              bool run_commands) {
+  uint32_t i;
+  for (i = 0; i < max; i++) {
+    if (!run_commands && !cmd_stack_empty(&s->cmds))
+      break;
+    struct msg *m = mpsc_ring_pop(&s->ring);
+    if (!m)
+      break;
+    if (!cmd_stack_empty(&s->cmds)) {
+      s->pending = m;
+      run_cmds(s);
+      m = s->pending;
+      s->pending = NULL;
+    }
+    if (m)
+      deliver(s, m);
+  }
+  return i;
+}
+
+/* Clients written between two looks at the ring during a flush round. */
+#define FLUSH_INTAKE_EVERY 64
+
+/* Writes every dirty client once. A round over thousands of sockets takes
+ * tens of milliseconds; with `intake`, messages that arrive meanwhile are
+ * fanned out every FLUSH_INTAKE_EVERY clients, so the rest of this round
+ * writes them already (the clients written before are marked dirty again,
+ * for the next round) instead of every subscriber waiting for the round
+ * to end and then for a whole round more. That halves the fanout latency
+ * under load and puts more messages in each write. */
+static void flush_dirty(struct shard *s, bool intake) {
   struct client *c = s->dirty;
   s->dirty = s->dirty_tail = NULL;
+  uint32_t n = 0, taken = 0;
   while (c) {
     struct client *next = c->dirty_next;
     c->dirty = false;
     client_flush(s, c);
     c = next;
+    if (intake && ++n % FLUSH_INTAKE_EVERY == 0 && taken < FLUSH_INTAKE_MAX)
+      taken += take_messages(s, FLUSH_INTAKE_MAX - taken, false);
   }
 }
 
@@ -649,7 +696,7 @@ static void begin_stop(struct shard *s) {
     else
       client_close_after_flush(s, c, HUB_CLOSE_GOING_AWAY);
   }
-  flush_dirty(s);
+  flush_dirty(s, false);
   reap(s);
 }
 
@@ -667,28 +714,17 @@ static void process(struct shard *s) {
   int64_t stop_deadline = atomic_load(&s->stop_deadline_ms);
   run_cmds(s);
   for (;;) {
-    int i;
-    for (i = 0; i < SHARD_BATCH; i++) {
-      struct msg *m = mpsc_ring_pop(&s->ring);
-      if (!m)
-        break;
-      /* A command pushed before this message (a subscribe, say) must take
-       * effect before it; a send_to among them may deliver it first. */
-      if (!cmd_stack_empty(&s->cmds)) {
-        s->pending = m;
-        run_cmds(s);
-        m = s->pending;
-        s->pending = NULL;
-      }
-      if (m)
-        deliver(s, m);
-    }
+    uint32_t n = take_messages(s, ROUND_BATCH, true);
     note_lost_more(s);
-    flush_dirty(s);
+    flush_dirty(s, true);
     reap(s);
-    if (i < SHARD_BATCH)
+    if (n < ROUND_BATCH)
       break;
   }
+  /* Clients the last round's intake marked dirty again are written on the
+   * next pass, after the sockets' events: the shard must not sleep first. */
+  if (s->dirty)
+    atomic_fetch_or_explicit(&s->wake, WAKE_PENDING, memory_order_acq_rel);
   if (stop_deadline && !s->stopping) {
     s->stopping = true;
     s->deadline_ms = stop_deadline;
@@ -723,7 +759,7 @@ static void run_events(struct shard *s, struct epoll_event *ev, int n) {
     for (unsigned i = s->idx; i < TI_STRIPES; i += s->hub->nshards)
       ti_sweep(&s->hub->index, i, now);
     limits_tick(s, now);
-    flush_dirty(s);
+    flush_dirty(s, false);
     reap(s);
     s->next_sweep_ms = now + HISTORY_SWEEP_MS;
   }

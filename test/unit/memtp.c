@@ -36,6 +36,8 @@ static int64_t memtp_writev(void *io, const struct iovec *iov, int n) {
   pthread_mutex_unlock(&t->lock);
   if (notify)
     hub_client_writable(t->hub, t->id);
+  if (t->on_write)
+    t->on_write(t);
   return (int64_t)took;
 }
 

@@ -22,6 +22,8 @@ struct memtp {
   int writes;        /* writev calls */
   hub_client_id id;
   hub_t *hub;
+  /* Called after each writev, outside the lock, on the writing thread. */
+  void (*on_write)(struct memtp *t);
 };
 
 extern const hub_transport memtp_transport;
