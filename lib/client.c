@@ -244,7 +244,7 @@ void client_destroy(struct shard *s, struct client *c, bool in_map) {
   }
   while (c->q.count)
     discard_head(s, c, cqueue_pop(&c->q));
-  cqueue_shrink(&c->q, s->mem);
+  cqueue_free(&c->q, s->mem);
   if (in_map) {
     htable_remove(&s->clients, &c->node);
     s->st.clients--;

@@ -44,6 +44,8 @@ int cqueue_push(struct cqueue *q, const hub_mem *mem, struct smsg *sm,
   q->items[(q->head + q->count) & (q->cap - 1)] = sm;
   q->count++;
   q->bytes += cqueue_len_of(q, sm);
+  if (q->count > CQ_INLINE)
+    q->outgrew = true;
   return 0;
 }
 
@@ -76,11 +78,19 @@ struct smsg *cqueue_drop_oldest(struct cqueue *q) {
   return dropped;
 }
 
-void cqueue_shrink(struct cqueue *q, const hub_mem *mem) {
-  if (q->count == 0 && q->items != q->inline_items) {
+void cqueue_free(struct cqueue *q, const hub_mem *mem) {
+  if (q->items != q->inline_items) {
     mem_free(mem, q->items);
     q->items = q->inline_items;
     q->cap = CQ_INLINE;
     q->head = 0;
   }
+}
+
+void cqueue_shrink(struct cqueue *q, const hub_mem *mem) {
+  if (q->count)
+    return;
+  if (q->cap > CQ_FIRST_HEAP || !q->outgrew)
+    cqueue_free(q, mem);
+  q->outgrew = false;
 }

@@ -1,10 +1,13 @@
 /* A client's bounded queue: a ring of refs to shard messages not yet
  * written. It starts in two inline slots, so an idle client costs no heap,
  * moves to a 16-entry heap ring and grows by doubling while a client falls
- * behind, and returns to the inline slots once it has caught up. Limits
- * and policy live in the caller (client.c); this is only the ring. */
+ * behind, and returns to the inline slots once it has caught up (a busy
+ * client keeps the 16-entry ring, see cqueue_shrink()). Limits and policy
+ * live in the caller (client.c); this is only the ring. */
 #ifndef HUB_QUEUE_H
 #define HUB_QUEUE_H
+
+#include <stdbool.h>
 
 #include "msg.h"
 
@@ -16,6 +19,7 @@ struct cqueue {
   struct smsg *inline_items[CQ_INLINE];
   uint32_t head, count, cap;
   uint8_t wire;    /* enum wire of every frame in this queue */
+  bool outgrew;    /* held more than CQ_INLINE since it was last empty */
   size_t head_off; /* bytes of the head frame already written */
   uint64_t bytes;  /* sum of the frame lengths of every entry */
 };
@@ -42,7 +46,13 @@ struct smsg *cqueue_pop(struct cqueue *q);
 /* Removes and returns the oldest entry that is neither partly written nor
  * pinned, or NULL when there is none. */
 struct smsg *cqueue_drop_oldest(struct cqueue *q);
-/* Gives the heap ring back once the queue is empty. */
+/* Once the queue is empty, gives the heap ring back, except a first heap
+ * ring (CQ_FIRST_HEAP) the queue needed since it was last empty: a client
+ * that busy needs it again next round, and allocating and freeing it every
+ * round cost ~1% of a shard's CPU at saturation. It goes back once the
+ * queue has emptied without holding more than the inline slots would. */
 void cqueue_shrink(struct cqueue *q, const hub_mem *mem);
+/* Frees the heap ring of an empty queue that is not used again. */
+void cqueue_free(struct cqueue *q, const hub_mem *mem);
 
 #endif

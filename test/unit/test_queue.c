@@ -69,7 +69,7 @@ void test_cqueue_drop_oldest(void) {
   q.head_off = 1;
   CHECK(cqueue_drop_oldest(&q) == NULL);
   CHECK(cqueue_pop(&q) == s[9]);
-  cqueue_shrink(&q, mem);
+  cqueue_free(&q, mem);
   CHECK(q.items == q.inline_items);
   for (int i = 0; i < 10; i++)
     rm(s[i]);
@@ -77,7 +77,8 @@ void test_cqueue_drop_oldest(void) {
 
 void test_cqueue_growth(void) {
   /* Past the inline slots one heap ring of CQ_FIRST_HEAP, then doubling;
-   * never beyond what covers the limit; inline again once empty. */
+   * never beyond what covers the limit; inline again once empty, but for
+   * the first heap ring of a busy queue. */
   struct cqueue q;
   const hub_mem *mem = &hub__mem_default;
   cqueue_init(&q, WIRE_RAW);
@@ -95,6 +96,24 @@ void test_cqueue_growth(void) {
   CHECK_EQ(q.count, CQ_FIRST_HEAP + 1);
   for (int i = 0; i < CQ_FIRST_HEAP + 1; i++)
     CHECK(cqueue_pop(&q) == sm);
+  /* A ring past the first one goes back as soon as the queue is empty. */
+  cqueue_shrink(&q, mem);
+  CHECK(q.items == q.inline_items && q.cap == CQ_INLINE);
+  /* The first heap ring stays while the queue keeps outgrowing the inline
+   * slots between two emptyings, and goes back after a stretch in which
+   * they would have done. */
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < CQ_INLINE + 1; i++)
+      CHECK(cqueue_push(&q, mem, sm, 1024) == 0);
+    while (q.count)
+      cqueue_pop(&q);
+    cqueue_shrink(&q, mem);
+    CHECK_EQ(q.cap, CQ_FIRST_HEAP);
+  }
+  CHECK(cqueue_push(&q, mem, sm, 1024) == 0);
+  cqueue_shrink(&q, mem); /* not empty: nothing happens */
+  CHECK_EQ(q.cap, CQ_FIRST_HEAP);
+  cqueue_pop(&q);
   cqueue_shrink(&q, mem);
   CHECK(q.items == q.inline_items && q.cap == CQ_INLINE);
   /* A small limit: the first heap ring only covers it. */
