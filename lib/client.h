@@ -27,31 +27,39 @@ enum client_kind {
 };
 
 struct client {
-  struct hnode node; /* in shard->clients, keyed by id */
-  hub_client_id id;
-  hub_transport tp;
-  void *io_user;
-  void *user_data;
+  /* Hot: what every fanout and flush round reads or writes, first, so a
+   * delivery touches two cache lines of the client and a write three. */
   struct cqueue q;
-  struct sub_list subs;
-  uint64_t max_bytes;
   uint32_t max_msgs;
   uint8_t policy;
   uint8_t state;
   uint8_t kind;
   bool dirty;             /* on shard->dirty */
   bool blocked;           /* the transport took less than offered */
-  bool raw;               /* WebSocket frames without the JSON envelope */
   bool epollout;          /* EPOLLOUT armed on fd */
   bool close_after_flush; /* doom with close_code once the queue is out */
-  bool ping_due;          /* a ping went out and no byte came back since */
-  bool got_input;         /* bytes arrived since the last timer tick */
+  bool lag_pending;       /* some subscription has drops to report */
+  int fd;                 /* -1 unless a socket client */
+  uint64_t max_bytes;
+  int64_t stamp; /* seq of the newest broadcast queued: one copy a client */
+  struct client *dirty_next;
+  hub_transport tp;
+  void *io_user;
+  uint64_t deliveries;
+  int64_t stuck_ms;     /* since when writes make no progress, or 0 */
+  struct tls_conn *tls; /* TLS clients: also the transport's io_user */
+  uint64_t drops;
+  /* Cold: lookup, lifecycle, timers, protocol state, security. */
+  struct hnode node; /* in shard->clients, keyed by id */
+  hub_client_id id;
+  void *user_data;
+  struct sub_list subs;
+  bool raw;         /* WebSocket frames without the JSON envelope */
+  bool ping_due;    /* a ping went out and no byte came back since */
+  bool got_input;   /* bytes arrived since the last timer tick */
   bool want_tls;    /* hub_attach_fd() with TLS; c->tls from conn_attach */
   bool tls_ready;   /* the TLS handshake is done */
-  bool lag_pending; /* some subscription has drops to report */
-  int fd;           /* -1 unless a socket client */
   int close_code;
-  struct client *dirty_next;
   struct client *doomed_next;
   /* The shard's timer list for this client's kind (ping, keepalive,
    * handshake timeout): every member has the same period, so the list is
@@ -61,10 +69,6 @@ struct client {
   uint8_t tlist;        /* TL_* or TL_NONE */
   struct handshake *hs; /* while kind == CLIENT_HTTP */
   struct ws_in *ws;     /* while a WebSocket client is inside a frame */
-  struct tls_conn *tls; /* TLS clients: also the transport's io_user */
-  uint64_t drops;
-  uint64_t deliveries;
-  int64_t stamp; /* seq of the newest broadcast queued: one copy a client */
   struct replay_batch *batch; /* while its request's topics subscribe */
   /* Security (auth.c, limits.c). */
   char *principal;          /* from the auth callback, or NULL */
@@ -78,7 +82,6 @@ struct client {
   uint16_t port;
   uint8_t addr[16];
   int64_t rate_tokens, rate_ms; /* inbound message budget */
-  int64_t stuck_ms; /* since when writes make no progress, or 0 */
   int64_t input_ms; /* last bytes from the client */
 };
 
