@@ -124,6 +124,9 @@ void test_cqueue_growth(void) {
   CHECK(cqueue_push(&q, mem, sm, 3) != 0); /* full, covers the limit */
   while (q.count)
     cqueue_pop(&q);
-  cqueue_shrink(&q, mem);
+  cqueue_shrink(&q, mem); /* busy: kept */
+  CHECK_EQ(q.cap, 4);
+  cqueue_free(&q, mem);
+  CHECK(q.items == q.inline_items);
   rm(sm);
 }
