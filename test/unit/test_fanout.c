@@ -97,15 +97,27 @@ void test_fanout_10k(void) {
   free(t);
 }
 
-static void broadcast_b_once(struct memtp *t) {
+static struct memtp *late_subscriber;
+
+static void subscribe_and_broadcast_once(struct memtp *t) {
   t->on_write = NULL;
+  CHECK(hub_subscribe(t->hub, late_subscriber->id, "t") == 0);
   CHECK(hub_broadcast(t->hub, "t", "b", 1, 0) > 0);
 }
 
-/* Host-loop mode, one shard: the first client's write broadcasts "b" while
- * the round that writes "a" runs. The round takes "b" in after its first
- * FLUSH_INTAKE_EVERY (64) clients: the clients after those get "ab" in one
- * write, the ones before get "b" in a second; nobody misses or repeats it. */
+static bool got(struct memtp *t, const char *want) {
+  char *buf = memtp_take_copy(t, NULL);
+  bool ok = strcmp(buf, want) == 0;
+  free(buf);
+  return ok;
+}
+
+/* Host-loop mode, one shard: the first client's write subscribes one more
+ * client and broadcasts "b" while the round that writes "a" runs. The
+ * round takes "b" in after its first FLUSH_INTAKE_EVERY (64) clients, the
+ * subscribe first: the clients after those get "ab" in one write, the ones
+ * before get "b" in a second, the new subscriber gets "b"; nobody misses
+ * or repeats it. */
 void test_broadcast_mid_round(void) {
   enum { N = 200 };
   hub_t *hub = hub_make(1, 0, NULL);
@@ -117,20 +129,22 @@ void test_broadcast_mid_round(void) {
     CHECK(hub_subscribe(hub, t[i]->id, "t") == 0);
     run_shards(hub); /* subscribed, and so written, in this order */
   }
-  t[0]->on_write = broadcast_b_once;
+  late_subscriber = memtp_attach(hub, NULL);
+  CHECK(late_subscriber);
+  run_shards(hub);
+  t[0]->on_write = subscribe_and_broadcast_once;
   CHECK(hub_broadcast(hub, "t", "a", 1, 0) > 0);
   run_shards(hub);
   int one_write = 0;
   for (int i = 0; i < N; i++) {
-    char *got = memtp_take_copy(t[i], NULL);
-    bool ok = strcmp(got, "ab") == 0;
-    free(got);
-    CHECK(ok);
+    CHECK(got(t[i], "ab"));
     one_write += t[i]->writes == 1;
   }
   CHECK_EQ(t[0]->writes, 2);
   CHECK_EQ(one_write, N - 64);
+  CHECK(got(late_subscriber, "b"));
   hub_free(hub);
   for (int i = 0; i < N; i++)
     memtp_free(t[i]);
+  memtp_free(late_subscriber);
 }
