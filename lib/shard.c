@@ -646,18 +646,33 @@ static uint32_t take_messages(struct shard *s, uint32_t max) {
   return i;
 }
 
-/* Clients written between two looks at the ring during a flush round. */
+/* Clients written between two looks at the sockets and the ring during a
+ * flush round. */
 #define FLUSH_INTAKE_EVERY 64
 
+/* Handles the socket events pending now, mid-round: a publish request,
+ * a control message. The eventfd and timerfd are left readable for the
+ * next wait (run_events() runs the timers; reading the timerfd here would
+ * lose its expiry). */
+static void poll_sockets(struct shard *s) {
+  struct epoll_event ev[64];
+  int n = epoll_wait(s->epfd, ev, 64, 0);
+  for (int i = 0; i < n; i++)
+    if (ev[i].data.ptr != &s->evfd && ev[i].data.ptr != &s->tfd)
+      conn_event(s, ev[i].data.ptr, ev[i].events);
+}
+
 /* Writes every dirty client once. A round over thousands of sockets takes
- * tens of milliseconds; with `intake`, messages that arrive meanwhile are
- * fanned out every FLUSH_INTAKE_EVERY clients, so the rest of this round
- * writes them already (the clients written before are marked dirty again,
- * for the next round) instead of every subscriber waiting for the round
- * to end and then for a whole round more: under load a message reaches
- * every subscriber within about one round instead of up to two, and a
- * write carries more messages. Commands the messages wait for run first
- * (none of them frees a client; closes are reaped after the round). */
+ * tens of milliseconds; with `intake`, every FLUSH_INTAKE_EVERY clients it
+ * handles the socket events that came in meanwhile and fans out the
+ * messages that reached the ring, so the rest of this round writes them
+ * already (the clients written before are marked dirty again, for the
+ * next round) instead of every subscriber waiting for the round to end
+ * and then for a whole round more: under load a message reaches every
+ * subscriber within about one round instead of up to two, and a write
+ * carries more messages. Commands the messages wait for run first. None
+ * of this frees a client (closes are reaped after the round), so `next`
+ * stays valid. */
 static void flush_dirty(struct shard *s, bool intake) {
   struct client *c = s->dirty;
   s->dirty = s->dirty_tail = NULL;
@@ -667,8 +682,10 @@ static void flush_dirty(struct shard *s, bool intake) {
     c->dirty = false;
     client_flush(s, c);
     c = next;
-    if (intake && ++n % FLUSH_INTAKE_EVERY == 0 && taken < FLUSH_INTAKE_MAX)
+    if (intake && ++n % FLUSH_INTAKE_EVERY == 0 && taken < FLUSH_INTAKE_MAX) {
+      poll_sockets(s);
       taken += take_messages(s, FLUSH_INTAKE_MAX - taken);
+    }
   }
 }
 

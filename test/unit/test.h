@@ -64,6 +64,7 @@ void test_sleep_ms(int ms);
   X(test_subscribe_then_broadcast)                                            \
   X(test_fanout_10k)                                                          \
   X(test_broadcast_mid_round)                                                 \
+  X(test_socket_publish_mid_round)                                            \
   X(test_drop_oldest_keeps_newest)                                            \
   X(test_disconnect_policy)                                                   \
   X(test_stalled_client_isolation)                                            \
