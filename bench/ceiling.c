@@ -8,8 +8,10 @@
  * Each published message is encoded once per wire format (WebSocket text
  * frame, SSE block) and every subscriber's queue holds a reference;
  * a thread drains everything it was handed, then writes each dirty socket
- * once: all its pending frames in one writev. That is the shape of a good
- * fanout, with nothing else in the way.
+ * once: all its pending frames in one writev, first marked first written;
+ * every 64 sockets of such a round it takes in what arrived meanwhile, so
+ * the sockets not yet written get it in the same round. That is the shape
+ * of a good fanout, with nothing else in the way.
  *
  * Threads: --threads N event loops (compare with fanhub shards); the main
  * thread accepts and deals sockets out round-robin. Per-socket queues are
@@ -149,7 +151,7 @@ struct worker {
   size_t in_len, in_cap;
   atomic_bool wake_pending;
   struct conn *subs; /* streaming subscribers */
-  struct conn *dirty;
+  struct conn *dirty, *dirty_tail; /* FIFO: first marked, first written */
   char rbuf[65536];
 };
 
@@ -204,8 +206,12 @@ static void want_out(struct worker *w, struct conn *c, bool on) {
 static void mark_dirty(struct worker *w, struct conn *c) {
   if (!c->dirty) {
     c->dirty = true;
-    c->dirty_next = w->dirty;
-    w->dirty = c;
+    c->dirty_next = NULL;
+    if (w->dirty_tail)
+      w->dirty_tail->dirty_next = c;
+    else
+      w->dirty = c;
+    w->dirty_tail = c;
   }
 }
 
@@ -327,10 +333,20 @@ static void flush(struct worker *w, struct conn *c) {
   }
 }
 
+static void handle_events(struct worker *w, int timeout_ms);
+
+/* Every INTAKE_EVERY sockets written, a round handles what came in
+ * meanwhile (socket events, messages from the other threads), so the
+ * sockets it has not written yet get new messages in this round's write:
+ * fanhub does the same (lib/shard.c, flush_dirty()), and a ceiling that
+ * did not would not be one. A conn closed meanwhile is freed here if it
+ * is still on the list (conn_close() leaves dirty conns to this loop). */
+#define INTAKE_EVERY 64
+
 static void flush_dirty(struct worker *w) {
   struct conn *c = w->dirty;
-  w->dirty = NULL;
-  while (c) {
+  w->dirty = w->dirty_tail = NULL;
+  for (unsigned n = 1; c; n++) {
     struct conn *next = c->dirty_next;
     c->dirty = false;
     if (c->state == C_DONE)
@@ -338,6 +354,8 @@ static void flush_dirty(struct worker *w) {
     else
       flush(w, c);
     c = next;
+    if (n % INTAKE_EVERY == 0)
+      handle_events(w, 0);
   }
 }
 
@@ -562,30 +580,35 @@ static void take_inbox(struct worker *w) {
   free(items);
 }
 
+static void handle_events(struct worker *w, int timeout_ms) {
+  struct epoll_event evs[256];
+  int n = epoll_wait(w->ep, evs, 256, timeout_ms);
+  for (int i = 0; i < n; i++) {
+    if (evs[i].data.ptr == NULL) {
+      uint64_t v;
+      ssize_t r = read(w->evfd, &v, sizeof(v));
+      (void)r;
+      continue;
+    }
+    struct conn *c = evs[i].data.ptr;
+    if (c->state == C_DONE)
+      continue;
+    if (evs[i].events & EPOLLOUT) {
+      c->blocked = false;
+      want_out(w, c, false);
+      mark_dirty(w, c);
+    }
+    if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+      on_readable(w, c);
+  }
+  if (atomic_load(&w->wake_pending))
+    take_inbox(w);
+}
+
 static void *worker_main(void *arg) {
   struct worker *w = arg;
-  struct epoll_event evs[256];
   for (;;) {
-    int n = epoll_wait(w->ep, evs, 256, -1);
-    for (int i = 0; i < n; i++) {
-      if (evs[i].data.ptr == NULL) {
-        uint64_t v;
-        ssize_t r = read(w->evfd, &v, sizeof(v));
-        (void)r;
-        continue;
-      }
-      struct conn *c = evs[i].data.ptr;
-      if (c->state == C_DONE)
-        continue;
-      if (evs[i].events & EPOLLOUT) {
-        c->blocked = false;
-        want_out(w, c, false);
-        mark_dirty(w, c);
-      }
-      if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-        on_readable(w, c);
-    }
-    take_inbox(w);
+    handle_events(w, -1);
     flush_dirty(w);
   }
   return NULL;

@@ -664,15 +664,14 @@ static void poll_sockets(struct shard *s) {
 
 /* Writes every dirty client once. A round over thousands of sockets takes
  * tens of milliseconds; with `intake`, every FLUSH_INTAKE_EVERY clients it
- * handles the socket events that came in meanwhile and fans out the
- * messages that reached the ring, so the rest of this round writes them
+ * runs the commands, handles the socket events that came in meanwhile and
+ * fans out the messages that reached the ring, so the rest of this round writes them
  * already (the clients written before are marked dirty again, for the
  * next round) instead of every subscriber waiting for the round to end
  * and then for a whole round more: under load a message reaches every
  * subscriber within about one round instead of up to two, and a write
- * carries more messages. Commands the messages wait for run first. None
- * of this frees a client (closes are reaped after the round), so `next`
- * stays valid. */
+ * carries more messages. None of this frees a client (closes are reaped
+ * after the round), so `next` stays valid. */
 static void flush_dirty(struct shard *s, bool intake) {
   struct client *c = s->dirty;
   s->dirty = s->dirty_tail = NULL;
@@ -683,6 +682,7 @@ static void flush_dirty(struct shard *s, bool intake) {
     client_flush(s, c);
     c = next;
     if (intake && ++n % FLUSH_INTAKE_EVERY == 0 && taken < FLUSH_INTAKE_MAX) {
+      run_cmds(s); /* an attach: a publisher's new connection */
       poll_sockets(s);
       taken += take_messages(s, FLUSH_INTAKE_MAX - taken);
     }
