@@ -608,7 +608,8 @@ static void handle_events(struct worker *w, int timeout_ms) {
 static void *worker_main(void *arg) {
   struct worker *w = arg;
   for (;;) {
-    handle_events(w, -1);
+    /* Sockets a round marked dirty again are written without waiting. */
+    handle_events(w, w->dirty ? 0 : -1);
     flush_dirty(w);
   }
   return NULL;

@@ -54,11 +54,11 @@ struct client {
   hub_client_id id;
   void *user_data;
   struct sub_list subs;
-  bool raw;         /* WebSocket frames without the JSON envelope */
-  bool ping_due;    /* a ping went out and no byte came back since */
-  bool got_input;   /* bytes arrived since the last timer tick */
-  bool want_tls;    /* hub_attach_fd() with TLS; c->tls from conn_attach */
-  bool tls_ready;   /* the TLS handshake is done */
+  bool raw;       /* WebSocket frames without the JSON envelope */
+  bool ping_due;  /* a ping went out and no byte came back since */
+  bool got_input; /* bytes arrived since the last timer tick */
+  bool want_tls;  /* hub_attach_fd() with TLS; c->tls from conn_attach */
+  bool tls_ready; /* the TLS handshake is done */
   int close_code;
   struct client *doomed_next;
   /* The shard's timer list for this client's kind (ping, keepalive,
@@ -66,9 +66,9 @@ struct client {
    * ordered by due time and a tick only looks at its head. */
   struct client *tnext, *tprev;
   int64_t due_ms;
-  uint8_t tlist;        /* TL_* or TL_NONE */
-  struct handshake *hs; /* while kind == CLIENT_HTTP */
-  struct ws_in *ws;     /* while a WebSocket client is inside a frame */
+  uint8_t tlist;              /* TL_* or TL_NONE */
+  struct handshake *hs;       /* while kind == CLIENT_HTTP */
+  struct ws_in *ws;           /* while a WebSocket client is inside a frame */
   struct replay_batch *batch; /* while its request's topics subscribe */
   /* Security (auth.c, limits.c). */
   char *principal;          /* from the auth callback, or NULL */
@@ -82,7 +82,7 @@ struct client {
   uint16_t port;
   uint8_t addr[16];
   int64_t rate_tokens, rate_ms; /* inbound message budget */
-  int64_t input_ms; /* last bytes from the client */
+  int64_t input_ms;             /* last bytes from the client */
 };
 
 /* Queues one message for the client, applying its limits and policy. */
@@ -90,8 +90,7 @@ void client_enqueue(struct shard *s, struct client *c, struct smsg *sm);
 /* Queues a replayed message: past the queue caps, since the topic's
  * history limits already bound a replay and a slow client must still be
  * able to catch up; live messages may drop it later as usual. */
-void client_enqueue_replay(struct shard *s, struct client *c,
-                           struct smsg *sm);
+void client_enqueue_replay(struct shard *s, struct client *c, struct smsg *sm);
 /* Queues a frame of this client's own (reply, notice): not subject to the
  * limits, never dropped. Takes over `sm`. */
 void client_enqueue_pinned(struct shard *s, struct client *c, struct smsg *sm);

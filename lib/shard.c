@@ -665,10 +665,10 @@ static void poll_sockets(struct shard *s) {
 /* Writes every dirty client once. A round over thousands of sockets takes
  * tens of milliseconds; with `intake`, every FLUSH_INTAKE_EVERY clients it
  * runs the commands, handles the socket events that came in meanwhile and
- * fans out the messages that reached the ring, so the rest of this round writes them
- * already (the clients written before are marked dirty again, for the
- * next round) instead of every subscriber waiting for the round to end
- * and then for a whole round more: under load a message reaches every
+ * fans out the messages that reached the ring, so the rest of this round
+ * writes them already (the clients written before are marked dirty again,
+ * for the next round) instead of every subscriber waiting for the round to
+ * end and then for a whole round more: under load a message reaches every
  * subscriber within about one round instead of up to two, and a write
  * carries more messages. None of this frees a client (closes are reaped
  * after the round), so `next` stays valid. */
