@@ -657,9 +657,16 @@ static uint32_t take_messages(struct shard *s, uint32_t max) {
 static void poll_sockets(struct shard *s) {
   struct epoll_event ev[64];
   int n = epoll_wait(s->epfd, ev, 64, 0);
-  for (int i = 0; i < n; i++)
-    if (ev[i].data.ptr != &s->evfd && ev[i].data.ptr != &s->tfd)
-      conn_event(s, ev[i].data.ptr, ev[i].events);
+  for (int i = 0; i < n; i++) {
+    if (ev[i].data.ptr == &s->evfd || ev[i].data.ptr == &s->tfd)
+      continue;
+    struct client *c = ev[i].data.ptr;
+    conn_event(s, c, ev[i].events);
+    /* An answered request goes out now, not after the round: its client
+     * (a publisher, say) waits for it before it sends the next one. */
+    if (c->kind == CLIENT_HTTP && c->state == CLIENT_OPEN && c->q.count)
+      client_flush(s, c);
+  }
 }
 
 /* Writes every dirty client once. A round over thousands of sockets takes
@@ -689,10 +696,18 @@ static void flush_dirty(struct shard *s, bool intake) {
   }
 }
 
+/* Frees the doomed clients, except those still on the dirty list (a
+ * round's intake put them on the next round's): they go on the reap after
+ * the flush that takes them off it. */
 static void reap(struct shard *s) {
-  while (s->doomed) {
-    struct client *c = s->doomed;
-    s->doomed = c->doomed_next;
+  struct client **link = &s->doomed;
+  while (*link) {
+    struct client *c = *link;
+    if (c->dirty) {
+      link = &c->doomed_next;
+      continue;
+    }
+    *link = c->doomed_next;
     client_destroy(s, c, true);
   }
 }
@@ -717,6 +732,10 @@ static void begin_stop(struct shard *s) {
 }
 
 static void close_all(struct shard *s) {
+  /* Nothing more is written: the dirty list goes, so all can be reaped. */
+  for (struct client *c = s->dirty; c; c = c->dirty_next)
+    c->dirty = false;
+  s->dirty = s->dirty_tail = NULL;
   struct hnode *n, *tmp;
   HTABLE_FOREACH(&s->clients, n, tmp)
   client_doom(s, container_of(n, struct client, node), HUB_CLOSE_GOING_AWAY);

@@ -107,6 +107,18 @@ static void subscribe_and_broadcast_once(struct memtp *t) {
   CHECK(hub_broadcast(t->hub, "t", "b", 1, 0) > 0);
 }
 
+static void broadcast_b_once(struct memtp *t) {
+  t->on_write = NULL;
+  CHECK(hub_broadcast(t->hub, "t", "b", 1, 0) > 0);
+}
+
+static struct memtp *to_close;
+
+static void close_other_once(struct memtp *t) {
+  t->on_write = NULL;
+  CHECK(hub_close(t->hub, to_close->id, 0) == 0);
+}
+
 static bool got(struct memtp *t, const char *want) {
   char *buf = memtp_take_copy(t, NULL);
   bool ok = strcmp(buf, want) == 0;
@@ -145,6 +157,18 @@ void test_broadcast_mid_round(void) {
   CHECK_EQ(t[0]->writes, 2);
   CHECK_EQ(one_write, N - 64);
   CHECK(got(late_subscriber, "b"));
+  /* A client the intake put on the next round's list and that is closed
+   * meanwhile is freed after that round, not while still on the list
+   * (ASan: a use after free before). */
+  t[1]->on_write = broadcast_b_once; /* taken in after t[63] */
+  to_close = t[1];
+  t[100]->on_write = close_other_once; /* run after t[127] */
+  CHECK(hub_broadcast(hub, "t", "c", 1, 0) > 0);
+  run_shards(hub);
+  CHECK_EQ(memtp_closes(t[1]), 1);
+  CHECK(got(t[1], "abc"));
+  CHECK(got(t[N - 1], "abcb"));
+  CHECK_EQ(stats_of(hub).clients, N);
   hub_free(hub);
   for (int i = 0; i < N; i++)
     memtp_free(t[i]);
