@@ -90,7 +90,7 @@ void cqueue_free(struct cqueue *q, const hub_mem *mem) {
 void cqueue_shrink(struct cqueue *q, const hub_mem *mem) {
   if (q->count)
     return;
-  if (q->cap > CQ_FIRST_HEAP || !q->outgrew)
+  if (q->cap > CQ_KEEP_MAX || !q->outgrew)
     cqueue_free(q, mem);
   q->outgrew = false;
 }

@@ -2,7 +2,7 @@
  * written. It starts in two inline slots, so an idle client costs no heap,
  * moves to a 16-entry heap ring and grows by doubling while a client falls
  * behind, and returns to the inline slots once it has caught up (a busy
- * client keeps the 16-entry ring, see cqueue_shrink()). Limits and policy
+ * client keeps a ring of up to 64 entries, see cqueue_shrink()). Limits and policy
  * live in the caller (client.c); this is only the ring. */
 #ifndef HUB_QUEUE_H
 #define HUB_QUEUE_H
@@ -13,6 +13,7 @@
 
 #define CQ_INLINE 2
 #define CQ_FIRST_HEAP 16 /* entries of the first heap ring */
+#define CQ_KEEP_MAX 64   /* the largest ring an emptied busy queue keeps */
 
 struct cqueue {
   struct smsg **items; /* inline_items while cap == CQ_INLINE */
@@ -46,11 +47,12 @@ struct smsg *cqueue_pop(struct cqueue *q);
 /* Removes and returns the oldest entry that is neither partly written nor
  * pinned, or NULL when there is none. */
 struct smsg *cqueue_drop_oldest(struct cqueue *q);
-/* Once the queue is empty, gives the heap ring back, except a first heap
- * ring (CQ_FIRST_HEAP) the queue needed since it was last empty: a client
- * that busy needs it again next round, and allocating and freeing it every
- * round cost ~1% of a shard's CPU at saturation. It goes back once the
- * queue has emptied without holding more than the inline slots would. */
+/* Once the queue is empty, gives the heap ring back, except a ring of up
+ * to CQ_KEEP_MAX entries the queue needed since it was last empty: a
+ * client that busy needs it again next round, and allocating and freeing
+ * it every round cost 1-2% of a shard's CPU at saturation. It goes back
+ * once the queue has emptied without holding more than the inline slots
+ * would. */
 void cqueue_shrink(struct cqueue *q, const hub_mem *mem);
 /* Frees the heap ring of an empty queue that is not used again. */
 void cqueue_free(struct cqueue *q, const hub_mem *mem);

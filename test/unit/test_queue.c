@@ -78,7 +78,7 @@ void test_cqueue_drop_oldest(void) {
 void test_cqueue_growth(void) {
   /* Past the inline slots one heap ring of CQ_FIRST_HEAP, then doubling;
    * never beyond what covers the limit; inline again once empty, but for
-   * the first heap ring of a busy queue. */
+   * a ring of up to CQ_KEEP_MAX of a busy queue. */
   struct cqueue q;
   const hub_mem *mem = &hub__mem_default;
   cqueue_init(&q, WIRE_RAW);
@@ -96,7 +96,15 @@ void test_cqueue_growth(void) {
   CHECK_EQ(q.count, CQ_FIRST_HEAP + 1);
   for (int i = 0; i < CQ_FIRST_HEAP + 1; i++)
     CHECK(cqueue_pop(&q) == sm);
-  /* A ring past the first one goes back as soon as the queue is empty. */
+  /* A busy queue keeps a ring up to CQ_KEEP_MAX, a larger one goes back as
+   * soon as the queue is empty. */
+  cqueue_shrink(&q, mem);
+  CHECK_EQ(q.cap, 2 * CQ_FIRST_HEAP);
+  for (int i = 0; i < CQ_KEEP_MAX + 1; i++)
+    CHECK(cqueue_push(&q, mem, sm, 1024) == 0);
+  CHECK_EQ(q.cap, 2 * CQ_KEEP_MAX);
+  while (q.count)
+    cqueue_pop(&q);
   cqueue_shrink(&q, mem);
   CHECK(q.items == q.inline_items && q.cap == CQ_INLINE);
   /* The first heap ring stays while the queue keeps outgrowing the inline
