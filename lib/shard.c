@@ -591,8 +591,19 @@ struct fanout {
   struct smsg *sm; /* made on the first subscriber */
 };
 
+/* Prefetches run ahead of the loop in three steps (the sub, its client,
+ * the client's next ring slot): with 10k subscribers none of them is in
+ * cache, and at ~30 messages a round each message walks them all. */
 static void fan_to(struct fanout *f, struct ltopic *t) {
   for (uint32_t i = 0; i < t->nsubs; i++) {
+    if (i + 8 < t->nsubs)
+      __builtin_prefetch(t->subs[i + 8]);
+    if (i + 4 < t->nsubs)
+      __builtin_prefetch(t->subs[i + 4]->client);
+    if (i + 2 < t->nsubs) {
+      const struct cqueue *q = &t->subs[i + 2]->client->q;
+      __builtin_prefetch(&q->items[(q->head + q->count) & (q->cap - 1)], 1);
+    }
     struct sub *sub = t->subs[i];
     struct client *c = sub->client;
     /* Replayed already or older than the subscription; or this client
