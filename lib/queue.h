@@ -2,8 +2,8 @@
  * written. It starts in two inline slots, so an idle client costs no heap,
  * moves to a 16-entry heap ring and grows by doubling while a client falls
  * behind, and returns to the inline slots once it has caught up (a busy
- * client keeps a ring of up to 64 entries, see cqueue_shrink()). Limits and policy
- * live in the caller (client.c); this is only the ring. */
+ * client keeps a ring of up to 64 entries, see cqueue_shrink()). Limits
+ * and policy live in the caller (client.c); this is only the ring. */
 #ifndef HUB_QUEUE_H
 #define HUB_QUEUE_H
 
