@@ -700,7 +700,8 @@ static void flush_dirty(struct shard *s, bool intake) {
     client_flush(s, c);
     c = next;
     if (intake && ++n % FLUSH_INTAKE_EVERY == 0 && taken < FLUSH_INTAKE_MAX) {
-      run_cmds(s); /* an attach: a publisher's new connection */
+      if (!cmd_stack_empty(&s->cmds)) /* a load; taking is an exchange */
+        run_cmds(s); /* an attach: a publisher's new connection */
       poll_sockets(s);
       taken += take_messages(s, FLUSH_INTAKE_MAX - taken);
     }
