@@ -576,6 +576,9 @@ static void deliver_upto(struct shard *s, int64_t seq) {
 }
 
 static void run_cmds(struct shard *s) {
+  /* Looking is a load; taking is an exchange on a line producers write. */
+  if (cmd_stack_empty(&s->cmds))
+    return;
   struct cmd_node *n = cmd_stack_take(&s->cmds), *next;
   for (; n; n = next) {
     next = n->next;
@@ -700,8 +703,7 @@ static void flush_dirty(struct shard *s, bool intake) {
     client_flush(s, c);
     c = next;
     if (intake && ++n % FLUSH_INTAKE_EVERY == 0 && taken < FLUSH_INTAKE_MAX) {
-      if (!cmd_stack_empty(&s->cmds)) /* a load; taking is an exchange */
-        run_cmds(s); /* an attach: a publisher's new connection */
+      run_cmds(s); /* an attach: a publisher's new connection */
       poll_sockets(s);
       taken += take_messages(s, FLUSH_INTAKE_MAX - taken);
     }
