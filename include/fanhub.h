@@ -158,8 +158,11 @@ HUB_EXTERN int hub_options_set_shards(hub_options *opt, unsigned shards);
  * threads; the host polls hub_shard_fd() and calls hub_shard_run(). */
 HUB_EXTERN int hub_options_set_threads(hub_options *opt, int threads);
 /* Per-client queue caps: a client holds at most `max_msgs` messages and
- * `max_bytes` bytes of frames not yet written. Defaults: 1024 messages,
- * 1 MiB. Both must be >= 1. Returns 0 or HUB_EINVAL. */
+ * `max_bytes` bytes of frames not yet written, history replayed on a
+ * subscribe included (what does not fit is reported in a "lagged"
+ * notice). A frame larger than `max_bytes` alone is let into a queue that
+ * holds no other message. Defaults: 1024 messages, 1 MiB. Both must be
+ * >= 1. Returns 0 or HUB_EINVAL. */
 HUB_EXTERN int hub_options_set_queue_limits(hub_options *opt,
                                             uint32_t max_msgs,
                                             uint64_t max_bytes);
@@ -179,9 +182,10 @@ HUB_EXTERN int hub_options_set_max_topic_len(hub_options *opt, size_t len);
  * newest `max_msgs` messages (0: no history), at most `max_bytes` of
  * payload, none older than `max_age_ms` (0: no age limit). Patterns are
  * tried in the order set; the first match wins. Default: 100 messages,
- * 1 MiB, 300000 ms. A client that resubscribes with a starting point
+ * 1 MiB, 300000 ms. A subscription made with a starting point
  * (hub_subscribe_since, WS "since", SSE Last-Event-ID) is replayed what
- * history still holds, or told "reset" when it cannot be. Returns 0,
+ * history still holds, within the client's queue caps, or told "reset"
+ * when it cannot be; one that exists already replays nothing. Returns 0,
  * HUB_EINVAL or HUB_ENOMEM. */
 HUB_EXTERN int hub_options_set_history(hub_options *opt, const char *pattern,
                                        uint32_t max_msgs, uint64_t max_bytes,
@@ -584,8 +588,11 @@ HUB_EXTERN int hub_subscribe(hub_t *hub, hub_client_id id, const char *topic);
  * seq > `since` (from hub_broadcast(), a "seq" or an SSE id), then goes on
  * live with no gap and no duplicate. If some of them are gone (history
  * limits) or `epoch` (NULL: this hub's) is not this hub's, the client
- * gets a "reset" notice instead of the replay, then live messages. Same
- * returns as hub_subscribe(), and HUB_EINVAL for since < 0. */
+ * gets a "reset" notice instead of the replay, then live messages. The
+ * replay counts against the client's queue caps (see
+ * hub_options_set_queue_limits). A client already subscribed to `topic`
+ * is replayed nothing: unsubscribe first to resume it. Same returns as
+ * hub_subscribe(), and HUB_EINVAL for since < 0. */
 HUB_EXTERN int hub_subscribe_since(hub_t *hub, hub_client_id id,
                                    const char *topic, const char *epoch,
                                    int64_t since);

@@ -44,12 +44,10 @@ static void discard_head(struct shard *s, struct client *c, struct smsg *sm) {
   smsg_release(s, sm);
 }
 
-/* Remembers a message drop-oldest discarded, for a "lagged" notice once
- * the client takes bytes again. */
-static void note_drop(struct shard *s, struct client *c, struct smsg *sm) {
+void client_note_drop(struct shard *s, struct client *c,
+                      const struct msg *m) {
   c->drops++;
   s->st.drops++;
-  struct msg *m = sm->msg;
   if (!m)
     return;
   /* The subscription it came through: the topic's own, or a pattern. */
@@ -59,8 +57,12 @@ static void note_drop(struct shard *s, struct client *c, struct smsg *sm) {
     if (p->topic->pattern && pattern_match(p->topic->name, p->topic->len,
                                            m->topic, m->topic_len))
       sub = p;
-  if (sub)
+  if (sub) {
     client_note_lag(c, sub, m->seq, 1);
+    /* The notice goes out with the next flush, not with the next
+     * message that happens to fit. */
+    client_mark_dirty(s, c);
+  }
 }
 
 void client_note_lag(struct client *c, struct sub *sub, int64_t seq,
@@ -74,8 +76,30 @@ void client_note_lag(struct client *c, struct sub *sub, int64_t seq,
   c->lag_pending = true;
 }
 
+/* Whether a frame of `len` bytes may join the client's queue. A frame
+ * larger than the byte cap alone is let into a queue that holds no other
+ * message (only the client's own frames, or a head partly written): else
+ * a message that big would be accepted by hub_broadcast() and reach
+ * nobody. It costs no more memory: frames are shared, a client holds a
+ * reference. */
 static bool fits(const struct client *c, size_t len) {
-  return c->q.count < c->max_msgs && c->q.bytes + len <= c->max_bytes;
+  if (c->q.count >= c->max_msgs)
+    return false;
+  if (c->q.bytes + len <= c->max_bytes)
+    return true;
+  return len > c->max_bytes && cqueue_holds_no_message(&c->q);
+}
+
+/* Queues sm (encoded for the client's wire), counted in the stats. */
+static void push(struct shard *s, struct client *c, struct smsg *sm,
+                 uint32_t limit) {
+  if (cqueue_push(&c->q, s->mem, sm, limit)) {
+    client_note_drop(s, c, sm->msg);
+    return;
+  }
+  sm->refs++;
+  s->st.bytes_queued += cqueue_len_of(&c->q, sm);
+  client_mark_dirty(s, c);
 }
 
 void client_enqueue(struct shard *s, struct client *c, struct smsg *sm) {
@@ -84,7 +108,7 @@ void client_enqueue(struct shard *s, struct client *c, struct smsg *sm) {
   if (sm->msg && (sm->msg->flags & MSG_PRESENCE) && c->q.wire == WIRE_RAW)
     return; /* host transports carry payloads only */
   if (!shard_encode(s, sm, (enum wire)c->q.wire)) {
-    note_drop(s, c, sm);
+    client_note_drop(s, c, sm->msg);
     return;
   }
   size_t len = cqueue_len_of(&c->q, sm);
@@ -96,37 +120,42 @@ void client_enqueue(struct shard *s, struct client *c, struct smsg *sm) {
     struct smsg *old;
     while (!fits(c, len) && (old = cqueue_drop_oldest(&c->q))) {
       s->st.bytes_queued -= cqueue_len_of(&c->q, old);
-      note_drop(s, c, old);
+      client_note_drop(s, c, old->msg);
       smsg_release(s, old);
     }
     if (!fits(c, len)) {
-      /* Larger than the byte cap, or stuck behind a partly written head:
-       * the new message is the one dropped. */
-      note_drop(s, c, sm);
+      /* Stuck behind a partly written head: the new message is the one
+       * dropped. */
+      client_note_drop(s, c, sm->msg);
       return;
     }
   }
-  if (cqueue_push(&c->q, s->mem, sm, c->max_msgs)) {
-    note_drop(s, c, sm);
-    return;
-  }
-  sm->refs++;
-  s->st.bytes_queued += len;
-  client_mark_dirty(s, c);
+  push(s, c, sm, c->max_msgs);
 }
 
-void client_enqueue_replay(struct shard *s, struct client *c,
+bool client_enqueue_replay(struct shard *s, struct client *c,
                            struct smsg *sm) {
   if (c->state != CLIENT_OPEN || c->kind == CLIENT_HTTP)
-    return;
+    return false;
   if (!shard_encode(s, sm, (enum wire)c->q.wire) ||
-      cqueue_push(&c->q, s->mem, sm, UINT32_MAX / 2)) {
-    note_drop(s, c, sm);
+      !fits(c, cqueue_len_of(&c->q, sm))) {
+    client_note_drop(s, c, sm->msg);
+    return false;
+  }
+  uint32_t count = c->q.count;
+  push(s, c, sm, c->max_msgs);
+  return c->q.count > count;
+}
+
+void client_enqueue_past_caps(struct shard *s, struct client *c,
+                              struct smsg *sm) {
+  if (c->state != CLIENT_OPEN || c->kind == CLIENT_HTTP)
+    return;
+  if (!shard_encode(s, sm, (enum wire)c->q.wire)) {
+    client_note_drop(s, c, sm->msg);
     return;
   }
-  sm->refs++;
-  s->st.bytes_queued += cqueue_len_of(&c->q, sm);
-  client_mark_dirty(s, c);
+  push(s, c, sm, UINT32_MAX / 2);
 }
 
 void client_enqueue_pinned(struct shard *s, struct client *c, struct smsg *sm) {

@@ -87,10 +87,15 @@ struct client {
 
 /* Queues one message for the client, applying its limits and policy. */
 void client_enqueue(struct shard *s, struct client *c, struct smsg *sm);
-/* Queues a replayed message: past the queue caps, since the topic's
- * history limits already bound a replay and a slow client must still be
- * able to catch up; live messages may drop it later as usual. */
-void client_enqueue_replay(struct shard *s, struct client *c, struct smsg *sm);
+/* Queues a replayed message within the client's caps (the history
+ * replayed on a subscribe counts like live messages, so no request can
+ * make the server hold more for a client than its caps). Returns false,
+ * the message noted as lost, if it does not fit. */
+bool client_enqueue_replay(struct shard *s, struct client *c, struct smsg *sm);
+/* Queues a message past the caps: hub_send_to(), whose caller is the host
+ * and not the client. */
+void client_enqueue_past_caps(struct shard *s, struct client *c,
+                              struct smsg *sm);
 /* Queues a frame of this client's own (reply, notice): not subject to the
  * limits, never dropped. Takes over `sm`. */
 void client_enqueue_pinned(struct shard *s, struct client *c, struct smsg *sm);
@@ -98,6 +103,9 @@ void client_enqueue_pinned(struct shard *s, struct client *c, struct smsg *sm);
  * reply), already framed for its wire; closes it when out of memory. */
 void client_send_own(struct shard *s, struct client *c, const void *data,
                      size_t len);
+/* Counts message `m` (NULL: a private frame) as lost to the client and
+ * schedules the "lagged" notice for the subscription it came through. */
+void client_note_drop(struct shard *s, struct client *c, const struct msg *m);
 /* Remembers that message `seq` of sub's topic was lost to the client, for
  * a "lagged" notice once it takes bytes again. */
 void client_note_lag(struct client *c, struct sub *sub, int64_t seq,

@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 
 #include "common.h"
+#include "hash.h"
 
 struct msg {
   _Atomic uint32_t refs;
@@ -48,7 +49,8 @@ enum wire {
 enum {
   SMSG_PRIVATE = 1, /* one client's frame (a reply, a notice): no msg */
   SMSG_STATIC = 2,  /* shared by a shard for its whole life (ping) */
-  SMSG_PINNED = 4   /* never dropped by drop-oldest */
+  SMSG_PINNED = 4,  /* never dropped by drop-oldest */
+  SMSG_SHARED = 8   /* in shard->replayed (see smsg_shared()) */
 };
 
 struct smsg {
@@ -58,6 +60,7 @@ struct smsg {
   uint8_t flags;   /* SMSG_* */
   struct iovec frame[WIRE_COUNT];
   struct smsg *next_free;
+  struct hnode node; /* in shard->replayed, keyed by msg, if SMSG_SHARED */
 };
 
 /* A msg with one ref, or NULL. */

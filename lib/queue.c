@@ -58,10 +58,20 @@ struct smsg *cqueue_pop(struct cqueue *q) {
   return sm;
 }
 
-struct smsg *cqueue_drop_oldest(struct cqueue *q) {
+/* The first entry drop-oldest may take, or q->count if there is none. */
+static uint32_t first_droppable(const struct cqueue *q) {
   uint32_t i = q->head_off ? 1 : 0;
   while (i < q->count && (cqueue_at(q, i)->flags & SMSG_PINNED))
     i++;
+  return i;
+}
+
+bool cqueue_holds_no_message(const struct cqueue *q) {
+  return first_droppable(q) >= q->count;
+}
+
+struct smsg *cqueue_drop_oldest(struct cqueue *q) {
+  uint32_t i = first_droppable(q);
   if (i >= q->count)
     return NULL;
   if (i == 0)

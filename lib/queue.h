@@ -47,6 +47,9 @@ struct smsg *cqueue_pop(struct cqueue *q);
 /* Removes and returns the oldest entry that is neither partly written nor
  * pinned, or NULL when there is none. */
 struct smsg *cqueue_drop_oldest(struct cqueue *q);
+/* True if every entry is the client's own (pinned) frame or the partly
+ * written head: nothing drop-oldest could drop. */
+bool cqueue_holds_no_message(const struct cqueue *q);
 /* Once the queue is empty, gives the heap ring back, except a ring of up
  * to CQ_KEEP_MAX entries the queue needed since it was last empty: a
  * client that busy needs it again next round, and allocating and freeing

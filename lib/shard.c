@@ -102,6 +102,7 @@ int shard_init(struct shard *s, struct hub *hub, unsigned idx,
   if (rv)
     return rv;
   htable_init(&s->clients, s->mem);
+  htable_init(&s->replayed, s->mem);
   registry_init(&s->reg, s->mem, &hub->key);
   s->rbuf = mem_malloc(s->mem, SHARD_RBUF);
   if (!s->rbuf)
@@ -180,6 +181,8 @@ static struct smsg *smsg_get(struct shard *s, struct msg *m) {
 }
 
 static void smsg_put(struct shard *s, struct smsg *sm) {
+  if (sm->flags & SMSG_SHARED)
+    htable_remove(&s->replayed, &sm->node);
   for (int w = 0; w < WIRE_COUNT; w++)
     if (w != WIRE_RAW && (sm->encoded & (1u << w)))
       mem_free(s->mem, sm->frame[w].iov_base);
@@ -191,6 +194,29 @@ static void smsg_put(struct shard *s, struct smsg *sm) {
   } else {
     mem_free(s->mem, sm);
   }
+}
+
+static int smsg_msg_eq(const struct hnode *n, const void *key) {
+  return container_of(n, struct smsg, node)->msg == key;
+}
+
+struct smsg *smsg_shared(struct shard *s, struct msg *m) {
+  /* The entry holds a ref on m until smsg_put() removes it, so the
+   * address cannot be reused by another msg meanwhile. */
+  uint64_t hash = hash_u64((uint64_t)(uintptr_t)m);
+  struct hnode *n = htable_find(&s->replayed, hash, smsg_msg_eq, m);
+  if (n) {
+    msg_unref(s->mem, m);
+    return container_of(n, struct smsg, node);
+  }
+  struct smsg *sm = smsg_get(s, m);
+  if (!sm)
+    return NULL;
+  sm->node.hash = hash;
+  /* Not indexed (ENOMEM): still correct, only not shared. */
+  if (htable_insert(&s->replayed, &sm->node) == 0)
+    sm->flags |= SMSG_SHARED;
+  return sm;
 }
 
 void smsg_release(struct shard *s, struct smsg *sm) {
@@ -387,12 +413,14 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
                  : HUB_EINVAL;
     if (rv != 1)
       ti_release(&hub->index, cmd->topic, cmd->len, cmd->hash, s->idx);
-    if (rv >= 0)
-      shard_replay(s, c, sub, rv == 1, &cmd->replay);
-    if (rv == 1)
+    /* An existing subscription is owed nothing more: a repeated
+     * subscribe must not replay the history again. */
+    if (rv == 1) {
+      shard_replay(s, c, sub, true, &cmd->replay);
       presence_joined(s, c, cmd->topic, cmd->len, cmd->hash);
-    else
+    } else {
       replay_free(s->mem, &cmd->replay);
+    }
     break;
   }
   case CMD_UNSUBSCRIBE:
@@ -430,7 +458,7 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
       msg_unref(s->mem, cmd->msg);
       break;
     }
-    client_enqueue_replay(s, c, sm);
+    client_enqueue_past_caps(s, c, sm);
     if (sm->refs == 0)
       smsg_put(s, sm);
     break;
@@ -476,6 +504,10 @@ int shard_subscribe(struct shard *s, struct client *c, const char *topic,
                     struct replay *r, struct sub **sub) {
   struct hub *hub = s->hub;
   uint64_t hash = hash_bytes(&hub->key, topic, len);
+  /* Subscribed already (a topic repeated in a query, a subscribe sent
+   * again): nothing is replayed twice, whatever the starting point. */
+  if (registry_find_sub(&s->reg, c, &c->subs, topic, len, hash))
+    since = -1;
   int rv = index_subscription(s, topic, len, hash, since, epoch_ok, r);
   if (rv)
     return rv;
@@ -491,15 +523,27 @@ int shard_subscribe(struct shard *s, struct client *c, const char *topic,
 
 void replay_send(struct shard *s, struct client *c, struct msg **msgs,
                  uint32_t n) {
-  for (uint32_t i = 0; i < n; i++) {
-    struct smsg *sm = smsg_get(s, msgs[i]);
+  uint32_t i = 0;
+  while (i < n && c->state == CLIENT_OPEN) {
+    struct msg *m = msgs[i++];
+    struct smsg *sm = smsg_shared(s, m);
     if (!sm) {
-      msg_unref(s->mem, msgs[i]);
+      client_note_drop(s, c, m);
+      msg_unref(s->mem, m);
       continue;
     }
-    client_enqueue_replay(s, c, sm);
+    bool queued = client_enqueue_replay(s, c, sm);
     if (sm->refs == 0)
       smsg_put(s, sm);
+    if (!queued)
+      break;
+  }
+  /* Past the caps: the client hears of the rest as lost, from the oldest
+   * not sent, and resumes from there once it has read what it got. */
+  for (; i < n; i++) {
+    if (c->state == CLIENT_OPEN)
+      client_note_drop(s, c, msgs[i]);
+    msg_unref(s->mem, msgs[i]);
   }
 }
 
@@ -918,6 +962,7 @@ void shard_destroy(struct shard *s) {
   tls_shard_free(s);
   registry_destroy(&s->reg);
   htable_destroy(&s->clients);
+  htable_destroy(&s->replayed);
   if (s->evfd >= 0)
     close(s->evfd);
   if (s->tfd >= 0)

@@ -101,6 +101,9 @@ struct shard {
   struct auth_op *auth_head, *auth_tail; /* pending decisions, by deadline */
   struct smsg *free_smsgs;
   uint32_t nfree;
+  /* smsgs of replayed history, by msg: every client replayed the same
+   * message shares one smsg and its frames, as a live fanout does. */
+  struct htable replayed;
   struct tlist timers[TL_COUNT];
   unsigned char *rbuf; /* one read buffer for all of the shard's sockets */
   struct smsg ping_frame, keepalive_frame;
@@ -169,6 +172,10 @@ void timer_remove(struct shard *s, struct client *c);
 int shard_subscribe(struct shard *s, struct client *c, const char *topic,
                     size_t len, int64_t since, bool epoch_ok, struct replay *r,
                     struct sub **sub);
+/* The shard's smsg for replaying `m`, shared with every client already
+ * replayed it; takes over the caller's ref on `m` (NULL on ENOMEM, and
+ * the ref stays the caller's). */
+struct smsg *smsg_shared(struct shard *s, struct msg *m);
 /* Replays several subscriptions of one client as one stream: while
  * c->batch points at one, shard_replay() collects there, and
  * replay_batch_flush() sends it all in seq order (an SSE stream has one
@@ -178,7 +185,9 @@ struct replay_batch {
   size_t n;
 };
 void replay_batch_flush(struct shard *s, struct client *c);
-/* Queues msgs[0..n) (refs, consumed) as replayed messages. */
+/* Queues msgs[0..n) (refs, consumed, oldest first) as replayed messages,
+ * within the client's queue caps: what does not fit, from the first
+ * message that does not, is reported in a "lagged" notice instead. */
 void replay_send(struct shard *s, struct client *c, struct msg **msgs,
                  uint32_t n);
 /* Queues the replay (or the reset notice) for a subscription; `fresh`:

@@ -64,6 +64,7 @@ large_publish.py 30
 ws_thousand.py 60
 browser.js 60
 hostile.py 30
+resume_flood.py 30
 shutdown.py 30
 tls.py 30
 ws_resume.py 30

@@ -91,6 +91,9 @@ void test_sleep_ms(int ms);
   X(test_resume_ws)                                                           \
   X(test_resume_sse)                                                          \
   X(test_lagged_notice)                                                       \
+  X(test_resume_flood_bounded)                                                \
+  X(test_resume_flood_pages)                                                  \
+  X(test_oversize_message_delivered)                                          \
   X(test_relay_takes_broadcasts)                                              \
   X(test_deliver_engine_seq)                                                  \
   X(test_report_loss)                                                         \

@@ -291,16 +291,41 @@ void test_lagged_notice(void) {
     to = nt > to ? nt : to;
   }
   CHECK(from >= first && to <= last && from <= to);
-  /* Recover: resubscribe from just before the gap. */
-  char req[128];
-  snprintf(req, sizeof(req),
-           "{\"op\":\"subscribe\",\"topic\":\"t\",\"since\":%lld}",
-           (long long)(from - 1));
-  CHECK(wsc_send_text(sp[1], req));
-  snprintf(req, sizeof(req), "\"seq\":%lld,", (long long)last);
-  int64_t rep[64];
-  int m = wsc_read_seqs(sp[1], req, rep, 64, buf, sizeof(buf));
-  CHECK(m > 0 && rep[0] == from && rep[m - 1] == last);
+  /* Recover: subscribe anew from just before the gap (a subscription's
+   * history is replayed once, when it is made). A replay counts against
+   * the 4-message queue too, so it comes in pages: what fits, then a
+   * "lagged" notice from the first seq not sent, to resume from. */
+  int64_t want = from;
+  for (int page = 0; want <= last && page < 64; page++) {
+    CHECK(wsc_send_text(sp[1], "{\"op\":\"unsubscribe\",\"topic\":\"t\"}"));
+    char req[128];
+    snprintf(req, sizeof(req),
+             "{\"op\":\"subscribe\",\"topic\":\"t\",\"since\":%lld}",
+             (long long)(want - 1));
+    CHECK(wsc_send_text(sp[1], req));
+    int64_t page_from = want;
+    for (int frames = 0; frames < 256; frames++) {
+      if (wsc_recv(sp[1], &op, buf, sizeof(buf), 2000) < 0) {
+        CHECK(!"a page ends with its last message or a lagged notice");
+        break;
+      }
+      char *seq = strstr(buf, "\"seq\":");
+      if (strstr(buf, "\"type\":\"message\"")) {
+        CHECK(seq && strtoll(seq + 6, NULL, 10) == want);
+        if (want++ == last)
+          break;
+      } else if (strstr(buf, "\"type\":\"lagged\"")) {
+        char *f = strstr(buf, "\"from\":"), *t = strstr(buf, "\"to\":");
+        CHECK(f && strtoll(f + 7, NULL, 10) == want);
+        CHECK(t && strtoll(t + 5, NULL, 10) == last);
+        break;
+      }
+    }
+    CHECK(want > page_from); /* every page gets somewhere */
+    if (want == page_from)
+      break;
+  }
+  CHECK(want == last + 1);
   close(sp[1]);
   hub_free(hub);
 }
