@@ -1,6 +1,9 @@
 """Large publishes: fanhubd takes POST bodies up to 1 MiB (--help), so
 bodies of 8 KiB .. 512 KiB sent by curl in one go reach a WebSocket and an
-SSE subscriber intact, and 1 MiB + 1 is refused with 413."""
+SSE subscriber intact, and 1 MiB + 1 is refused with 413. Bodies whose
+frame is larger than a client's 1 MiB queue cap reach both too, one at a
+time: 1 MiB itself, and 200,000 bytes of 0x01 (~1.2 MB once
+JSON-escaped)."""
 import asyncio
 import subprocess
 
@@ -39,6 +42,18 @@ async def main():
             ev = await asyncio.to_thread(sse.next_event)
             check(ev[1:] == ("big", body(n, k)) and
                   ev[0].endswith(f"-{seqs[n]}"),
+                  f"SSE {n}-byte message differs: {str(ev)[:200]}")
+        # Frames above the 1 MiB byte cap go into an empty queue.
+        for n, data in ((1 << 20, body(1 << 20, 99)),
+                        (200000, "\x01" * 200000)):
+            seq = await asyncio.to_thread(curl_publish, fh.port, "big", data,
+                                          timeout=10)
+            m = await recv_json(ws, what=f"{n}-byte message over the cap")
+            check(m == {"type": "message", "topic": "big", "seq": seq,
+                        "data": data},
+                  f"WS {n}-byte message differs: {str(m)[:200]}")
+            ev = await asyncio.to_thread(sse.next_event)
+            check(ev[1:] == ("big", data) and ev[0].endswith(f"-{seq}"),
                   f"SSE {n}-byte message differs: {str(ev)[:200]}")
         sse.close()
         await ws.close()
