@@ -258,6 +258,7 @@ void client_flush(struct shard *s, struct client *c) {
 void client_destroy(struct shard *s, struct client *c, bool in_map) {
   struct hub *hub = s->hub;
   timer_remove(s, c);
+  shard_reread_cancel(s, c);
   auth_forget(s, c);
   limits_release(s, c);
   handshake_free(s, c);

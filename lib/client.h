@@ -59,8 +59,10 @@ struct client {
   bool got_input; /* bytes arrived since the last timer tick */
   bool want_tls;  /* hub_attach_fd() with TLS; c->tls from conn_attach */
   bool tls_ready; /* the TLS handshake is done */
+  bool on_reread; /* on shard->reread */
   int close_code;
   struct client *doomed_next;
+  struct client *reread_next;
   /* The shard's timer list for this client's kind (ping, keepalive,
    * handshake timeout): every member has the same period, so the list is
    * ordered by due time and a tick only looks at its head. */

@@ -89,7 +89,7 @@ static void on_eof(struct shard *s, struct client *c) {
   client_doom(s, c, code);
 }
 
-/* Plain sockets: reads a bounded number of times per event; with
+/* Reads a bounded number of times per event, TLS or not: with
  * level-triggered epoll a busy socket comes back next round instead of
  * starving the others. */
 #define READS_PER_EVENT 4
@@ -112,21 +112,25 @@ static void read_plain(struct shard *s, struct client *c) {
   }
 }
 
-/* TLS: mbedTLS may hold decrypted bytes the socket no longer signals, so
- * read until it wants more from the socket. */
+/* TLS: the same budget as plain sockets (a client streaming records
+ * must not keep its shard in this loop). mbedTLS may then hold input the
+ * socket will not signal again; such a client is read again on the
+ * shard's next pass (shard_reread), before it waits. */
 static void read_tls(struct shard *s, struct client *c) {
   if (!c->tls)
     return;
-  while (c->state == CLIENT_OPEN) {
+  for (int i = 0; i < READS_PER_EVENT && c->state == CLIENT_OPEN; i++) {
     ssize_t n = tls_read(c->tls, s->rbuf, SHARD_RBUF);
     if (n > 0) {
       on_input(s, c, s->rbuf, (size_t)n);
     } else {
       if (n == 0 || n == -2)
         on_eof(s, c);
-      break;
+      return;
     }
   }
+  if (c->state == CLIENT_OPEN && tls_has_buffered(c->tls))
+    shard_reread(s, c);
 }
 
 /* Advances a TLS handshake; true once it is done. */

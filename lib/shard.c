@@ -254,6 +254,38 @@ struct smsg *smsg_private(struct shard *s, enum wire w, const void *data,
   return sm;
 }
 
+void shard_reread(struct shard *s, struct client *c) {
+  if (c->on_reread)
+    return;
+  c->on_reread = true;
+  c->reread_next = s->reread;
+  s->reread = c;
+}
+
+void shard_reread_cancel(struct shard *s, struct client *c) {
+  if (!c->on_reread)
+    return;
+  for (struct client **link = &s->reread; *link; link = &(*link)->reread_next)
+    if (*link == c) {
+      *link = c->reread_next;
+      break;
+    }
+  c->on_reread = false;
+}
+
+/* Reads the clients shard_reread() listed; those that still hold input
+ * list themselves again. */
+static void run_rereads(struct shard *s) {
+  struct client *c = s->reread;
+  s->reread = NULL;
+  while (c) {
+    struct client *next = c->reread_next;
+    c->on_reread = false;
+    conn_event(s, c, EPOLLIN);
+    c = next;
+  }
+}
+
 void shard_want_write(struct shard *s, struct client *c, bool on) {
   if (c->epollout == on)
     return;
@@ -815,8 +847,9 @@ static void process(struct shard *s) {
       break;
   }
   /* Clients the last round's intake marked dirty again are written on the
-   * next pass, after the sockets' events: the shard must not sleep first. */
-  if (s->dirty)
+   * next pass, after the sockets' events, and clients whose TLS layer holds
+   * input are read then: the shard must not sleep first. */
+  if (s->dirty || s->reread)
     atomic_fetch_or_explicit(&s->wake, WAKE_PENDING, memory_order_acq_rel);
   if (stop_deadline && !s->stopping) {
     s->stopping = true;
@@ -843,6 +876,7 @@ static void run_events(struct shard *s, struct epoll_event *ev, int n) {
       conn_event(s, ev[i].data.ptr, ev[i].events);
     }
   }
+  run_rereads(s);
   run_timers(s);
   int64_t now = hub__now_ms();
   auth_expire(s, now);

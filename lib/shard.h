@@ -97,6 +97,7 @@ struct shard {
   struct registry reg;
   struct client *dirty, *dirty_tail; /* FIFO of clients with bytes to write */
   struct client *doomed;
+  struct client *reread; /* TLS clients with input mbedTLS holds */
   struct msg *pending; /* popped, held while the commands before it run */
   struct auth_op *auth_head, *auth_tail; /* pending decisions, by deadline */
   struct smsg *free_smsgs;
@@ -158,6 +159,11 @@ struct smsg *smsg_private(struct shard *s, enum wire w, const void *data,
                           size_t len);
 /* The open client `id` of this shard, or NULL. */
 struct client *shard_find_client(struct shard *s, hub_client_id id);
+/* Reads the client again on the shard's next pass, before it waits: its
+ * TLS layer holds input its socket will not signal. */
+void shard_reread(struct shard *s, struct client *c);
+/* Takes the client off that list (it is being freed). */
+void shard_reread_cancel(struct shard *s, struct client *c);
 /* Arms or disarms EPOLLOUT for a socket client. */
 void shard_want_write(struct shard *s, struct client *c, bool on);
 /* Puts the client at the tail of timer list `list` (due one period from

@@ -145,6 +145,11 @@ ssize_t tls_read(struct tls_conn *t, unsigned char *buf, size_t len) {
   return -2;
 }
 
+bool tls_has_buffered(const struct tls_conn *t) {
+  return mbedtls_ssl_get_bytes_avail(&t->ssl) > 0 ||
+         mbedtls_ssl_check_pending(&t->ssl);
+}
+
 bool tls_wants_write(const struct tls_conn *t) {
   return t->pend_len > 0 || (!t->done && t->want_write);
 }

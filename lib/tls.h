@@ -31,6 +31,9 @@ int tls_handshake(struct tls_conn *t);
 /* Like read(2): > 0 bytes, 0 at a clean end, -1 with errno EAGAIN when
  * nothing is ready, -2 on a TLS or socket error. */
 ssize_t tls_read(struct tls_conn *t, unsigned char *buf, size_t len);
+/* True if mbedTLS holds input the socket will not signal again: plaintext
+ * of a record not read out, or bytes of a record already received. */
+bool tls_has_buffered(const struct tls_conn *t);
 /* True while mbedTLS holds output it could not write yet: wait for
  * EPOLLOUT, then tls_flush(). */
 bool tls_wants_write(const struct tls_conn *t);
