@@ -14,9 +14,10 @@ import os
 import re
 import socket
 import struct
+import subprocess
 import time
 
-from fhtest import (HOST, Fanhubd, TestFailure, check, parse_response,
+from fhtest import (HOST, Fanhubd, TestFailure, check, log, parse_response,
                     read_to_eof)
 
 # --- JWT (HS256) -----------------------------------------------------------
@@ -58,6 +59,23 @@ def write_secret(directory):
 
 
 # --- fanhubd over TLS ------------------------------------------------------
+
+
+def make_cert(d):
+    """A self-signed certificate for 127.0.0.1 in directory `d` (openssl
+    req, RSA 2048); returns the paths (cert, key)."""
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    t0 = time.monotonic()
+    # The subjectAltName is what TLS clients check an IP address against
+    # (Python does not fall back to the CN).
+    r = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-days", "1", "-keyout", key, "-out", cert],
+        capture_output=True, timeout=30)
+    check(r.returncode == 0, f"openssl req failed: {r.stderr!r}")
+    log(f"self-signed certificate made in {time.monotonic() - t0:.2f}s")
+    return cert, key
 
 
 class TlsFanhubd(Fanhubd):

@@ -67,6 +67,7 @@ hostile.py 30
 resume_flood.py 30
 shutdown.py 30
 tls.py 30
+tls_flood.py 40
 ws_resume.py 30
 browser_resume.js 60
 hostile_clients.py 60

@@ -18,26 +18,11 @@ import time
 
 import websockets
 
-from fhextra import CurlSSE, TlsFanhubd, read_to_eof
+from fhextra import CurlSSE, TlsFanhubd, make_cert, read_to_eof
 from fhtest import (HOST, check, expect_hello, expect_silence, log,
                     recv_json, run)
 
 TOPIC = "secure"
-
-
-def make_cert(d):
-    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-    t0 = time.monotonic()
-    # The subjectAltName is what TLS clients check an IP address against
-    # (Python does not fall back to the CN).
-    r = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-days", "1", "-keyout", key, "-out", cert],
-        capture_output=True, timeout=30)
-    check(r.returncode == 0, f"openssl req failed: {r.stderr!r}")
-    log(f"self-signed certificate made in {time.monotonic() - t0:.2f}s")
-    return cert, key
 
 
 def curl_https(cert, url, *args, timeout=5):
