@@ -648,9 +648,12 @@ HUB_EXTERN int hub_batch_add(hub_batch *b, const char *topic,
 HUB_EXTERN int64_t hub_batch_publish(hub_batch *b);
 /* Drops everything staged; the batch can be reused. */
 HUB_EXTERN void hub_batch_discard(hub_batch *b);
-/* Drops what was staged after the first `count` messages (a rollback to a
- * savepoint: take hub_batch_count() when it is set). Returns 0, or
- * HUB_EINVAL if fewer than `count` are staged. */
+/* Drops what was staged after the first `count` messages: what a
+ * statement that failed inside a transaction staged (the database undid
+ * that statement alone, without a rollback hook: take hub_batch_count()
+ * before each statement), or what followed a savepoint rolled back to
+ * (take it when the savepoint is set). Returns 0, or HUB_EINVAL if fewer
+ * than `count` are staged. */
 HUB_EXTERN int hub_batch_truncate(hub_batch *b, size_t count);
 /* Messages staged and not yet published or dropped. */
 HUB_EXTERN size_t hub_batch_count(const hub_batch *b);
