@@ -15,16 +15,23 @@
  *                  COMMIT can still fail); it only vetoes a commit whose
  *                  changes could not all be staged
  *   rollback hook  drops what was staged (hub_batch_discard)
+ *   a statement    takes hub_batch_count() before it runs; when it fails
+ *                  inside a transaction that stays open, the database
+ *                  undid it alone and no hook said so:
+ *                  hub_batch_truncate() back to that count
  *   after a statement returns SQLITE_OK with the connection back in
  *   autocommit mode, the transaction is durable: hub_batch_publish().
  * All of it runs on the one thread that uses the connection, which also
  * owns the batch. Not covered by the update hook (SQLite's rules): WITHOUT
  * ROWID tables, rows deleted by REPLACE conflict resolution or by the
  * truncate optimization (DELETE without WHERE and without triggers).
- * Partial rollbacks (ROLLBACK TO, a failed statement inside a transaction)
- * would need to un-stage part of the batch, which hub_batch cannot do: the
- * authorizer refuses ROLLBACK TO, and a failing statement rolls the whole
- * transaction back. */
+ *
+ * A line stops at its first failing statement. Inside a transaction that
+ * statement is undone whole and the transaction stays open, for a later
+ * line to COMMIT or ROLLBACK. ROLLBACK TO is refused (the authorizer):
+ * following it would take a mark per savepoint name, kept by SQLite's
+ * nesting rules; a host that does truncates to the mark taken at the
+ * SAVEPOINT. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
@@ -41,6 +48,7 @@
 static hub_t *hub;
 static hub_batch *batch; /* the open transaction's changes */
 static int stage_failed; /* a change of it could not be staged */
+static int own_sql;      /* running this file's own savepoint statements */
 
 static double now_ms(void) {
   struct timespec ts;
@@ -75,35 +83,69 @@ static void on_rollback(void *arg) {
   stage_failed = 0;
 }
 
-/* Partial rollbacks are refused (see the top of the file). */
+/* The client's ROLLBACK TO is refused (see the top of the file). */
 static int authorize(void *arg, int action, const char *a1, const char *a2,
                      const char *a3, const char *a4) {
   (void)arg, (void)a2, (void)a3, (void)a4;
-  return action == SQLITE_SAVEPOINT && strcmp(a1, "ROLLBACK") == 0 ? SQLITE_DENY
-                                                                   : SQLITE_OK;
+  return action == SQLITE_SAVEPOINT && strcmp(a1, "ROLLBACK") == 0 && !own_sql
+             ? SQLITE_DENY
+             : SQLITE_OK;
 }
 
-/* Runs every statement of `sql`. An error inside a transaction rolls the
- * whole transaction back. After each statement that leaves no transaction
- * open, whatever is still staged was committed (every rollback discards
- * through on_rollback): it is published. That holds after an error too: a
- * failing INSERT OR FAIL in autocommit mode commits the rows before it.
- * Returns 0 or -1 (message in err). */
+/* Undoes what ran since "SAVEPOINT fanhub_stmt" and drops what it staged,
+ * the broadcasts after the first `mark`. Failing that, the whole
+ * transaction goes (through on_rollback): a row staged and not undone, or
+ * undone and still staged, must never be published. */
+static void undo_statement(sqlite3 *db, size_t mark, int stage_failed_before) {
+  own_sql = 1;
+  int rc = sqlite3_exec(db, "ROLLBACK TO fanhub_stmt; RELEASE fanhub_stmt",
+                        NULL, NULL, NULL);
+  own_sql = 0;
+  if (rc == SQLITE_OK && hub_batch_truncate(batch, mark) == 0)
+    stage_failed = stage_failed_before;
+  else
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Runs the statements of `sql` up to the first that fails. After each
+ * statement that leaves no transaction open, whatever is still staged was
+ * committed (every rollback discards through on_rollback, every statement
+ * undone alone is truncated away): it is published. That holds after an
+ * error too: a failing INSERT OR FAIL in autocommit mode commits the rows
+ * before it. Returns 0 or -1 (message in err). */
 static int run_sql(sqlite3 *db, const char *sql, char *err, size_t errlen) {
   int rc = SQLITE_OK;
   while (*sql && rc == SQLITE_OK) {
     sqlite3_stmt *st = NULL;
     double t0 = now_ms();
     rc = sqlite3_prepare_v2(db, sql, -1, &st, &sql);
+    /* Inside a transaction SQLite undoes a failed statement without the
+     * rollback hook, and under OR FAIL (a clause, the table's ON CONFLICT
+     * or a trigger's RAISE(FAIL)) only in part, keeping rows whose
+     * broadcasts the batch cannot tell apart from the others. A statement
+     * that may write runs under a savepoint of its own, so that a failed
+     * one is undone whole, back to the batch count taken before it.
+     * Transaction control (BEGIN, COMMIT, SAVEPOINT, RELEASE) counts as
+     * read-only: releasing ours must not release a savepoint it set. */
+    int guard = st && !sqlite3_get_autocommit(db) && !sqlite3_stmt_readonly(st);
+    size_t mark = hub_batch_count(batch);
+    int stage_failed_before = stage_failed;
+    if (guard)
+      rc = sqlite3_exec(db, "SAVEPOINT fanhub_stmt", NULL, NULL, NULL);
     if (rc == SQLITE_OK && st) {
       while (sqlite3_step(st) == SQLITE_ROW)
         ;
       rc = sqlite3_finalize(st);
+    } else {
+      sqlite3_finalize(st); /* not run: keeps the error of what failed */
     }
+    guard = guard && !sqlite3_get_autocommit(db);
+    if (guard && rc == SQLITE_OK)
+      rc = sqlite3_exec(db, "RELEASE fanhub_stmt", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
       snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-      if (!sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL); /* on_rollback */
+      if (guard)
+        undo_statement(db, mark, stage_failed_before);
     }
     if (!sqlite3_get_autocommit(db) || hub_batch_count(batch) == 0)
       continue; /* inside a transaction, or nothing committed */
