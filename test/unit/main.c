@@ -1,5 +1,6 @@
 /* Runs every test in TEST_LIST, or those named on the command line, and
- * prints "N passed, N failed". */
+ * prints "N passed, N failed"; a name that is no test is an error (exit 2,
+ * nothing run). */
 #include <string.h>
 #include <time.h>
 
@@ -34,6 +35,13 @@ static const struct test_entry tests[] = {
 #undef X
 };
 
+static int known(const char *name) {
+  for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+    if (strcmp(tests[i].name, name) == 0)
+      return 1;
+  return 0;
+}
+
 static int selected(const char *name, int argc, char **argv) {
   if (argc < 2)
     return 1;
@@ -44,6 +52,17 @@ static int selected(const char *name, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  /* A misspelt or renamed test must not pass by running nothing (or only
+   * the other names): `make valgrind` names its tests. Every name known
+   * also means a run never selects zero tests. */
+  int unknown = 0;
+  for (int i = 1; i < argc; i++)
+    if (!known(argv[i])) {
+      fprintf(stderr, "test_unit: no test named '%s'\n", argv[i]);
+      unknown = 1;
+    }
+  if (unknown)
+    return 2;
   int passed = 0, failed = 0;
   for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
     if (!selected(tests[i].name, argc, argv))
