@@ -13,7 +13,8 @@
 # BUILD_DIR holds sqlite_broadcast, pg_notify and libuv_host (`make`
 # builds them). One line per test (`ok NAME` / `FAIL NAME` and the log's
 # tail), the figures tests print as "note:", timings, then
-# `N passed, N failed`; exit 1 on any failure. TEST names pick a subset.
+# `N passed, N failed`; exit 1 on any failure. TEST names pick a subset;
+# an unknown one is an error.
 #
 # Needs (scripts/deps.sh installs them): /usr/bin/python3 with
 # python3-websockets, curl, sqlite3 (libsqlite3), postgresql (initdb,

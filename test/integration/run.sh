@@ -8,7 +8,8 @@
 # SIGTERM and requires exit status 0 (clean shutdown). Each runs under
 # `timeout`; one line per test (`ok NAME` / `FAIL NAME`, the log's tail
 # after a failure), timings, then `N passed, N failed`. Exit 1 on any
-# failure. TEST names (e.g. ws_delivery) pick a subset.
+# failure. TEST names (e.g. ws_delivery) pick a subset; an unknown one is
+# an error.
 #
 # Needs (scripts/deps.sh installs the Debian ones):
 #   /usr/bin/python3 with python3-websockets (Debian, 10.4)

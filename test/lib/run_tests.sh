@@ -5,7 +5,9 @@
 #
 # TESTS holds "FILE SECONDS" lines; FILE is DIR/NAME.py (run by
 # /usr/bin/python3), NAME.js (node) or NAME.sh (bash), and a bare NAME
-# means NAME.py. Only the NAMEs given run, if any. Each runs under
+# means NAME.py. Only the NAMEs given run, if any; a NAME that is not in
+# TESTS is an error (status 2, nothing run), so a typo or a renamed test
+# cannot pass by running the others. Each runs under
 # timeout: SIGTERM after SECONDS to the process group (the test stops its
 # servers on it), KILL 5 s later. Prints one line per test (`ok NAME`
 # with the lines it printed as "note:", or `FAIL NAME` and the log's
@@ -16,6 +18,15 @@ run_tests() {
   local dir=$1 kind=$2 tests=$3
   shift 3
   local logs passed=0 failed=0 timings= file name limit rc t0 t_all cmd
+  local names='' unknown=0
+  while read -r file limit; do
+    [ -z "$file" ] || names="$names ${file%.*}"
+  done <<<"$tests"
+  for name in "$@"; do
+    case "$names " in *" $name "*) ;; *)
+      echo "run_tests: no $kind test named '$name'" >&2; unknown=1 ;; esac
+  done
+  [ "$unknown" -eq 0 ] || return 2
   logs=$(mktemp -d "/tmp/fanhub-$kind.XXXXXX")
   since() {
     local us=$((${EPOCHREALTIME/./} - $1))
