@@ -62,7 +62,7 @@ help:
 	@echo "make check      build and run every test (SAN=address,undefined | SAN=thread)"
 	@echo "make valgrind   the churn test under valgrind, zero leaks required"
 	@echo "make demo       install dependencies, build, run fanhubd on $(DEMO_LISTEN)"
-	@echo "make install    PREFIX=$(PREFIX) DESTDIR=..."
+	@echo "make install    PREFIX=$(PREFIX) DESTDIR=... (LIBDIR=..., INCLUDEDIR=...)"
 	@echo "make abi-check  compare exported ABI with abi/libfanhub.abi"
 
 $(BUILD)/%.o: %.c
@@ -90,10 +90,17 @@ $(BUILD)/$(SONAME): $(SHARED)
 $(BUILD)/libfanhub.so: $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $@
 
-$(BUILD)/fanhub.pc: pkgconfig/fanhub.pc.in Makefile
+# The .pc files hold the install directories: regenerated when any of
+# them differs from the last build's (`make && make install PREFIX=...`).
+PC_DIRS := $(PREFIX) $(LIBDIR) $(INCLUDEDIR)
+$(BUILD)/installdirs.stamp: FORCE
 	@mkdir -p $(BUILD)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS_PRIVATE@|$(LIBS_PRIVATE)|' $< > $@
+	@echo '$(PC_DIRS)' | cmp -s - $@ || echo '$(PC_DIRS)' > $@
+PC_SED := sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+              -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|'
+
+$(BUILD)/fanhub.pc: pkgconfig/fanhub.pc.in Makefile $(BUILD)/installdirs.stamp
+	$(PC_SED) -e 's|@LIBS_PRIVATE@|$(LIBS_PRIVATE)|' $< > $@
 
 # libfanhub-nats: the same one-object archive, and a shared library
 # that needs libfanhub.so and libnats.
@@ -115,10 +122,9 @@ $(BUILD)/$(NATS_SONAME): $(NATS_SHARED)
 $(BUILD)/libfanhub-nats.so: $(BUILD)/$(NATS_SONAME)
 	ln -sf $(NATS_SONAME) $@
 
-$(BUILD)/fanhub-nats.pc: pkgconfig/fanhub-nats.pc.in Makefile
-	@mkdir -p $(BUILD)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+$(BUILD)/fanhub-nats.pc: pkgconfig/fanhub-nats.pc.in Makefile \
+                         $(BUILD)/installdirs.stamp
+	$(PC_SED) $< > $@
 
 $(BUILD)/hello_broadcast: $(BUILD)/examples/hello_broadcast.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_PRIVATE)

@@ -1,9 +1,12 @@
 #!/bin/sh
 # Usage: test/install/run.sh BUILD_DIR
-# Installs the already-built tree into a temporary DESTDIR and builds
-# examples/hello_broadcast.c against it the way a user would, with nothing
-# but `pkg-config fanhub`: once against the shared library, once against
-# the static one. BUILD_DIR is relative to the repository root or absolute.
+# Installs the already-built tree with PREFIX=/opt/fanhub into a temporary
+# DESTDIR and builds examples/hello_broadcast.c against it the way a user
+# would, with nothing but `pkg-config fanhub`: once against the shared
+# library, once against the static one. Then once more with LIBDIR and
+# INCLUDEDIR of their own. `make` wrote the .pc files for the default
+# PREFIX (or the last run's): each install must rewrite them. BUILD_DIR is
+# relative to the repository root or absolute.
 set -eu
 
 build=${1:?usage: $0 BUILD_DIR}
@@ -21,15 +24,46 @@ fail() {
   exit 1
 }
 
-if ! make install BUILD="$build" PREFIX=/usr/local DESTDIR="$tmp/root" \
-    >"$tmp/make.log" 2>&1; then
-  cat "$tmp/make.log" >&2
-  fail "make install BUILD=$build PREFIX=/usr/local DESTDIR=... failed"
-fi
+# install_tree DEST VAR=VALUE...: `make install VAR=VALUE... DESTDIR=DEST`.
+install_tree() {
+  into=$1
+  shift
+  if ! make install BUILD="$build" DESTDIR="$into" "$@" \
+      >"$tmp/make.log" 2>&1; then
+    cat "$tmp/make.log" >&2
+    fail "make install BUILD=$build $* DESTDIR=... failed"
+  fi
+}
 
+# pc_says FILE LINE...: the installed .pc file holds each LINE.
+pc_says() {
+  pc=$1
+  shift
+  for line in "$@"; do
+    grep -qxF "$line" "$pc" || fail "$(basename "$pc") does not say $line"
+  done
+}
+
+# pc_tree DEST LIBDIR: pkg-config sees only that DESTDIR tree (no system
+# fanhub.pc), its -I/-L rewritten into it.
+pc_tree() {
+  PKG_CONFIG_LIBDIR=$1$2/pkgconfig
+  PKG_CONFIG_PATH=$PKG_CONFIG_LIBDIR
+  PKG_CONFIG_SYSROOT_DIR=$1
+  export PKG_CONFIG_LIBDIR PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
+}
+
+# Both installs first: pc_tree's settings are for building against a
+# tree, the Makefile's own pkg-config calls (libnats) must not see them.
+prefix=/opt/fanhub
+split_libdir=$prefix/lib64
+split_incdir=$prefix/include/fanhub
+install_tree "$tmp/split" PREFIX=$prefix LIBDIR=$split_libdir \
+  INCLUDEDIR=$split_incdir
 dest=$tmp/root
-libdir=$dest/usr/local/lib
-incdir=$dest/usr/local/include
+install_tree "$dest" PREFIX=$prefix
+libdir=$dest$prefix/lib
+incdir=$dest$prefix/include
 
 # The installed tree: the header, both libraries, the two symlinks a
 # runtime and a linker look for, and the pkg-config file.
@@ -50,14 +84,10 @@ fi
 if [ "$(readlink "$libdir/libfanhub.so" || true)" != libfanhub.so.0 ]; then
   fail "libfanhub.so is not a symlink to libfanhub.so.0"
 fi
-grep -qx 'prefix=/usr/local' "$libdir/pkgconfig/fanhub.pc" ||
-  fail "fanhub.pc does not say prefix=/usr/local"
+pc_says "$libdir/pkgconfig/fanhub.pc" "prefix=$prefix" "libdir=$prefix/lib" \
+  "includedir=$prefix/include"
 
-# Only the DESTDIR tree: no system fanhub.pc, and -I/-L rewritten into it.
-PKG_CONFIG_LIBDIR=$libdir/pkgconfig
-PKG_CONFIG_PATH=$libdir/pkgconfig
-PKG_CONFIG_SYSROOT_DIR=$dest
-export PKG_CONFIG_LIBDIR PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
+pc_tree "$dest" "$prefix/lib"
 
 pcver=$(pkg-config --modversion fanhub) || fail "pkg-config cannot find fanhub"
 [ "$pcver" = "$version" ] ||
@@ -112,6 +142,8 @@ check_output "$tmp/hello_static"
 nats=
 if [ -f "$libdir/pkgconfig/fanhub-nats.pc" ]; then
   [ -f "$incdir/fanhub_nats.h" ] || fail "missing $incdir/fanhub_nats.h"
+  pc_says "$libdir/pkgconfig/fanhub-nats.pc" "prefix=$prefix" \
+    "libdir=$prefix/lib" "includedir=$prefix/include"
   [ "$(readlink "$libdir/libfanhub-nats.so.0" || true)" = \
     "libfanhub-nats.so.$version" ] || fail "libfanhub-nats.so.0 link"
   # libnats.pc is the system's: its directories join the search path.
@@ -138,4 +170,23 @@ if [ -f "$libdir/pkgconfig/fanhub-nats.pc" ]; then
   nats="; fanhub-nats too"
 fi
 
-echo "install: OK (PREFIX=/usr/local; shared and static hello_broadcast via pkg-config$nats)"
+# LIBDIR and INCLUDEDIR apart from PREFIX: the .pc files follow them.
+dest=$tmp/split
+libdir=$split_libdir
+incdir=$split_incdir
+[ -f "$dest$incdir/fanhub.h" ] || fail "missing $incdir/fanhub.h"
+pc_says "$dest$libdir/pkgconfig/fanhub.pc" "prefix=$prefix" \
+  "libdir=$libdir" "includedir=$incdir"
+if [ -n "$nats" ]; then
+  pc_says "$dest$libdir/pkgconfig/fanhub-nats.pc" "prefix=$prefix" \
+    "libdir=$libdir" "includedir=$incdir"
+fi
+pc_tree "$dest" "$libdir"
+# shellcheck disable=SC2046
+"$CC" -Wall -Wextra -Werror -o "$tmp/hello_split" examples/hello_broadcast.c \
+  $(pkg-config --cflags --libs fanhub) ||
+  fail "build with LIBDIR=$libdir INCLUDEDIR=$incdir failed"
+check_output "$tmp/hello_split" LD_LIBRARY_PATH="$dest$libdir"
+
+echo "install: OK (PREFIX=$prefix: shared and static hello_broadcast via" \
+     "pkg-config$nats; LIBDIR and INCLUDEDIR apart)"
