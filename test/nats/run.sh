@@ -22,10 +22,11 @@
 #   core_nats        core NATS (no JetStream): B gets what A publishes
 #
 # BUILD_DIR holds fanhubd (`make` builds it). When fanhubd was built
-# without NATS (no libnats), the suite says so and exits 0; otherwise one
+# without NATS (no libnats), the suite is skipped: a SKIPPED line on
+# stderr and exit 0, or exit 1 under CI (test/lib/skip.sh). Otherwise one
 # line per test (`ok NAME` / `FAIL NAME` and the log's tail), the figures
 # tests print as "note:", timings, then `N passed, N failed`; exit 1 on any
-# failure. TEST names pick a subset.
+# failure. TEST names pick a subset; an unknown one is an error.
 #
 # Needs: /usr/bin/python3 with python3-websockets, curl, nats-server
 # (Debian's nats-server; NATS_SERVER=... overrides). Loopback only; logs go
@@ -44,10 +45,12 @@ if [ ! -x "$FANHUBD" ]; then
   echo "no fanhubd in $build (run make first)" >&2
   exit 2
 fi
-if ! "$FANHUBD" --help 2>&1 | grep -q -- '--nats'; then
-  echo "skipped: $FANHUBD was built without NATS support (libnats not" \
-       "installed), nothing to test"
-  exit 0
+# The option's own line: --help mentions --nats elsewhere without it too.
+if ! "$FANHUBD" --help 2>&1 | grep -qE -- '^[[:space:]]*--nats[[:space:]]'; then
+  . "$here/../lib/skip.sh"
+  skipped "test/nats: $FANHUBD was built without NATS support (libnats" \
+          "not installed)"
+  exit
 fi
 NATS_SERVER=${NATS_SERVER:-nats-server}
 if ! command -v "$NATS_SERVER" >/dev/null; then
