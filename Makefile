@@ -176,9 +176,10 @@ $(UNIT_BIN): $(UNIT_OBJ) $(LIB_OBJ) $(BUILD)/examples/auth_jwt.o \
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
 
-# Unit tests always; with a plain build also the exported symbols, the
-# installed tree, the integration suite against a real fanhubd (Python,
-# node, curl, Chromium) and a short smoke run of the load generator.
+# Unit tests always; with a plain build also that the test runners fail
+# rather than run nothing, the exported symbols, the installed tree, the
+# integration suite against a real fanhubd (Python, node, curl, Chromium)
+# and a short smoke run of the load generator.
 # check, bench and demo install missing packages first, then run make
 # again: what the build finds (libnats for libfanhub-nats) is decided when
 # the Makefile is read.
@@ -186,6 +187,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-run
 check-run: all $(UNIT_BIN)
 	$(UNIT_BIN)
+	$(if $(SAN),,bash test/runners/run.sh $(BUILD))
 	$(if $(SAN),,sh test/abi_exports.sh $(BUILD)/libfanhub.so)
 	$(if $(SAN)$(if $(NATS_LIBS),,x),,sh test/abi_exports.sh $(BUILD)/libfanhub-nats.so hub_nats_)
 	$(if $(SAN),,sh test/install/run.sh $(BUILD))
