@@ -271,12 +271,15 @@ $(FUZZ_DIR)/fuzz_nats_wire: nats/wire.c nats/wire.h
 fuzz: $(FUZZ_TARGETS)
 
 # Runs every target for FUZZ_SECONDS on a copy of its seeds; fails on the
-# first crash, leak or sanitizer report and shows the end of its log.
+# first crash, leak or sanitizer report and shows the end of its log. No
+# target, or a target without seeds (a corpus left behind by a rename),
+# fails too: either would pass having fuzzed little or nothing.
 fuzz-run: fuzz
+	@[ -n "$(strip $(FUZZ_TARGETS))" ] || { echo "fuzz: no targets"; exit 1; }
 	@for t in $(FUZZ_TARGETS); do \
 	  name=$$(basename $$t); seeds=test/fuzz/corpus/$${name#fuzz_}; \
 	  work=$(FUZZ_DIR)/corpus-$${name#fuzz_}; mkdir -p $$work; \
-	  cp $$seeds/* $$work/ 2>/dev/null; \
+	  cp $$seeds/* $$work/ || { echo "fuzz: $$name: no seeds in $$seeds"; exit 1; }; \
 	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
 	  if ! $$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	       -print_final_stats=1 $$work > $(FUZZ_DIR)/$$name.log 2>&1; then \
