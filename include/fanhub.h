@@ -531,8 +531,10 @@ HUB_EXTERN int hub_attach_transport(hub_t *hub, const hub_transport *tp,
 
 /* Hands the hub an accepted socket that carries an HTTP request for a
  * WebSocket upgrade or an SSE stream. `head` holds the `head_len` bytes of
- * the request the host has already read (any part of it, or none); the hub
- * reads the rest, answers the handshake and owns `fd` from the call on:
+ * the request the host has already read (any part of it, or none, or all
+ * of it and bytes past it: a WebSocket client's first frames are read as
+ * frames); the hub reads the rest, answers the handshake and owns `fd`
+ * from the call on:
  * it makes it non-blocking and closes it, also when the call fails with
  * anything but HUB_EINVAL (then the caller keeps the fd).
  * A request with "Upgrade: websocket" becomes a WebSocket client, any other

@@ -14,22 +14,36 @@
 #include "wildcard.h"
 #include "ws.h"
 
-struct handshake *handshake_new(const hub_mem *mem, uint32_t cap,
-                                const void *head, size_t len) {
+/* A buffer of its own with room for `cap` bytes, holding src's bytes. */
+static struct handshake *own(const hub_mem *mem, const struct handshake *src,
+                             uint32_t cap) {
   struct handshake *hs = mem_malloc(mem, sizeof(*hs) + cap);
   if (!hs)
     return NULL;
+  *hs = *src;
+  hs->buf = (char *)(hs + 1);
   hs->cap = cap;
-  hs->need = 0;
-  hs->overflow = len > cap;
-  hs->len = (uint32_t)(len > cap ? cap : len);
-  if (hs->len)
-    memcpy(hs->buf, head, hs->len);
+  hs->borrowed = false;
+  if (src->len)
+    memcpy(hs->buf, src->buf, src->len);
   return hs;
 }
 
+struct handshake *handshake_new(const hub_mem *mem, uint32_t limit,
+                                const void *head, size_t len) {
+  struct handshake view = {(char *)head, (uint32_t)(len > limit ? limit : len),
+                           0, 0, len > limit, true};
+  view.cap = view.len;
+  return own(mem, &view, view.len);
+}
+
+static void release(struct shard *s, struct handshake *hs) {
+  if (hs && !hs->borrowed)
+    mem_free(s->mem, hs);
+}
+
 void handshake_free(struct shard *s, struct client *c) {
-  mem_free(s->mem, c->hs);
+  release(s, c->hs);
   c->hs = NULL;
 }
 
@@ -339,11 +353,18 @@ static void upgrade_ws(struct shard *s, struct client *c,
   if (hs->len > head_len && c->state == CLIENT_OPEN)
     ws_input(s, c, (const unsigned char *)hs->buf + head_len,
              hs->len - head_len);
-  mem_free(s->mem, hs);
+  release(s, hs);
 }
 
 static void start_sse(struct shard *s, struct client *c,
-                      const struct http_request *req) {
+                      const struct http_request *req, size_t head_len) {
+  /* A client says nothing on an event stream; bytes after its request
+   * would be a second request, which the stream can never answer. */
+  if (c->hs->len > head_len) {
+    refuse(s, c, 400, "an event stream takes no bytes after its request",
+           "");
+    return;
+  }
   int status = query_topics(s, c, req, true);
   if (status) {
     refuse(s, c, status, "bad query", "");
@@ -396,18 +417,25 @@ static int64_t content_length(const struct http_request *req) {
   return v;
 }
 
-/* Makes room for the whole request; false (and the client closed) on
- * ENOMEM. */
+/* Makes room for `need` bytes in a buffer of the client's own; false
+ * (and the client closed) on ENOMEM. */
 static bool reserve(struct shard *s, struct client *c, uint32_t need) {
   struct handshake *hs = c->hs;
-  if (need <= hs->cap)
+  if (need <= hs->cap && !hs->borrowed)
     return true;
-  hs = mem_realloc(s->mem, hs, sizeof(*hs) + need);
+  if (hs->borrowed) {
+    hs = own(s->mem, hs, need > hs->len ? need : hs->len);
+  } else {
+    hs = mem_realloc(s->mem, hs, sizeof(*hs) + need);
+    if (hs) {
+      hs->buf = (char *)(hs + 1);
+      hs->cap = need;
+    }
+  }
   if (!hs) {
     client_doom(s, c, HUB_CLOSE_TRANSPORT);
     return false;
   }
-  hs->cap = need;
   c->hs = hs;
   return true;
 }
@@ -441,6 +469,8 @@ static bool host_routes(struct shard *s, struct client *c,
 
 void handshake_step(struct shard *s, struct client *c) {
   struct handshake *hs = c->hs;
+  if (!hs)
+    return; /* nothing read yet */
   struct http_limits lim;
   struct http_request req;
   http_limits_default(&lim);
@@ -480,11 +510,10 @@ void handshake_step(struct shard *s, struct client *c) {
     return;
   }
   hs->need = (uint32_t)r + (uint32_t)body;
-  if (!reserve(s, c, hs->need))
-    return;
-  hs = c->hs;
-  if (hs->len < hs->need)
+  if (hs->len < hs->need) {
+    reserve(s, c, hs->need);
     return; /* the body is still on its way */
+  }
   /* Once: a pending auth decision runs this step again. */
   if (!c->routed) {
     if (host_routes(s, c, &req, (size_t)r, (size_t)body))
@@ -511,7 +540,7 @@ void handshake_step(struct shard *s, struct client *c) {
   if (ws)
     upgrade_ws(s, c, &req, (size_t)r);
   else
-    start_sse(s, c, &req);
+    start_sse(s, c, &req, (size_t)r);
 }
 
 const char *hub_request_header(const hub_request_info *req, const char *name,
@@ -541,22 +570,54 @@ int hub_respond(hub_t *hub, const hub_request_info *req, int status,
   return 0;
 }
 
+/* Appends one read's bytes to a buffer of the client's own, growing it
+ * by doubling. Before the head is complete it holds less than
+ * max_request_head bytes and one read (handshake_step() refuses a longer
+ * head with 431); once it is, at most the request (head and body) and
+ * max_request_head bytes more that came before the answer (a WebSocket
+ * client's first frames, while an auth decision is pending). */
+static bool append(struct shard *s, struct client *c, const unsigned char *buf,
+                   size_t n) {
+  struct handshake *hs = c->hs;
+  uint32_t max_head = s->hub->opt.max_request_head;
+  if (hs->need && (uint64_t)hs->len + n > (uint64_t)hs->need + max_head) {
+    refuse(s, c, 400, "too many bytes before the response", "");
+    return false;
+  }
+  uint64_t cap = hs->cap > 256 ? hs->cap : 256;
+  while (cap < hs->len + n)
+    cap *= 2;
+  if (cap > UINT32_MAX)
+    cap = hs->len + n;
+  if (!reserve(s, c, (uint32_t)cap))
+    return false;
+  hs = c->hs;
+  memcpy(hs->buf + hs->len, buf, n);
+  hs->len += (uint32_t)n;
+  return true;
+}
+
 void handshake_input(struct shard *s, struct client *c,
                      const unsigned char *buf, size_t n) {
-  /* A read may hold more than the head buffer: take what fits, let the
-   * step parse the head (and grow the buffer for a body), then go on. */
-  while (n && c->hs && c->kind == CLIENT_HTTP && c->state == CLIENT_OPEN) {
-    struct handshake *hs = c->hs;
-    size_t room = hs->cap - hs->len;
-    if (!room)
-      return; /* past a complete request: the rest is ignored */
-    size_t k = n < room ? n : room;
-    memcpy(hs->buf + hs->len, buf, k);
-    hs->len += (uint32_t)k;
-    buf += k;
-    n -= k;
-    handshake_step(s, c);
+  if (c->state != CLIENT_OPEN || c->kind != CLIENT_HTTP)
+    return;
+  if (c->hs) { /* the request began in an earlier read, or came with attach */
+    if (append(s, c, buf, n))
+      handshake_step(s, c);
+    return;
   }
+  if (c->close_after_flush)
+    return; /* answered, closing once that is out: the rest is not read */
+  struct handshake view = {(char *)buf, (uint32_t)n, (uint32_t)n, 0, false,
+                           true};
+  c->hs = &view;
+  handshake_step(s, c);
+  if (c->hs != &view)
+    return; /* answered, or moved to a buffer of its own */
+  c->hs = NULL;
+  /* It has to wait for more bytes or a decision: keep a copy. */
+  if (c->state == CLIENT_OPEN && !(c->hs = own(s->mem, &view, view.len)))
+    client_doom(s, c, HUB_CLOSE_TRANSPORT);
 }
 
 void handshake_refuse(struct shard *s, struct client *c, int status,

@@ -11,15 +11,23 @@
 struct shard;
 struct http_request;
 
+/* The request bytes of a client. Most requests arrive whole in one read
+ * and are answered from the shard's read buffer where they lie (a
+ * borrowed view, never allocated); a request that has to wait (its head or
+ * body still coming, an auth decision) is copied into a buffer of its own,
+ * sized to what arrived. A connect storm then leaves no head buffers
+ * behind to fragment the heap. */
 struct handshake {
+  char *buf;     /* the bytes: after this struct, or the read buffer's */
   uint32_t len, cap;
   uint32_t need; /* head + body length once the head is parsed, else 0 */
-  bool overflow; /* the host handed over more than cap bytes */
-  char buf[];
+  bool overflow; /* bytes past the limits were cut off */
+  bool borrowed; /* a view of bytes this struct does not own */
 };
 
-/* A head buffer of `cap` bytes holding a copy of head[0..len). */
-struct handshake *handshake_new(const hub_mem *mem, uint32_t cap,
+/* A buffer holding a copy of head[0..len), at most `limit` bytes of it
+ * (more sets overflow); NULL on ENOMEM. */
+struct handshake *handshake_new(const hub_mem *mem, uint32_t limit,
                                 const void *head, size_t len);
 /* Appends bytes read from the socket and tries to finish. */
 void handshake_input(struct shard *s, struct client *c,

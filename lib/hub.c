@@ -277,13 +277,10 @@ int hub_attach_transport(hub_t *hub, const hub_transport *tp, void *io_user,
   return 0;
 }
 
-/* Room for what the host read: a head, and maybe part of a body. */
-static uint32_t head_cap(const hub_t *hub, size_t head_len) {
-  uint64_t most =
-      (uint64_t)hub->opt.max_request_head + hub->opt.max_request_body;
-  if (head_len <= hub->opt.max_request_head)
-    return hub->opt.max_request_head;
-  return (uint32_t)(head_len < most ? head_len : most);
+/* How much of what the host read is kept: a head, a body, and as many
+ * bytes again as a head may have (a WebSocket client's first frames). */
+static uint32_t head_cap(const hub_t *hub) {
+  return 2 * hub->opt.max_request_head + hub->opt.max_request_body;
 }
 
 int hub_attach_fd(hub_t *hub, int fd, const void *head, size_t head_len,
@@ -300,9 +297,11 @@ int hub_attach_fd(hub_t *hub, int fd, const void *head, size_t head_len,
   }
   c = client_new(hub, copt);
   cmd = hub__cmd_new(hub, CMD_ATTACH, 0, 0);
+  /* A head the host read is copied now; bytes read later go to a buffer
+   * only if the request has to wait for more (see struct handshake). */
   if (!c || !cmd ||
-      !(c->hs = handshake_new(&hub->opt.mem, head_cap(hub, head_len), head,
-                              head_len))) {
+      (head_len && !(c->hs = handshake_new(&hub->opt.mem, head_cap(hub), head,
+                                           head_len)))) {
     rv = HUB_ENOMEM;
     goto fail;
   }

@@ -94,6 +94,8 @@ void test_sleep_ms(int ms);
   X(test_resume_flood_bounded)                                                \
   X(test_resume_flood_pages)                                                  \
   X(test_oversize_message_delivered)                                          \
+  X(test_frames_with_upgrade)                                                 \
+  X(test_sse_bytes_after_request)                                             \
   X(test_relay_takes_broadcasts)                                              \
   X(test_deliver_engine_seq)                                                  \
   X(test_report_loss)                                                         \

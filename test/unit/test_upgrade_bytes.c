@@ -1,0 +1,113 @@
+/* Bytes that come with a request, past its head: a WebSocket client's
+ * first frames are read as frames however the request arrives (in the
+ * same write, after a head split across reads, or in the head the host
+ * handed over); an SSE request followed by anything gets 400. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "util.h"
+#include "wsclient.h"
+
+#define PINGS 150
+
+static const char upgrade[] =
+    "GET /ws HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n\r\n";
+
+/* A ping's payload: "p<i>" padded to 100 bytes, so the pings (~16 KB)
+ * outgrow a head buffer and a read. */
+static void ping_payload(char *p, int i) {
+  memset(p, 'x', 100);
+  p[100] = '\0';
+  memcpy(p, "p", 1);
+  char num[8];
+  int k = snprintf(num, sizeof(num), "%d", i);
+  memcpy(p + 1, num, (size_t)k);
+}
+
+/* The upgrade request followed by PINGS masked pings. */
+static size_t request_and_pings(unsigned char *out) {
+  size_t n = strlen(upgrade);
+  memcpy(out, upgrade, n);
+  for (int i = 0; i < PINGS; i++) {
+    char p[101];
+    ping_payload(p, i);
+    n += wsc_encode(out + n, true, 0, 0x9, p, 100, true);
+  }
+  return n;
+}
+
+/* 101, hello, then one pong per ping, in order, echoing its payload. */
+static void expect_pongs(int fd) {
+  char head[1024], buf[256];
+  CHECK_EQ(wsc_read_head(fd, head, sizeof(head), 2000), 101);
+  CHECK(wsc_recv_until(fd, "hello", buf, sizeof(buf), 2000));
+  int pongs = 0;
+  unsigned op;
+  for (int i = 0; i < PINGS; i++) {
+    long n = wsc_recv(fd, &op, buf, sizeof(buf), 2000);
+    char want[101];
+    ping_payload(want, i);
+    if (n < 0 || op != 0xA || strcmp(buf, want) != 0)
+      break;
+    pongs++;
+  }
+  CHECK_EQ(pongs, PINGS);
+  /* And the stream is in step: a subscribe is answered. */
+  CHECK(wsc_send_text(fd, "{\"op\":\"subscribe\",\"topic\":\"x\"}"));
+  CHECK(wsc_recv_until(fd, "subscribed", buf, sizeof(buf), 2000));
+}
+
+void test_frames_with_upgrade(void) {
+  hub_t *hub = hub_make(1, 1, NULL);
+  CHECK(hub);
+  unsigned char req[32768];
+  size_t n = request_and_pings(req);
+  hub_client_id id;
+  /* One write. */
+  int fd = wsc_attach(hub, &id);
+  CHECK(fd >= 0 && wsc_write(fd, req, n));
+  expect_pongs(fd);
+  close(fd);
+  /* The head split across two reads, the pings with its second half. */
+  fd = wsc_attach(hub, &id);
+  CHECK(fd >= 0 && wsc_write(fd, req, 40));
+  test_sleep_ms(30);
+  CHECK(wsc_write(fd, req + 40, n - 40));
+  expect_pongs(fd);
+  close(fd);
+  /* Read by the host with the head and handed over. */
+  int sp[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+  CHECK(hub_attach_fd(hub, sp[0], req, n, NULL, &id) == 0);
+  expect_pongs(sp[1]);
+  close(sp[1]);
+  hub_free(hub);
+}
+
+void test_sse_bytes_after_request(void) {
+  hub_t *hub = hub_make(1, 1, NULL);
+  CHECK(hub);
+  static const char req[] = "GET /sse?topic=a HTTP/1.1\r\nHost: t\r\n\r\n"
+                            "GET /sse?topic=b HTTP/1.1\r\nHost: t\r\n\r\n";
+  hub_client_id id;
+  int fd = wsc_attach(hub, &id);
+  CHECK(fd >= 0 && wsc_write(fd, req, sizeof(req) - 1));
+  char head[1024], body[256] = "";
+  CHECK_EQ(wsc_read_head(fd, head, sizeof(head), 2000), 400);
+  ssize_t r = read(fd, body, sizeof(body) - 1);
+  CHECK(r > 0 && strstr(body, "no bytes after its request"));
+  CHECK(wsc_eof(fd, 2000));
+  close(fd);
+  /* The same request alone is a stream. */
+  fd = wsc_attach(hub, &id);
+  CHECK(fd >= 0 && wsc_write(fd, req, sizeof(req) / 2));
+  CHECK_EQ(wsc_read_head(fd, head, sizeof(head), 2000), 200);
+  close(fd);
+  hub_free(hub);
+}
