@@ -18,15 +18,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
 from fhtest import (HOST, SSEReader, TestFailure, _die_with_parent,  # noqa
-                    check, expect_hello, expect_silence, log, recv_json,
-                    run, ws_connect)
+                    check, expect_hello, expect_silence, log, note,
+                    recv_json, run, ws_connect)
 
 BUILD = os.environ.get("HOSTS_BUILD", "build")
-
-
-def note(text):
-    """A figure worth reporting: run.sh prints "note:" lines after ok."""
-    log(f"note: {text}")
 
 
 def on_sigterm_exit():

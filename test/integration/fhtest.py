@@ -38,6 +38,11 @@ def log(*args):
     print(*args, file=sys.stderr, flush=True)
 
 
+def note(text):
+    """A figure worth reporting: run.sh prints "note:" lines after ok."""
+    log(f"note: {text}")
+
+
 def _die_with_parent():
     # fanhubd must not outlive a test that crashed or was killed by
     # run.sh's timeout: PR_SET_PDEATHSIG (1) = SIGKILL.
@@ -270,6 +275,30 @@ async def expect_silence(ws, seconds=0.3):
     raise TestFailure(f"unexpected extra frame: {extra!r}")
 
 
+async def served_quickly(port, topic, limit=2.0):
+    """A WS and an SSE client subscribe and get one message, in time."""
+    t0 = time.monotonic()
+    ws = await ws_connect(port, "/ws", timeout=limit)
+    await expect_hello(ws)
+    await ws.send('{"op":"subscribe","topic":"%s"}' % topic)
+    m = await recv_json(ws, timeout=limit, what="subscribed")
+    check(m["type"] == "subscribed", f"subscribe reply {m}")
+    sse = await asyncio.to_thread(SSEReader, port, f"/sse?topic={topic}",
+                                  (), limit)
+    await asyncio.to_thread(sse.wait_comment, "connected", limit)
+    seq = await asyncio.to_thread(curl_publish, port, topic, "still served")
+    m = await recv_json(ws, timeout=limit, what="message")
+    check(m == {"type": "message", "topic": topic, "seq": seq,
+                "data": "still served"}, f"message {m}")
+    ev = await asyncio.to_thread(sse.next_event, limit)
+    check(ev[1:] == (topic, "still served"), f"SSE event {ev}")
+    sse.close()
+    await ws.close()
+    took = time.monotonic() - t0
+    check(took < limit, f"serving took {took:.2f}s")
+    return took
+
+
 # --- Server-Sent Events --------------------------------------------------
 
 class SSEReader:
@@ -394,6 +423,15 @@ class SSEReader:
             except TestFailure:
                 break
         return events
+
+
+# --- Processes -----------------------------------------------------------
+
+def proc_cpu(pid):
+    """CPU seconds (user + system) process `pid` used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(coro_or_fn):

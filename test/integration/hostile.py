@@ -7,9 +7,9 @@ import asyncio
 import socket
 import time
 
-from fhtest import (HOST, Fanhubd, SSEReader, check, curl_publish,
-                    expect_hello, http_request, log, metrics, parse_response,
-                    read_to_eof, recv_json, run, ws_connect)
+from fhtest import (HOST, Fanhubd, check, curl_publish, expect_hello,
+                    http_request, log, metrics, parse_response, read_to_eof,
+                    recv_json, run, served_quickly, ws_connect)
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455's sample key
 ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
@@ -47,30 +47,6 @@ def wait_gauge(port, want, timeout=3):
         if got == want or time.monotonic() > deadline:
             return got
         time.sleep(0.05)
-
-
-async def served_quickly(port, topic, limit=2.0):
-    """A WS and an SSE client subscribe and get one message, in time."""
-    t0 = time.monotonic()
-    ws = await ws_connect(port, "/ws", timeout=limit)
-    await expect_hello(ws)
-    await ws.send('{"op":"subscribe","topic":"%s"}' % topic)
-    m = await recv_json(ws, timeout=limit, what="subscribed")
-    check(m["type"] == "subscribed", f"subscribe reply {m}")
-    sse = await asyncio.to_thread(SSEReader, port, f"/sse?topic={topic}",
-                                  (), limit)
-    await asyncio.to_thread(sse.wait_comment, "connected", limit)
-    seq = await asyncio.to_thread(curl_publish, port, topic, "still served")
-    m = await recv_json(ws, timeout=limit, what="message")
-    check(m == {"type": "message", "topic": topic, "seq": seq,
-                "data": "still served"}, f"message {m}")
-    ev = await asyncio.to_thread(sse.next_event, limit)
-    check(ev[1:] == (topic, "still served"), f"SSE event {ev}")
-    sse.close()
-    await ws.close()
-    took = time.monotonic() - t0
-    check(took < limit, f"serving took {took:.2f}s")
-    return took
 
 
 async def main():

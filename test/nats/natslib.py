@@ -28,8 +28,8 @@ sys.path.insert(0, os.path.join(here, "..", "integration"))
 sys.path.insert(0, os.path.join(here, "..", "hosts"))
 from fhtest import (HOST, Fanhubd, SSEReader, TestFailure,  # noqa: E402,F401
                     _die_with_parent, check, expect_hello, expect_silence,
-                    log, metrics, recv_json, run, ws_connect)
-from hostlib import CurlSSE, note, on_sigterm_exit  # noqa: E402,F401
+                    log, metrics, note, proc_cpu, recv_json, run, ws_connect)
+from hostlib import CurlSSE, on_sigterm_exit  # noqa: E402,F401
 
 NATS_SERVER = os.environ.get("NATS_SERVER", "nats-server")
 STREAM = "FANHUB"
@@ -155,13 +155,6 @@ class Node(Fanhubd):
     def nats_metrics(self):
         return {k[len("fanhub_nats_"):]: v for k, v in metrics(self.port)
                 .items() if k.startswith("fanhub_nats_")}
-
-
-def proc_cpu(pid):
-    """CPU seconds (user + system) process `pid` used so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- publishing --------------------------------------------------------------
