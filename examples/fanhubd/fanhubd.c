@@ -7,8 +7,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +87,20 @@ static const char usage[] =
 
 static const char *publish_token;
 static struct auth_jwt jwt;
+
+#define ACCEPT_PAUSE_MS 100
+
+/* accept4() failures that pause the listener, by errno: counted on the
+ * main thread, read by /metrics on shard threads. */
+static const struct {
+  int err;
+  const char *reason;
+} accept_errs[] = {{EMFILE, "emfile"},
+                   {ENFILE, "enfile"},
+                   {ENOBUFS, "enobufs"},
+                   {ENOMEM, "enomem"}};
+#define N_ACCEPT_ERRS (sizeof(accept_errs) / sizeof(accept_errs[0]))
+static _Atomic uint64_t accept_errors[N_ACCEPT_ERRS];
 
 static bool is(const hub_request_info *r, const char *method,
                const char *path) {
@@ -177,6 +193,26 @@ static void publish(hub_t *hub, const hub_request_info *r) {
   hub_respond(hub, r, 200, "application/json", body, (size_t)n);
 }
 
+/* fanhubd's own lines of /metrics, after the hub's; returns the length
+ * they need, like snprintf. */
+static size_t accept_metrics_text(char *buf, size_t len) {
+  int k = snprintf(buf, len,
+                   "# HELP fanhubd_accept_errors_total accept4() failures "
+                   "that paused the listener for %d ms.\n"
+                   "# TYPE fanhubd_accept_errors_total counter\n",
+                   ACCEPT_PAUSE_MS);
+  size_t need = k > 0 ? (size_t)k : 0;
+  for (size_t i = 0; i < N_ACCEPT_ERRS; i++) {
+    k = snprintf(need < len ? buf + need : NULL, need < len ? len - need : 0,
+                 "fanhubd_accept_errors_total{reason=\"%s\"} %" PRIu64 "\n",
+                 accept_errs[i].reason,
+                 atomic_load_explicit(&accept_errors[i], memory_order_relaxed));
+    if (k > 0)
+      need += (size_t)k;
+  }
+  return need;
+}
+
 /* Every request on an accepted socket, on the socket's shard thread. */
 static int route(hub_t *hub, const hub_request_info *r, void *user_data) {
   (void)user_data;
@@ -191,6 +227,8 @@ static int route(hub_t *hub, const hub_request_info *r, void *user_data) {
     if (nats && n < sizeof(buf))
       n += hub_nats_metrics_text(nats, buf + n, sizeof(buf) - n);
 #endif
+    if (n < sizeof(buf))
+      n += accept_metrics_text(buf + n, sizeof(buf) - n);
     hub_respond(hub, r, 200, "text/plain; version=0.0.4", buf,
                 n < sizeof(buf) ? n : sizeof(buf) - 1);
   } else if (is(r, "GET", "/")) {
@@ -255,6 +293,22 @@ static bool load_jwt_secret(const char *path) {
             path, AUTH_JWT_MIN_SECRET, AUTH_JWT_MAX_SECRET);
     return false;
   }
+  return true;
+}
+
+/* Hands every connection waiting on lfd to the hub. False when accept4()
+ * ran out of descriptors or memory (counted): the connection is still
+ * queued and the listener still readable. */
+static bool accept_all(hub_t *hub, int lfd, const hub_client_options *copt) {
+  int fd;
+  hub_client_id id;
+  while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+    hub_attach_fd(hub, fd, NULL, 0, copt, &id); /* the hub owns fd */
+  for (size_t i = 0; i < N_ACCEPT_ERRS; i++)
+    if (errno == accept_errs[i].err) {
+      atomic_fetch_add_explicit(&accept_errors[i], 1, memory_order_relaxed);
+      return false;
+    }
   return true;
 }
 
@@ -470,23 +524,38 @@ int main(int argc, char **argv) {
     hub_free(hub);
     return 1;
   }
-  struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
-  epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
-  ev.data.fd = sigfd;
-  epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &ev);
+  struct epoll_event lev = {.events = EPOLLIN, .data.fd = lfd},
+                     sev = {.events = EPOLLIN, .data.fd = sigfd},
+                     off = {.events = 0, .data.fd = lfd};
+  epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &lev);
+  epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &sev);
 
+  /* Out of descriptors (EMFILE, ENFILE) or kernel memory (ENOBUFS,
+   * ENOMEM), accept4() leaves the connection queued and the listener
+   * readable: straight back in epoll_wait() the loop would spin until a
+   * client leaves. The listener sits out ACCEPT_PAUSE_MS instead (a MOD to
+   * no events, which allocates nothing, unlike a DEL and ADD), and queued
+   * clients are served once descriptors come free. Not the spare-fd trick
+   * (close a reserved fd, accept, close the connection, reopen): another
+   * thread (libnats's) may take the freed descriptor first, it does
+   * nothing for ENOBUFS and ENOMEM, and it turns away clients that could
+   * be served a moment later; --max-connections under the descriptor
+   * limit answers those with 503 and Retry-After instead. */
+  bool paused = false;
   for (bool running = true; running;) {
     struct epoll_event evs[2];
-    int n = epoll_wait(epfd, evs, 2, -1);
+    int n = epoll_wait(epfd, evs, 2, paused ? ACCEPT_PAUSE_MS : -1);
+    if (n == 0) { /* only the signalfd was watched: the pause is over */
+      paused = false;
+      epoll_ctl(epfd, EPOLL_CTL_MOD, lfd, &lev);
+    }
     for (int i = 0; i < n; i++) {
       if (evs[i].data.fd == sigfd) {
         running = false;
-        continue;
+      } else if (!accept_all(hub, lfd, copt)) {
+        paused = true;
+        epoll_ctl(epfd, EPOLL_CTL_MOD, lfd, &off);
       }
-      int fd;
-      hub_client_id id;
-      while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
-        hub_attach_fd(hub, fd, NULL, 0, copt, &id); /* the hub owns fd */
     }
   }
   fprintf(stderr, "fanhubd: shutting down\n");

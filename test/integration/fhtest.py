@@ -6,10 +6,12 @@ API). Every helper has a bounded timeout: a test may fail, never hang.
 FANHUBD names the binary (run.sh sets it from its BUILD_DIR argument).
 """
 import asyncio
+import contextlib
 import ctypes
 import json
 import os
 import re
+import resource
 import select
 import signal
 import socket
@@ -432,6 +434,37 @@ def proc_cpu(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_share(pid, seconds):
+    """The share of one core process `pid` uses over the next `seconds`."""
+    c0, t0 = proc_cpu(pid), time.monotonic()
+    time.sleep(seconds)
+    return (proc_cpu(pid) - c0) / (time.monotonic() - t0)
+
+
+@contextlib.contextmanager
+def out_of_fds(pid, port, nofile=64, conns=100, timeout=5.0):
+    """Lowers the descriptor limit (RLIMIT_NOFILE) of server `pid` to
+    `nofile` and opens `conns` connections to `port` that send nothing:
+    more than it has descriptors for, so the last ones wait in its listen
+    backlog while accept4() fails. Yields once it holds all its descriptors
+    but one or none; closes the connections on leaving."""
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (nofile, nofile))
+    socks = []
+    try:
+        for _ in range(conns):
+            socks.append(socket.create_connection((HOST, port), timeout))
+        deadline = time.monotonic() + timeout
+        while (n := len(os.listdir(f"/proc/{pid}/fd"))) < nofile - 1:
+            check(time.monotonic() < deadline, f"{conns} connections, but "
+                  f"server {pid} holds only {n} descriptors")
+            time.sleep(0.05)
+        log(f"server {pid} holds {n} descriptors of {nofile}")
+        yield
+    finally:
+        for s in socks:
+            s.close()
 
 
 def run(coro_or_fn):

@@ -72,6 +72,7 @@ tls_flood.py 40
 ws_resume.py 30
 browser_resume.js 60
 hostile_clients.py 60
+fd_limit.py 30
 "
 
 # timeout signals the whole process group it makes, so a test's fanhubd
