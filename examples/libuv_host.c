@@ -55,6 +55,11 @@ static void on_tick(uv_timer_t *t) {
 
 static void free_handle(uv_handle_t *h) { free(h); }
 
+/* Out of descriptors, libuv turns queued clients away itself: before it
+ * would pass EMFILE or ENFILE (status < 0) here, it closes a spare
+ * descriptor it keeps, accepts and closes every queued connection and
+ * opens the spare again, so the listener stops being readable. A dup that
+ * fails for want of a descriptor turns its client away the same way. */
 static void on_connection(uv_stream_t *srv, int status) {
   uv_tcp_t *c = malloc(sizeof(*c));
   if (status < 0 || !c || uv_tcp_init(loop, c)) {

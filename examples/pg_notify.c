@@ -134,17 +134,24 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  /* Out of descriptors or memory, accept4() leaves the connection queued
+   * and the listener readable: polled again at once, it would spin until a
+   * client leaves. Instead it sits out the next poll(), 100 ms at most. */
+  int pause = 0;
   for (int running = 1; running;) {
-    struct pollfd pf[3] = {{.fd = lfd, .events = POLLIN},
+    struct pollfd pf[3] = {{.fd = pause ? -1 : lfd, .events = POLLIN},
                            {.fd = sigfd, .events = POLLIN},
                            {.fd = pg ? PQsocket(pg) : -1, .events = POLLIN}};
     /* While the connection is down, try again every second. */
-    if (poll(pf, 3, pg ? -1 : 1000) < 0 && errno != EINTR)
+    if (poll(pf, 3, pause ? 100 : pg ? -1 : 1000) < 0 && errno != EINTR)
       break;
     int fd;
     hub_client_id id;
-    while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+    while (pf[0].revents &&
+           (fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
       hub_attach_fd(hub, fd, NULL, 0, NULL, &id); /* the hub owns fd */
+    pause = pf[0].revents && (errno == EMFILE || errno == ENFILE ||
+                              errno == ENOBUFS || errno == ENOMEM);
     if (pf[1].revents)
       running = 0;
     if (!pg) {

@@ -238,15 +238,22 @@ int main(int argc, char **argv) {
    * hub_attach_fd on) and run the SQL lines that arrive on stdin. */
   char *buf = NULL, err[512];
   size_t len = 0, cap = 0;
+  /* Out of descriptors or memory, accept4() leaves the connection queued
+   * and the listener readable: polled again at once, it would spin until a
+   * client leaves. Instead it sits out the next poll(), 100 ms at most. */
+  int pause = 0;
   for (int open = 1; open;) {
-    struct pollfd pf[2] = {{.fd = lfd, .events = POLLIN},
+    struct pollfd pf[2] = {{.fd = pause ? -1 : lfd, .events = POLLIN},
                            {.fd = 0, .events = POLLIN}};
-    if (poll(pf, 2, -1) < 0 && errno != EINTR)
+    if (poll(pf, 2, pause ? 100 : -1) < 0 && errno != EINTR)
       break;
     int fd;
     hub_client_id id;
-    while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+    while (pf[0].revents &&
+           (fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
       hub_attach_fd(hub, fd, NULL, 0, NULL, &id);
+    pause = pf[0].revents && (errno == EMFILE || errno == ENFILE ||
+                              errno == ENOBUFS || errno == ENOMEM);
     if (!pf[1].revents)
       continue;
     if (cap - len < 4096 && !(buf = realloc(buf, cap = 2 * cap + 4096)))

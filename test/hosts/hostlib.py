@@ -18,8 +18,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
 from fhtest import (HOST, SSEReader, TestFailure, _die_with_parent,  # noqa
-                    check, expect_hello, expect_silence, log, note,
-                    recv_json, run, ws_connect)
+                    check, cpu_share, expect_hello, expect_silence, log,
+                    note, out_of_fds, recv_json, run, ws_connect)
 
 BUILD = os.environ.get("HOSTS_BUILD", "build")
 
@@ -131,6 +131,21 @@ class Host:
             log(f"{self.name} stderr:", self.stderr())
             self.kill()
         return False
+
+
+async def starve(host):
+    """Runs `host` out of descriptors (out_of_fds: a limit of 64, 100 idle
+    connections) for 2 s, in which it must use under 20% of a core: no
+    spinning on a listener accept4() cannot empty. Once the connections
+    have closed, a WebSocket client must get its hello within 5 s."""
+    with out_of_fds(host.proc.pid, host.port):
+        share = cpu_share(host.proc.pid, 2.0)
+    note(f"{host.name}: out of descriptors, {share:.1%} of a core over 2 s")
+    check(share < 0.2, f"{host.name} used {share:.0%} of a core while out "
+          f"of descriptors: it spins on its listener")
+    ws = await ws_connect(host.port, "/ws", timeout=5)
+    await expect_hello(ws)
+    await ws.close()
 
 
 class CurlSSE:

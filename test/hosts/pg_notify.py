@@ -9,7 +9,9 @@ topics and a WebSocket client on "orders" receive NOTIFY and pg_notify()
 payloads (topic = channel, data = payload), a committed transaction's two
 notifications in order, nothing from a rolled-back transaction or from a
 channel it does not listen on; after the cluster restarts, pg_notify
-reconnects, LISTENs again and delivery goes on; SIGTERM: exit 0."""
+reconnects, LISTENs again and delivery goes on; out of file descriptors
+(hostlib.starve) it does not spin, and afterwards serves a new client and
+still delivers to the old ones; SIGTERM: exit 0."""
 import asyncio
 import glob
 import os
@@ -22,7 +24,8 @@ import tempfile
 import time
 
 from hostlib import (CurlSSE, Host, check, expect_hello, expect_silence, log,
-                     note, on_sigterm_exit, recv_json, run, ws_connect)
+                     note, on_sigterm_exit, recv_json, run, starve,
+                     ws_connect)
 
 
 def pg_bin():
@@ -174,6 +177,13 @@ async def body(pg):
                                     "after restart")
             m = await recv_json(ws, what="orders after restart")
             check(m["data"] == "after restart", f"{m}")
+
+            await starve(host)
+            pg.psql("NOTIFY orders, 'after starving'")
+            await asyncio.to_thread(expect_event, sse, "orders",
+                                    "after starving")
+            m = await recv_json(ws, what="orders after starving")
+            check(m["data"] == "after starving", f"{m}")
             await ws.close()
         finally:
             sse.close()

@@ -9,6 +9,8 @@
 #   pg_notify    pg_notify: LISTEN/NOTIFY from a throwaway PostgreSQL
 #                cluster the test initdb's, starts and removes
 #   libuv_host   libuv_host: threads = 0 under a libuv loop, WS and SSE
+#   fd_limit     sqlite_broadcast and libuv_host out of file descriptors:
+#                no spinning, served again after (pg_notify: in pg_notify)
 #
 # BUILD_DIR holds sqlite_broadcast, pg_notify and libuv_host (`make`
 # builds them). One line per test (`ok NAME` / `FAIL NAME` and the log's
@@ -47,6 +49,7 @@ sqlite_tx 20
 sqlite_10k 30
 pg_notify 60
 libuv_host 20
+fd_limit 30
 "
 
 . "$here/../lib/run_tests.sh"
