@@ -27,7 +27,10 @@ struct ws_in {
   bool fragmented;  /* a data message awaits its continuation frames */
   uint64_t left;    /* payload bytes of the current frame still to come */
   uint64_t msg_len; /* payload bytes of the data message so far */
-  bool too_big;     /* a data message announced more than the limit */
+  /* A header refused before wslay has all of it: the close to send once
+   * wslay has handled the bytes before it. */
+  int refuse_code;
+  const char *refuse_why;
   /* What wslay wrote during one wslay_event_send(). */
   unsigned char *out;
   size_t out_len, out_cap;
@@ -118,8 +121,51 @@ void ws_free(struct shard *s, struct client *c) {
   c->ws = NULL;
 }
 
-/* Follows frame boundaries through the headers, skipping payloads. */
-static void track(struct ws_in *w, const unsigned char *p, size_t n) {
+/* The payload length in w->hdr, once its length bytes are in. */
+static uint64_t hdr_len(const struct ws_in *w) {
+  unsigned l7 = w->hdr[1] & 0x7f;
+  if (l7 < 126)
+    return l7;
+  int k = l7 == 126 ? 2 : 8;
+  uint64_t len = 0;
+  for (int i = 0; i < k; i++)
+    len = (len << 8) | w->hdr[2 + i];
+  return len;
+}
+
+static void refuse(struct ws_in *w, int code, const char *why) {
+  w->refuse_code = code;
+  w->refuse_why = why;
+}
+
+/* Judges the header in w->hdr as each part of it arrives. The faults
+ * refused here are those wslay's frame layer answers with a close frame
+ * without a status code, or (a 1-byte close payload) takes for a close
+ * without one; RFC 6455 (5.2, 5.5, 7.4.1) calls them protocol errors,
+ * 1002. Judged no later than wslay would, so wslay never sees one whole. */
+static void judge(struct ws_in *w) {
+  unsigned op = w->hdr[0] & 0xf, l7 = w->hdr[1] & 0x7f;
+  uint8_t len_end = (uint8_t)(2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0));
+  if (w->hgot == 2 && op >= 8) {
+    if (!(w->hdr[0] & 0x80))
+      refuse(w, HUB_CLOSE_PROTOCOL, "fragmented control frame");
+    else if (l7 > 125)
+      refuse(w, HUB_CLOSE_PROTOCOL, "control frame over 125 bytes");
+    else if (op == WS_OP_CLOSE && l7 == 1)
+      refuse(w, HUB_CLOSE_PROTOCOL, "close frame with a 1-byte payload");
+  } else if (w->hgot == len_end && len_end > 2) {
+    uint64_t len = hdr_len(w);
+    if (l7 == 126 ? len < 126 : len <= 0xffff || len >> 63)
+      refuse(w, HUB_CLOSE_PROTOCOL, "bad payload length");
+  }
+}
+
+/* Follows frame boundaries through the headers, skipping payloads, and
+ * refuses a bad header (see judge()) or a message over the limit on the
+ * header alone. Returns how many of the n bytes wslay may read: those
+ * before the byte that got a header refused, else all. */
+static size_t track(struct ws_in *w, const unsigned char *p, size_t n) {
+  const unsigned char *start = p;
   while (n) {
     if (!w->in_frame) {
       w->in_frame = true;
@@ -137,25 +183,22 @@ static void track(struct ws_in *w, const unsigned char *p, size_t n) {
                                           : 0) +
                              ((w->hdr[1] & 0x80) ? 4 : 0));
       }
-      if (w->hgot == w->hneed) {
-        unsigned l7 = w->hdr[1] & 0x7f, op = w->hdr[0] & 0xf;
-        uint64_t len = l7;
-        if (l7 >= 126) {
-          int k = l7 == 126 ? 2 : 8;
-          len = 0;
-          for (int i = 0; i < k; i++)
-            len = (len << 8) | w->hdr[2 + i];
-        }
+      judge(w);
+      if (!w->refuse_code && w->hgot == w->hneed) {
+        unsigned op = w->hdr[0] & 0xf;
+        uint64_t len = hdr_len(w);
         if (op < 8) { /* data frames, reserved ones included */
           w->msg_len = (op == 0 ? w->msg_len : 0) + len;
           /* Refused on the header alone: no need to wait for 100 MiB. */
           if (len > w->max || w->msg_len > w->max)
-            w->too_big = true;
+            refuse(w, HUB_CLOSE_TOO_BIG, "message too big");
           w->fragmented = !(w->hdr[0] & 0x80);
         }
         w->left = len;
         w->in_frame = len > 0;
       }
+      if (w->refuse_code)
+        return (size_t)(p - 1 - start);
     } else {
       size_t k = n < w->left ? n : (size_t)w->left;
       p += k;
@@ -164,6 +207,7 @@ static void track(struct ws_in *w, const unsigned char *p, size_t n) {
       w->in_frame = w->left > 0;
     }
   }
+  return (size_t)(p - start);
 }
 
 void ws_send_text(struct shard *s, struct client *c, const char *text,
@@ -216,13 +260,8 @@ void ws_input(struct shard *s, struct client *c, const unsigned char *buf,
     return;
   }
   struct ws_in *w = c->ws;
-  track(w, buf, n);
-  if (w->too_big) {
-    ws_close(s, c, HUB_CLOSE_TOO_BIG, "message too big");
-    return;
-  }
   w->feed = buf;
-  w->feed_len = n;
+  w->feed_len = track(w, buf, n);
   int rv = wslay_event_recv(w->ctx);
   w->feed_len = 0;
   if (c->state != CLIENT_OPEN)
@@ -248,6 +287,11 @@ void ws_input(struct shard *s, struct client *c, const unsigned char *buf,
     if (code == WSLAY_CODE_NO_STATUS_RCVD || code == 0)
       code = HUB_CLOSE_NORMAL;
     client_close_after_flush(s, c, code);
+    return;
+  }
+  if (w->refuse_code) {
+    if (!c->close_after_flush)
+      ws_close(s, c, w->refuse_code, w->refuse_why);
     return;
   }
   if (!w->in_frame && !w->fragmented &&

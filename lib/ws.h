@@ -4,10 +4,14 @@
  * wslay without paying per subscriber"): they are encoded once per message
  * in frame.c. wslay only reads what the client sends (framing, masking,
  * fragmentation, UTF-8, control frames) and writes pongs and the close
- * handshake, which are queued as the client's own frames. Its context,
- * ~9 KB, exists only while the client is inside a frame or message:
- * ws_input() frees it again whenever the bytes end on a frame boundary
- * with no fragmented message open. Shard thread only. */
+ * handshake, which are queued as the client's own frames. ws_input()
+ * reads each frame header first and refuses, before wslay sees it whole,
+ * what wslay would close without a status code (broken control frames,
+ * lengths not in their shortest form) and messages over the size limit,
+ * so those closes carry 1002 or 1009. wslay's context, ~9 KB, exists
+ * only while the client is inside a frame or message: ws_input() frees it
+ * again whenever the bytes end on a frame boundary with no fragmented
+ * message open. Shard thread only. */
 #ifndef HUB_WS_H
 #define HUB_WS_H
 

@@ -16,9 +16,11 @@ promise:
   headers     65 headers, or 12 KB of them: 431
   frames      a 100 MiB length header: close 1009; invalid UTF-8 in a text
               frame: 1007; an unmasked frame, reserved opcodes, RSV bits,
-              a continuation with nothing to continue: 1002; a fragmented
-              or a 126-byte ping: a close frame (1002 or no status);
-              always a close frame, then EOF
+              a continuation with nothing to continue: 1002; broken
+              control frames (a fragmented ping or pong, a 126-byte ping,
+              a 1-byte close payload, a close with a 124-byte reason) and
+              lengths not in their shortest form or with bit 63 set: 1002
+              with the reason; always a close frame, then EOF
   rate        10,000 subscribes at once: the first 200 (the burst) are
               subscribed, the next ones get "rate-limited" error notices,
               and at twice the burst the client is closed with 1008
@@ -48,9 +50,9 @@ import tempfile
 import threading
 import time
 
-from fhextra import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, RawWS,
-                     claims, frame, mint_jwt, quick_publish, read_to_eof,
-                     write_secret)
+from fhextra import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
+                     RawWS, claims, frame, mint_jwt, quick_publish,
+                     read_to_eof, write_secret)
 from fhtest import (HOST, Fanhubd, SSEReader, check, expect_hello, log,
                     metrics, parse_response, recv_json, run, ws_connect)
 
@@ -318,46 +320,61 @@ async def slow_and_floods(c):
 
 
 FRAME_CASES = [
-    # what, bytes, allowed close codes (None: a close frame without one)
-    ("100 MiB length header", frame(OP_TEXT, b"", length=100 << 20), {1009}),
+    # what, bytes, close code, reason (None: any)
+    ("100 MiB length header", frame(OP_TEXT, b"", length=100 << 20), 1009,
+     "message too big"),
     ("2^63 length header", b"\x82\xff\x80" + b"\0" * 7 + b"\x12\x34\x56\x78",
-     {1002, 1009}),
-    ("invalid UTF-8", frame(OP_TEXT, b'{"op":"ping","x":"\xff\xfe"}'), {1007}),
-    ("overlong UTF-8", frame(OP_TEXT, b"\xc0\xaf"), {1007}),
-    ("unmasked frame", frame(OP_TEXT, '{"op":"ping"}', mask=False), {1002}),
-    ("reserved opcode 3", frame(3, b"x"), {1002}),
-    ("reserved control opcode 0xB", frame(0xB, b"x"), {1002}),
-    ("RSV1 set", frame(OP_TEXT, '{"op":"ping"}', rsv=4), {1002}),
-    ("RSV3 set", frame(OP_BINARY, b"x", rsv=1), {1002}),
-    ("continuation without a start", frame(OP_CONT, b"x"), {1002}),
-    ("fragmented ping", frame(OP_PING, b"x", fin=False), {1002, None}),
-    ("126-byte ping", frame(OP_PING, b"p" * 126), {1002, None}),
+     1002, "bad payload length"),
+    ("2-byte length in the 16-bit form",
+     b"\x81\xfe\x00\x02\x12\x34\x56\x78" + frame(OP_TEXT, "{}")[6:], 1002,
+     "bad payload length"),
+    ("invalid UTF-8", frame(OP_TEXT, b'{"op":"ping","x":"\xff\xfe"}'), 1007,
+     None),
+    ("overlong UTF-8", frame(OP_TEXT, b"\xc0\xaf"), 1007, None),
+    ("unmasked frame", frame(OP_TEXT, '{"op":"ping"}', mask=False), 1002,
+     None),
+    ("reserved opcode 3", frame(3, b"x"), 1002, None),
+    ("reserved control opcode 0xB", frame(0xB, b"x"), 1002, None),
+    ("RSV1 set", frame(OP_TEXT, '{"op":"ping"}', rsv=4), 1002, None),
+    ("RSV3 set", frame(OP_BINARY, b"x", rsv=1), 1002, None),
+    ("continuation without a start", frame(OP_CONT, b"x"), 1002, None),
+    ("fragmented ping", frame(OP_PING, b"x", fin=False), 1002,
+     "fragmented control frame"),
+    ("fragmented pong", frame(OP_PONG, b"x", fin=False), 1002,
+     "fragmented control frame"),
+    ("126-byte ping", frame(OP_PING, b"p" * 126), 1002,
+     "control frame over 125 bytes"),
     ("ping inside a fragmented message",
      frame(OP_TEXT, b'{"op":', fin=False) + frame(OP_PING, b"q" * 200),
-     {1002, None}),
+     1002, "control frame over 125 bytes"),
+    ("1-byte close payload", frame(OP_CLOSE, b"\x03"), 1002,
+     "close frame with a 1-byte payload"),
+    ("close with a 124-byte reason",
+     frame(OP_CLOSE, b"\x03\xe8" + b"r" * 124), 1002,
+     "control frame over 125 bytes"),
 ]
 
 
-def bad_frame(port, token, data, allowed, what):
+def bad_frame(port, token, data, code, why, what):
     ws = RawWS.open(port, "/ws", [bearer(token)])
     m = ws.next_json(what="hello")
     check(m["type"] == "hello", f"{what}: {m}")
     t0 = time.monotonic()
     ws.send(data)
-    code, reason = ws.expect_close(what=what)
+    got, reason = ws.expect_close(what=what)
     took = time.monotonic() - t0
     ws.close()
-    check(code in allowed, f"{what}: close code {code} ({reason!r}), want "
-          f"one of {allowed}")
+    check(got == code and why in (None, reason), f"{what}: close {got} "
+          f"({reason!r}), want {code}" + (f" ({why!r})" if why else ""))
     check(not ws.before_close, f"{what}: frames before the close "
           f"{ws.before_close[:3]}")
-    log(f"{what}: close {code} {reason!r}, then EOF, in "
+    log(f"{what}: close {got} {reason!r}, then EOF, in "
         f"{took * 1000:.0f} ms")
 
 
 async def frames(c):
-    for what, data, allowed in FRAME_CASES:
-        await asyncio.to_thread(bad_frame, c.port, c.token, data, allowed,
+    for what, data, code, why in FRAME_CASES:
+        await asyncio.to_thread(bad_frame, c.port, c.token, data, code, why,
                                 what)
         await c.healthy.pulse(what)
 

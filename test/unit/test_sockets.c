@@ -178,27 +178,44 @@ void test_ws_raw_and_query(void) {
 }
 
 /* Runs `send` on a fresh WebSocket and expects a close frame with `code`
- * (0: a close frame without a status code, as wslay sends for some
- * protocol errors), then EOF. */
-static bool expect_close(hub_t *hub, int code, bool (*send)(int fd)) {
+ * and, unless `why` is NULL, that reason; then EOF. Text frames before it
+ * must be `before` (NULL: none), one each, in order. */
+static bool expect_close_after(hub_t *hub, int code, const char *why,
+                               const char *const *before,
+                               bool (*send)(int fd)) {
   hub_client_id id;
   int fd = wsc_attach(hub, &id);
   char head[1024], buf[256];
   CHECK_B(wsc_upgrade(fd, "/ws", NULL, head, sizeof(head)) == 101);
+  CHECK_B(wsc_recv_until(fd, "hello", buf, sizeof(buf), 2000));
   CHECK_B(send(fd));
   unsigned op;
   long n;
-  do
+  for (;;) {
     n = wsc_recv(fd, &op, buf, sizeof(buf), 2000);
-  while (n >= 0 && op != 0x8);
-  CHECK_B(n >= 0);
+    CHECK_B(n >= 0);
+    if (op == 0x8)
+      break;
+    CHECK_B(op == 0x1 && before && *before);
+    if (strcmp(buf, *before) != 0)
+      fprintf(stderr, "  got %s, want %s\n", buf, *before);
+    CHECK_B(strcmp(buf, *before++) == 0);
+  }
+  CHECK_B(!before || !*before);
   int got = n >= 2 ? ((unsigned char)buf[0] << 8) | (unsigned char)buf[1] : 0;
-  if (got != code)
-    fprintf(stderr, "  close code %d, want %d\n", got, code);
+  if (got != code || (why && strcmp(buf + 2, why) != 0))
+    fprintf(stderr, "  close %d \"%s\", want %d \"%s\"\n", got,
+            n >= 2 ? buf + 2 : "", code, why ? why : "");
   CHECK_B(got == code);
+  CHECK_B(!why || strcmp(buf + 2, why) == 0);
   CHECK_B(wsc_eof(fd, 2000));
   close(fd);
   return true;
+}
+
+static bool expect_close(hub_t *hub, int code, const char *why,
+                         bool (*send)(int fd)) {
+  return expect_close_after(hub, code, why, NULL, send);
 }
 
 static bool send_unmasked(int fd) {
@@ -221,9 +238,50 @@ static bool send_bad_utf8(int fd) {
 static bool send_fragmented_ping(int fd) {
   return wsc_send(fd, false, 0, 0x9, "x", 1, true);
 }
+static bool send_fragmented_pong(int fd) {
+  return wsc_send(fd, false, 0, 0xa, "x", 1, true);
+}
 static bool send_huge_ping(int fd) {
-  static char big[200];
+  static char big[126];
   return wsc_send(fd, true, 0, 0x9, big, sizeof(big), true);
+}
+static bool send_close_1_byte(int fd) {
+  return wsc_send(fd, true, 0, 0x8, "\x03", 1, true);
+}
+static bool send_close_long_reason(int fd) {
+  char p[2 + 124];
+  p[0] = 0x03;
+  p[1] = (char)0xe8;
+  memset(p + 2, 'r', 124);
+  return wsc_send(fd, true, 0, 0x8, p, sizeof(p), true);
+}
+/* Header bytes one per write, so one per read: what was refused is
+ * remembered across reads. The server may hang up after the deciding
+ * byte, so later writes may fail. */
+static bool send_split(int fd, const unsigned char *h, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    if (!wsc_write(fd, h + i, 1))
+      return i > 0;
+    test_sleep_ms(5);
+  }
+  return true;
+}
+static bool send_huge_ping_split(int fd) {
+  unsigned char h[] = {0x89, 0xfe, 0, 126, 1, 2, 3, 4};
+  return send_split(fd, h, sizeof(h));
+}
+static bool send_long_form_length_split(int fd) {
+  unsigned char h[] = {0x81, 0xfe, 0, 2, 1, 2, 3, 4};
+  return send_split(fd, h, sizeof(h));
+}
+/* A 2-byte text frame with its length in the 16-bit form. */
+static bool send_long_form_length(int fd) {
+  unsigned char f[] = {0x81, 0xfe, 0, 2, 0, 0, 0, 0, '{', '}'};
+  return wsc_write(fd, f, sizeof(f));
+}
+static bool send_length_bit_63(int fd) {
+  unsigned char h[] = {0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4};
+  return wsc_write(fd, h, sizeof(h));
 }
 static bool send_100mib_header(int fd) {
   /* Only the header of a 100 MiB frame: refused on its length alone. */
@@ -231,18 +289,57 @@ static bool send_100mib_header(int fd) {
                        1,    2,    3, 4};
   return wsc_write(fd, h, sizeof(h));
 }
+/* A request and a refused header in one write: the request is answered
+ * before the close. */
+static bool send_ping_then(int fd, const unsigned char *bad, size_t bad_len) {
+  unsigned char f[64];
+  size_t l =
+      wsc_encode(f, true, 0, 0x1, "{\"op\":\"ping\",\"id\":1}", 20, true);
+  memcpy(f + l, bad, bad_len);
+  return wsc_write(fd, f, l + bad_len);
+}
+static bool send_ping_then_huge_ping(int fd) {
+  unsigned char h[] = {0x89, 0xfe, 0, 126, 1, 2, 3, 4};
+  return send_ping_then(fd, h, sizeof(h));
+}
+static bool send_ping_then_100mib(int fd) {
+  unsigned char h[] = {0x81, 0xff, 0, 0, 0, 0, 0x06, 0x40, 0, 0,
+                       1,    2,    3, 4};
+  return send_ping_then(fd, h, sizeof(h));
+}
 
 void test_ws_protocol_errors(void) {
   hub_t *hub = sock_hub(NULL, 4096, 0, 0);
   CHECK(hub);
-  CHECK(expect_close(hub, 1002, send_unmasked));
-  CHECK(expect_close(hub, 1002, send_rsv));
-  CHECK(expect_close(hub, 1002, send_reserved_opcode));
-  CHECK(expect_close(hub, 1009, send_big));
-  CHECK(expect_close(hub, 1007, send_bad_utf8));
-  CHECK(expect_close(hub, 0, send_fragmented_ping));
-  CHECK(expect_close(hub, 0, send_huge_ping));
-  CHECK(expect_close(hub, 1009, send_100mib_header));
+  CHECK(expect_close(hub, 1002, NULL, send_unmasked));
+  CHECK(expect_close(hub, 1002, NULL, send_rsv));
+  CHECK(expect_close(hub, 1002, NULL, send_reserved_opcode));
+  CHECK(expect_close(hub, 1009, NULL, send_big));
+  CHECK(expect_close(hub, 1007, NULL, send_bad_utf8));
+  CHECK(expect_close(hub, 1009, "message too big", send_100mib_header));
+  /* Broken control frames and lengths: wslay would answer these with a
+   * close frame without a code; RFC 6455 (5.2, 5.5, 7.4.1) wants 1002. */
+  CHECK(expect_close(hub, 1002, "fragmented control frame",
+                     send_fragmented_ping));
+  CHECK(expect_close(hub, 1002, "fragmented control frame",
+                     send_fragmented_pong));
+  CHECK(expect_close(hub, 1002, "control frame over 125 bytes",
+                     send_huge_ping));
+  CHECK(expect_close(hub, 1002, "control frame over 125 bytes",
+                     send_huge_ping_split));
+  CHECK(expect_close(hub, 1002, "close frame with a 1-byte payload",
+                     send_close_1_byte));
+  CHECK(expect_close(hub, 1002, "control frame over 125 bytes",
+                     send_close_long_reason));
+  CHECK(expect_close(hub, 1002, "bad payload length", send_long_form_length));
+  CHECK(expect_close(hub, 1002, "bad payload length",
+                     send_long_form_length_split));
+  CHECK(expect_close(hub, 1002, "bad payload length", send_length_bit_63));
+  static const char *const pong1[] = {"{\"type\":\"pong\",\"id\":1}", NULL};
+  CHECK(expect_close_after(hub, 1002, "control frame over 125 bytes", pong1,
+                           send_ping_then_huge_ping));
+  CHECK(expect_close_after(hub, 1009, "message too big", pong1,
+                           send_ping_then_100mib));
   CHECK(WAIT_STAT(hub, clients, 0, 2000));
   hub_free(hub);
 }
