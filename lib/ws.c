@@ -11,7 +11,7 @@
 #include "hub.h"
 
 /* wslay only ever writes pongs and one close frame; a peer that makes it
- * write more than this per read is flooding us with pings. */
+ * write more than this at once (see drain()) is flooding us with pings. */
 #define WS_OUT_MAX 65536
 
 struct ws_in {
@@ -80,6 +80,17 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data,
   return (ssize_t)len;
 }
 
+/* Queues what wslay has written (pongs, its close frame) as the client's
+ * own frames; returns wslay_event_send()'s result. */
+static int drain(struct ws_in *w) {
+  int rv = wslay_event_get_write_enabled(w->ctx) ? wslay_event_send(w->ctx) : 0;
+  /* Nothing may follow our own close frame, not even a pong. */
+  if (w->out_len && !w->c->close_after_flush)
+    client_send_own(w->s, w->c, w->out, w->out_len);
+  w->out_len = 0;
+  return rv;
+}
+
 static void on_msg_cb(wslay_event_context_ptr ctx,
                       const struct wslay_event_on_msg_recv_arg *arg,
                       void *user_data) {
@@ -89,7 +100,13 @@ static void on_msg_cb(wslay_event_context_ptr ctx,
    * ignored: nothing may follow a close frame. */
   if (w->c->state != CLIENT_OPEN || w->c->close_after_flush)
     return;
-  if (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME)
+  if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME)
+    return;
+  /* The pongs wslay has queued so far answer pings that came before this
+   * message ended: they go out ahead of its reply, in the client's order,
+   * not after everything else this read brings. */
+  drain(w);
+  if (w->c->state == CLIENT_OPEN && !w->failed)
     control_on_message(w->s, w->c, arg->msg, arg->msg_length,
                        arg->opcode == WSLAY_BINARY_FRAME);
 }
@@ -267,12 +284,7 @@ void ws_input(struct shard *s, struct client *c, const unsigned char *buf,
   if (c->state != CLIENT_OPEN)
     return;
   /* Even after a failed recv: wslay may have queued its close frame. */
-  int sent =
-      wslay_event_get_write_enabled(w->ctx) ? wslay_event_send(w->ctx) : 0;
-  if (w->out_len) {
-    client_send_own(s, c, w->out, w->out_len);
-    w->out_len = 0;
-  }
+  int sent = drain(w);
   if (!wslay_event_get_close_sent(w->ctx) && (rv || sent || w->failed)) {
     ws_close(s, c, HUB_CLOSE_PROTOCOL, "protocol error");
     return;

@@ -81,6 +81,7 @@ void test_sleep_ms(int ms);
   X(test_ws_session)                                                          \
   X(test_ws_raw_and_query)                                                    \
   X(test_ws_protocol_errors)                                                  \
+  X(test_ws_ping_order)                                                       \
   X(test_sse_session)                                                         \
   X(test_handshake_errors)                                                    \
   X(test_stop_sends_going_away)                                               \

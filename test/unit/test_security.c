@@ -324,11 +324,13 @@ void test_client_limits(void) {
   while (!stats_of(hub).rate_limited && test_now_us() < end)
     test_sleep_ms(1);
   CHECK(stats_of(hub).rate_limited > 0);
-  /* Twice the burst past the limit, in one write: closed with 1008. */
-  static unsigned char flood[40 * 32];
+  /* Twice the burst past the limit, in one write: closed with 1008. A
+   * WebSocket ping in the same write gets no pong after the close. */
+  static unsigned char flood[40 * 32 + 8];
   size_t fl = 0;
   for (int i = 0; i < 40; i++)
     fl += wsc_encode(flood + fl, true, 0, 0x1, "{\"op\":\"ping\"}", 13, true);
+  fl += wsc_encode(flood + fl, true, 0, 0x9, "p", 1, true);
   wsc_write(fd, flood, fl);
   unsigned op;
   long n;
