@@ -42,7 +42,6 @@
 #define CARRY_MAX (64 * 1024)
 #define MAX_PHASES 64
 #define MAX_PIDS 16
-#define CONNECTING_MAX 512 /* handshakes in progress at once */
 
 enum kind { K_WS, K_SSE };
 enum cstate { C_CONNECTING, C_HEAD, C_STREAM, C_DEAD };
@@ -852,8 +851,13 @@ static void poll_once(int timeout_ms) {
   }
 }
 
+/* Handshakes in progress at once (--connecting); 0: all of them, a
+ * reconnect storm. */
+static unsigned connecting_max = 512;
+
 static void open_more(unsigned upto) {
-  while (next_to_open < upto && connecting < CONNECTING_MAX)
+  while (next_to_open < upto &&
+         (connecting_max == 0 || connecting < connecting_max))
     sub_open(next_to_open++);
 }
 
@@ -979,6 +983,8 @@ static void usage(void) {
       "  --label TEXT         copied into each JSON line\n"
       "  --metrics PATH       GET it after each phase, copy fanhub_* counters\n"
       "  --connect-timeout S  (default 60)  --drain-timeout S (default 10)\n"
+      "  --connecting N       handshakes in progress at once (default 512;\n"
+      "                       0: every subscriber at once, a reconnect storm)\n"
       "loadgen --free-port    print a free loopback TCP port and exit\n",
       stderr);
   exit(2);
@@ -1026,7 +1032,7 @@ int main(int argc, char **argv) {
       {"label", 1, 0, 'l'},        {"metrics", 1, 0, 'm'},
       {"connect-timeout", 1, 0, 'c'}, {"drain-timeout", 1, 0, 'd'},
       {"free-port", 0, 0, 'F'},    {"help", 0, 0, '?'},
-      {"pub-port", 1, 0, 'Q'},
+      {"pub-port", 1, 0, 'Q'},     {"connecting", 1, 0, 'C'},
       {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -1034,6 +1040,7 @@ int main(int argc, char **argv) {
     case 'h': host = optarg; break;
     case 'p': port = atoi(optarg); break;
     case 'Q': pub_port = atoi(optarg); break;
+    case 'C': connecting_max = (unsigned)atoi(optarg); break;
     case 'k':
       if (strcmp(optarg, "ws") == 0)
         kind = K_WS;

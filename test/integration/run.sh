@@ -66,6 +66,7 @@ ws_thousand.py 60
 browser.js 60
 hostile.py 30
 resume_flood.py 30
+connect_storm.py 60
 shutdown.py 30
 tls.py 30
 tls_flood.py 40
