@@ -111,6 +111,19 @@ def spread: ranged(r(2); "×");
      (ratio($f.rss_idle_per_conn_b; $c.rss_idle_per_conn_b) | x),
      yes(if $f then $f.rss_idle_per_conn_b <= 1024 else null end)] | row
 ),
+( # memory after a reconnect storm: the worst of the fresh starts
+  (["ws", "sse"][]) as $p
+  | [$all.runs[] | select(.group == "storm" and .server == "fanhub"
+      and .proto == $p and .loadgen_rc == 0) | .rss_idle_per_conn_b] as $f
+  | [$all.runs[] | select(.group == "storm" and .server == "nchan"
+      and .proto == $p and .loadgen_rc == 0) | .rss_idle_per_conn_b] as $c
+  | ["storm: idle ≤ 1 KiB per subscriber, worst start",
+     "\($p) 10k at once, n=2, \($f | length) fresh starts",
+     ($f | max | r(0)) + " B (each start: " + ($f | map(r(0)) | join(", ")) + ")",
+     "nchan worst " + ($c | max | r(0)) + " B of \($c | length)",
+     (ratio($f | max; $c | max) | x),
+     yes(if ($f | length) > 0 then ($f | max) <= 1024 else null end)] | row
+),
 ( # hub_broadcast: the median over the rounds of each round's p99
   inproc_groups[] | select(.case != "no-subscriber")
   | [.runs[].call_us.p99] as $p

@@ -2,8 +2,9 @@
 # bench/run.sh BUILD_DIR [--smoke]
 #
 # Full run (make bench): fanhubd, nginx+nchan and the raw ceiling, side by
-# side on loopback, over the matrix of issue 10; writes bench/results/
-# latest.md, latest.json and the PNG plots. About 8-9 minutes on 2 cores.
+# side on loopback, over the matrix of issue 10 and a reconnect storm;
+# writes bench/results/latest.md, latest.json and the PNG plots. About
+# 10-11 minutes on 2 cores.
 #
 # --smoke: fanhubd only, a few hundred WebSocket and SSE subscribers (and
 # one that never reads), a few seconds; exits non-zero if any message is
@@ -201,7 +202,8 @@ check_nchan() {
 }
 
 # ---- one set: start a server, connect subscribers, run phases ----------
-GROUP=matrix  # recorded with each phase: matrix, saturation, isolation, scale-out
+GROUP=matrix  # recorded with each phase: matrix, saturation, isolation, scale-out, storm
+SET_EXTRA=()  # more loadgen options for the sets that follow
 # set SERVER N PROTO SUBS STALLED PHASES...
 run_set() {
   local server=$1 n=$2 proto=$3 subs=$4 stalled=$5
@@ -224,7 +226,7 @@ run_set() {
   timeout -k 5 300 "$OUT/loadgen" --port "$PORT" --proto "$proto" --sub "/$proto?topic=bench" \
     --pub "/publish?topic=bench" --subs "$subs" --stalled "$stalled" \
     --pids "$PIDS" --label "$server" --drain-timeout 20 \
-    "${extra[@]}" "${phase_args[@]}" > "$TMP/set.jsonl" 2> "$TMP/set.err" || rc=$?
+    "${extra[@]}" "${SET_EXTRA[@]}" "${phase_args[@]}" > "$TMP/set.jsonl" 2> "$TMP/set.err" || rc=$?
   stop_server
   times > "$TMP/times"
   # CPU other processes took from the machine during this set
@@ -366,6 +368,23 @@ if "$BUILD/fanhubd" --help | grep -q -- --nats && command -v nats-server > /dev/
 else
   log "no fanhubd --nats or no nats-server: scale-out cells skipped"
 fi
+# Reconnect storm: 10k subscribers connect at once to a fresh server (every
+# handshake in flight together, as after a deploy or a network blip),
+# STORM_REPS starts of each server per protocol, alternating; the report
+# takes the worst RSS per idle subscriber, since heap fragmentation differs
+# from one start to the next.
+STORM_REPS=5
+GROUP=storm
+SET_EXTRA=(--connecting 0)
+for proto in ws sse; do
+  for r in $(seq 1 $STORM_REPS); do
+    for server in fanhub nchan; do
+      log "$server n=2 $proto 10000 subscribers at once (storm, start $r)"
+      run_set $server 2 $proto 10000 0 64:1:100:1 || true
+    done
+  done
+done
+SET_EXTRA=()
 # What hub_broadcast() costs its caller, 5 rounds, medians in the report.
 # sync first: a paced call takes ~1 µs, and the disk writeback of what
 # this run wrote (the build: ~2 MB, flushed 30 s later) must not land in
