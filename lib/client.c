@@ -9,7 +9,7 @@
 #include "hub.h"
 #include "admission.h"
 #include "notice.h"
-#include "presence.h"
+#include "subscription.h"
 #include "tls.h"
 #include "wildcard.h"
 #include "ws.h"
@@ -265,13 +265,7 @@ void client_destroy(struct shard *s, struct client *c, bool in_map) {
   ws_free(s, c);
   if (c->fd >= 0)
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-  while (c->subs.head) {
-    struct sub *sub = c->subs.head;
-    struct ltopic *t = sub->topic;
-    presence_left(s, c, t->name, t->len, t->node.hash);
-    ti_release(&hub->index, t->name, t->len, t->node.hash, s->idx);
-    registry_del_sub(&s->reg, &c->subs, sub);
-  }
+  subs_drop_all(s, c);
   while (c->q.count)
     discard_head(s, c, cqueue_pop(&c->q));
   cqueue_free(&c->q, s->mem);

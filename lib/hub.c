@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "wildcard.h"
 #include "handshake.h"
+#include "subscription.h"
 #include "hub.h"
 #include "admission.h"
 
@@ -377,6 +378,16 @@ int hub_close(hub_t *hub, hub_client_id id, int code) {
   return simple_cmd(hub, CMD_CLOSE, id, code ? code : HUB_CLOSE_NORMAL);
 }
 
+struct push_arg {
+  struct shard *s;
+  struct cmd *cmd;
+};
+
+static void push_locked(void *arg) {
+  struct push_arg *pa = arg;
+  shard_push_cmd(pa->s, pa->cmd);
+}
+
 /* `since` < 0: a plain subscribe. */
 static int topic_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
                      const char *topic, const char *epoch, int64_t since) {
@@ -395,34 +406,15 @@ static int topic_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
   c->topic[len] = '\0';
   c->hash = hash_bytes(&hub->key, topic, len);
   struct shard *s = hub_shard_of(hub, id);
-  if (type == CMD_SUBSCRIBE && pattern_is_wild(topic, len)) {
-    pthread_rwlock_wrlock(&hub->index.pat_lock);
-    rv = ti_pat_acquire_locked(&hub->index, topic, len, s->idx);
-    if (!rv) {
-      ti_pat_replay(&hub->index, since, &c->replay);
-      shard_push_cmd(s, c);
-    }
-    pthread_rwlock_unlock(&hub->index.pat_lock);
-    if (rv) {
-      mem_free(&hub->opt.mem, c);
-      return rv;
-    }
-  } else if (type == CMD_SUBSCRIBE) {
-    /* Count the subscription in the index, snapshot what it is owed and
-     * queue the command, all under the stripe lock: a broadcast that
-     * starts after this call sees the shard in the topic's mask and lands
-     * in the shard's ring after this command, with a seq above the
+  if (type == CMD_SUBSCRIBE) {
+    /* The command is queued under the reservation's lock: a broadcast
+     * that starts after this call sees the shard in the topic's mask and
+     * lands in the shard's ring after this command, with a seq above the
      * snapshot's. */
-    struct ti_stripe *st = ti_stripe_of(&hub->index, c->hash);
-    pthread_mutex_lock(&st->lock);
-    rv = ti_acquire_locked(&hub->index, st, topic, len, c->hash, s->idx);
-    if (!rv)
-      rv = ti_replay_locked(
-          &hub->index, ti_find_locked(st, topic, len, c->hash), since,
-          !epoch || strcmp(epoch, hub->epoch) == 0, &c->replay);
-    if (!rv)
-      shard_push_cmd(s, c);
-    pthread_mutex_unlock(&st->lock);
+    struct push_arg pa = {s, c};
+    rv = subs_reserve(&hub->index, s->idx, topic, len, c->hash, since,
+                      !epoch || strcmp(epoch, hub->epoch) == 0, &c->replay,
+                      push_locked, &pa);
     if (rv) {
       mem_free(&hub->opt.mem, c);
       return rv;

@@ -14,9 +14,8 @@
 #include "hub.h"
 #include "admission.h"
 #include "notice.h"
-#include "presence.h"
+#include "subscription.h"
 #include "tls.h"
-#include "wildcard.h"
 #include "ws.h"
 
 /* The most messages a client is given between two of its writes: large
@@ -436,32 +435,23 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
     attach(s, cmd->client);
     break;
   case CMD_SUBSCRIBE: {
-    /* hub_subscribe() counted the subscription in the index already; keep
-     * that count only if it became a new subscription. */
+    /* hub_subscribe() reserved the subscription; an existing one is owed
+     * nothing more: a repeated subscribe must not replay history again. */
     struct sub *sub = NULL;
-    int rv = (c = shard_find_client(s, cmd->id))
-                 ? registry_add(&s->reg, c, &c->subs, cmd->topic, cmd->len,
-                                cmd->hash, &sub)
-                 : HUB_EINVAL;
-    if (rv != 1)
-      ti_release(&hub->index, cmd->topic, cmd->len, cmd->hash, s->idx);
-    /* An existing subscription is owed nothing more: a repeated
-     * subscribe must not replay the history again. */
-    if (rv == 1) {
+    int rv = HUB_EINVAL;
+    if ((c = shard_find_client(s, cmd->id)))
+      rv = subs_bind(s, c, cmd->topic, cmd->len, cmd->hash, &sub);
+    else /* closed meanwhile */
+      subs_unreserve(&hub->index, s->idx, cmd->topic, cmd->len, cmd->hash);
+    if (rv == 1)
       shard_replay(s, c, sub, true, &cmd->replay);
-      presence_joined(s, c, cmd->topic, cmd->len, cmd->hash);
-    } else {
+    else
       replay_free(s->mem, &cmd->replay);
-    }
     break;
   }
   case CMD_UNSUBSCRIBE:
-    c = shard_find_client(s, cmd->id);
-    if (c &&
-        registry_del(&s->reg, c, &c->subs, cmd->topic, cmd->len, cmd->hash)) {
-      presence_left(s, c, cmd->topic, cmd->len, cmd->hash);
-      ti_release(&hub->index, cmd->topic, cmd->len, cmd->hash, s->idx);
-    }
+    if ((c = shard_find_client(s, cmd->id)))
+      subs_drop(s, c, cmd->topic, cmd->len, cmd->hash);
     break;
   case CMD_CLOSE:
     if ((c = shard_find_client(s, cmd->id)))
@@ -498,58 +488,21 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
   }
 }
 
-/* Counts a subscription of this shard in the index (topic or pattern)
- * and fills *r with what it is owed. */
-static int index_subscription(struct shard *s, const char *topic, size_t len,
-                              uint64_t hash, int64_t since, bool epoch_ok,
-                              struct replay *r) {
-  struct topic_index *ti = &s->hub->index;
-  int rv;
-  if (pattern_is_wild(topic, len)) {
-    if (!ptrie_valid(topic, len))
-      return HUB_ETOPIC;
-    pthread_rwlock_wrlock(&ti->pat_lock);
-    rv = ti_pat_acquire_locked(ti, topic, len, s->idx);
-    if (!rv)
-      ti_pat_replay(ti, since, r);
-    pthread_rwlock_unlock(&ti->pat_lock);
-    return rv;
-  }
-  struct ti_stripe *st = ti_stripe_of(ti, hash);
-  pthread_mutex_lock(&st->lock);
-  rv = ti_acquire_locked(ti, st, topic, len, hash, s->idx);
-  if (!rv) {
-    rv = ti_replay_locked(ti, ti_find_locked(st, topic, len, hash), since,
-                          epoch_ok, r);
-    if (rv) {
-      pthread_mutex_unlock(&st->lock);
-      ti_release(ti, topic, len, hash, s->idx);
-      return rv;
-    }
-  }
-  pthread_mutex_unlock(&st->lock);
-  return rv;
-}
-
 int shard_subscribe(struct shard *s, struct client *c, const char *topic,
                     size_t len, int64_t since, bool epoch_ok,
                     struct replay *r, struct sub **sub) {
-  struct hub *hub = s->hub;
-  uint64_t hash = hash_bytes(&hub->key, topic, len);
+  uint64_t hash = hash_bytes(&s->hub->key, topic, len);
   /* Subscribed already (a topic repeated in a query, a subscribe sent
    * again): nothing is replayed twice, whatever the starting point. */
   if (registry_find_sub(&s->reg, c, &c->subs, topic, len, hash))
     since = -1;
-  int rv = index_subscription(s, topic, len, hash, since, epoch_ok, r);
+  int rv = subs_reserve(&s->hub->index, s->idx, topic, len, hash, since,
+                        epoch_ok, r, NULL, NULL);
   if (rv)
     return rv;
-  rv = registry_add(&s->reg, c, &c->subs, topic, len, hash, sub);
-  if (rv != 1)
-    ti_release(&hub->index, topic, len, hash, s->idx);
+  rv = subs_bind(s, c, topic, len, hash, sub);
   if (rv < 0)
     replay_free(s->mem, r);
-  if (rv == 1)
-    presence_joined(s, c, topic, len, hash);
   return rv;
 }
 
@@ -627,13 +580,7 @@ void shard_replay(struct shard *s, struct client *c, struct sub *sub,
 
 int shard_unsubscribe(struct shard *s, struct client *c, const char *topic,
                       size_t len) {
-  struct hub *hub = s->hub;
-  uint64_t hash = hash_bytes(&hub->key, topic, len);
-  if (!registry_del(&s->reg, c, &c->subs, topic, len, hash))
-    return 0;
-  presence_left(s, c, topic, len, hash);
-  ti_release(&hub->index, topic, len, hash, s->idx);
-  return 1;
+  return subs_drop(s, c, topic, len, hash_bytes(&s->hub->key, topic, len));
 }
 
 /* Delivers the messages already in this shard's ring that were broadcast
