@@ -60,7 +60,7 @@ all: $(STATIC) $(SHARED) $(BUILD)/libfanhub.so $(BUILD)/$(SONAME) \
 help:
 	@echo "make            build build/libfanhub.a, build/libfanhub.so.$(VERSION)"
 	@echo "make check      build and run every test (SAN=address,undefined | SAN=thread)"
-	@echo "make valgrind   the churn test under valgrind, zero leaks required"
+	@echo "make valgrind   churn and teardown tests under valgrind, zero leaks required"
 	@echo "make demo       install dependencies, build, run fanhubd on $(DEMO_LISTEN)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=... (LIBDIR=..., INCLUDEDIR=...)"
 	@echo "make abi-check  compare exported ABI with abi/libfanhub.abi"
@@ -198,7 +198,8 @@ check-run: all $(UNIT_BIN)
 
 valgrind: $(UNIT_BIN)
 	valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=all \
-	  --errors-for-leak-kinds=all $(UNIT_BIN) churn churn_sockets
+	  --errors-for-leak-kinds=all $(UNIT_BIN) churn churn_sockets test_frame_to_closing_client \
+	  test_request_valid_after_respond
 
 install: all
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig

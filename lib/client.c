@@ -160,6 +160,7 @@ void client_enqueue_past_caps(struct shard *s, struct client *c,
 
 void client_enqueue_pinned(struct shard *s, struct client *c, struct smsg *sm) {
   if (c->state != CLIENT_OPEN) {
+    sm->refs++; /* taken over, and let go: a fresh frame is freed */
     smsg_release(s, sm);
     return;
   }

@@ -111,10 +111,12 @@ static void done(struct shard *s, struct client *c) {
   timer_remove(s, c);
 }
 
-/* Queues a complete response and closes once it is written. */
-static void answer(struct shard *s, struct client *c, int status,
-                   const char *type, const char *extra_headers,
-                   const void *body, size_t len) {
+/* Queues a complete response and closes once it is written. The request
+ * stays: hub_respond() is called from the request callback, which may
+ * still read it (host_routes() lets it go after the callback). */
+static void queue_answer(struct shard *s, struct client *c, int status,
+                         const char *type, const char *extra_headers,
+                         const void *body, size_t len) {
   char head[512];
   int n = snprintf(head, sizeof(head),
                    "HTTP/1.1 %d %s\r\n"
@@ -137,10 +139,17 @@ static void answer(struct shard *s, struct client *c, int status,
   memcpy(p, head, (size_t)n);
   if (len)
     memcpy(p + n, body, len);
-  done(s, c);
   client_enqueue_pinned(s, c, sm);
   client_close_after_flush(
       s, c, status < 400 ? HUB_CLOSE_NORMAL : HUB_CLOSE_HTTP_BASE + status);
+}
+
+/* queue_answer(), and the request goes. */
+static void answer(struct shard *s, struct client *c, int status,
+                   const char *type, const char *extra_headers,
+                   const void *body, size_t len) {
+  queue_answer(s, c, status, type, extra_headers, body, len);
+  done(s, c);
 }
 
 static void refuse(struct shard *s, struct client *c, int status,
@@ -462,7 +471,9 @@ static bool host_routes(struct shard *s, struct client *c,
   int route = hub->opt.on_request(hub, &info, hub->opt.on_request_user_data);
   if (route == HUB_ROUTE_STREAM && !ctx.answered)
     return false;
-  if (!ctx.answered && c->state == CLIENT_OPEN)
+  if (ctx.answered)
+    done(s, c); /* the callback may have read the request until now */
+  else if (c->state == CLIENT_OPEN)
     refuse(s, c, 500, "the request callback gave no answer", "");
   return true;
 }
@@ -565,8 +576,8 @@ int hub_respond(hub_t *hub, const hub_request_info *req, int status,
   if (ctx->answered || ctx->c->state != CLIENT_OPEN)
     return HUB_ESTATE;
   ctx->answered = true;
-  answer(ctx->s, ctx->c, status, content_type ? content_type : "text/plain", "",
-         body, len);
+  queue_answer(ctx->s, ctx->c, status,
+               content_type ? content_type : "text/plain", "", body, len);
   return 0;
 }
 

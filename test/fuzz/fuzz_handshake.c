@@ -13,7 +13,7 @@
  * (the first must start an HTTP response), then the socket is closed and
  * the hub freed; the fd the hub was given must be closed by then.
  *
- * The first five bytes steer the run; the request starts at byte 5.
+ * The first six bytes steer the run; the request starts at byte 6.
  *   byte 0  bits 0-1  head: 0 none, 1 and 3 the input up to the split
  *                     point, 2 all of it (nothing is written)
  *           bit 2     a raw client (hub_client_options_set_raw)
@@ -39,7 +39,10 @@
  *           bit 7     queue limits 4 messages, 512 bytes, disconnect
  *   byte 4  bits 0-2  pending auth decisions are answered this many
  *                     chunks later (7: once everything is written)
- *           bits 3-7  n > 0: hub_close() the client after chunk n - 1 */
+ *           bits 3-7  n > 0: hub_close() the client after chunk n - 1
+ *   byte 5            128 + n: the hub's (n + 1)-th allocation from the
+ *                     attach on fails (hub_options_set_mem); below 128:
+ *                     none does */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -56,7 +59,7 @@
       abort();                                                                 \
   } while (0)
 
-enum { PREFIX = 5, MAX_INPUT = 65536, MAX_ROUNDS = 64, MAX_TICKETS = 16 };
+enum { PREFIX = 6, MAX_INPUT = 65536, MAX_ROUNDS = 64, MAX_TICKETS = 16 };
 
 static const size_t sizes[16] = {1,  2,  3,   5,   7,    11,   16,   29,
                                  64, 97, 128, 256, 1000, 1024, 4096, 16384};
@@ -64,12 +67,13 @@ static const size_t sizes[16] = {1,  2,  3,   5,   7,    11,   16,   29,
 /* One execution's state. */
 static struct run {
   hub_t *hub;
-  int peer;      /* our end of the socketpair, -1 once closed */
-  int allow;     /* verdict for pending auth decisions */
-  int chunk;     /* index of the chunk being written */
-  int slow;      /* the server's bytes are not read yet */
-  int delay;     /* chunks before a pending decision is answered */
-  char first[9]; /* the server's first bytes */
+  int peer;                 /* our end of the socketpair, -1 once closed */
+  int allow;                /* verdict for pending auth decisions */
+  int chunk;                /* index of the chunk being written */
+  int slow;                 /* the server's bytes are not read yet */
+  int delay;                /* chunks before a pending decision is answered */
+  unsigned allocs, fail_at; /* allocations counted, the one that fails */
+  char first[9];            /* the server's first bytes */
   size_t nfirst;
   struct pending {
     hub_auth_ticket ticket;
@@ -77,6 +81,26 @@ static struct run {
   } tickets[MAX_TICKETS];
   int ntickets;
 } R;
+
+/* The hub's allocator: the fail_at-th allocation fails (0: none). */
+static int fail_now(void) { return R.fail_at && ++R.allocs == R.fail_at; }
+static void *fz_malloc(size_t n, void *ud) {
+  (void)ud;
+  return fail_now() ? NULL : malloc(n);
+}
+static void fz_free(void *p, void *ud) {
+  (void)ud;
+  free(p);
+}
+static void *fz_calloc(size_t k, size_t n, void *ud) {
+  (void)ud;
+  return fail_now() ? NULL : calloc(k, n);
+}
+static void *fz_realloc(void *p, size_t n, void *ud) {
+  (void)ud;
+  return fail_now() ? NULL : realloc(p, n);
+}
+static const hub_mem fz_mem = {NULL, fz_malloc, fz_free, fz_calloc, fz_realloc};
 
 static int starts(const char *s, size_t len, const char *prefix) {
   size_t n = strlen(prefix);
@@ -126,7 +150,8 @@ static void complete_tickets(int now) {
     res.principal = "late";
     res.status = 401;
     res.reason = "later, no";
-    REQUIRE(hub_auth_complete(R.hub, R.tickets[i].ticket, &res) == 0);
+    int rv = hub_auth_complete(R.hub, R.tickets[i].ticket, &res);
+    REQUIRE(rv == 0 || (rv == HUB_ENOMEM && R.fail_at));
   }
   R.ntickets = kept;
 }
@@ -210,6 +235,7 @@ static hub_t *make_hub(uint8_t hflags, uint8_t oflags) {
   REQUIRE(hub_options_new(&o) == 0);
   hub_options_set_shards(o, 1);
   hub_options_set_threads(o, 0);
+  hub_options_set_mem(o, &fz_mem);
   hub_options_set_shard_queue_size(o, 16);
   hub_options_set_client_publish(o, 1);
   hub_options_set_max_message_size(o, 1024);
@@ -255,7 +281,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < PREFIX || size > MAX_INPUT)
     return 0;
   uint8_t hflags = data[0], chunk = data[1], split = data[2], oflags = data[3],
-          later = data[4];
+          later = data[4], fail = data[5];
   const uint8_t *in = data + PREFIX;
   size_t len = size - PREFIX;
 
@@ -291,8 +317,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     hub_client_options_set_raw(copt, 1);
   }
   hub_client_id id;
-  REQUIRE(hub_attach_fd(R.hub, sp[0], head ? in : NULL, head, copt, &id) == 0);
+  R.fail_at = fail & 128 ? fail - 127u : 0;
+  int rv = hub_attach_fd(R.hub, sp[0], head ? in : NULL, head, copt, &id);
   hub_client_options_free(copt);
+  REQUIRE(rv == 0 || (rv == HUB_ENOMEM && R.fail_at));
+  if (rv)
+    len = head = 0; /* it closed sp[0]: nothing to write */
   settle();
 
   size_t off = head, step = (chunk >> 4) & 7;
@@ -310,7 +340,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     off += (size_t)w;
     settle();
     if (R.chunk + 1 == later >> 3)
-      REQUIRE(hub_close(R.hub, id, 0) == 0);
+      REQUIRE(hub_close(R.hub, id, 0) == 0 || R.fail_at);
     complete_tickets(R.chunk);
     if (hflags & 8)
       broadcast();

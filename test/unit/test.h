@@ -97,6 +97,8 @@ void test_sleep_ms(int ms);
   X(test_oversize_message_delivered)                                          \
   X(test_frames_with_upgrade)                                                 \
   X(test_sse_bytes_after_request)                                             \
+  X(test_request_valid_after_respond)                                         \
+  X(test_frame_to_closing_client)                                             \
   X(test_relay_takes_broadcasts)                                              \
   X(test_deliver_engine_seq)                                                  \
   X(test_report_loss)                                                         \
