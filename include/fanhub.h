@@ -71,7 +71,8 @@ HUB_EXTERN unsigned hub_version(const char **str);
   X(ESTATE, -3, "not allowed in the hub's current state")                     \
   X(ETOPIC, -4, "invalid topic name")                                         \
   X(ESYS, -5, "system call failed (see errno)")                               \
-  X(ETLS, -6, "TLS setup failed (certificate or key)")
+  X(ETLS, -6, "TLS setup failed (certificate or key)")                        \
+  X(EAGAIN, -7, "busy: nothing was taken, try again later")
 
 enum {
 #define HUB__ERR_ENUM(name, code, msg) HUB_##name = (code),
@@ -517,13 +518,64 @@ HUB_EXTERN int hub_client_options_set_raw(hub_client_options *copt,
 HUB_EXTERN int hub_client_options_set_tls(hub_client_options *copt,
                                           int tls);
 
+/* What a client speaks from the first byte of its stream on. */
+typedef enum hub_protocol {
+  /* hub_attach_transport(): HUB_PROTO_RAW; hub_attach_fd(): HUB_PROTO_HTTP. */
+  HUB_PROTO_DEFAULT = 0,
+  /* Payload bytes only, nothing around them; what the client sends is
+   * ignored. */
+  HUB_PROTO_RAW = 1,
+  /* An HTTP request first, which fanhub answers: a WebSocket upgrade, an
+   * SSE stream, an HTTP error, or the request callback's answer. */
+  HUB_PROTO_HTTP = 2,
+  /* The host's server already answered the WebSocket upgrade (sent the
+   * 101): fanhub starts at the frames, with the hello (or raw frames,
+   * hub_client_options_set_raw) and the control protocol. */
+  HUB_PROTO_WEBSOCKET = 3,
+  /* The host's server already sent the response head of an event stream
+   * (status 200, Content-Type: text/event-stream): fanhub starts at its
+   * body, ": connected" and "retry:" first. */
+  HUB_PROTO_SSE = 4
+} hub_protocol;
+
+/* What the client speaks (default HUB_PROTO_DEFAULT). With
+ * HUB_PROTO_WEBSOCKET and HUB_PROTO_SSE, no CONNECT goes to the auth
+ * callback: the host that answered the request decided; the SUBSCRIBE and
+ * PUBLISH requests of the client do. Returns 0 or HUB_EINVAL. */
+HUB_EXTERN int hub_client_options_set_protocol(hub_client_options *copt,
+                                               hub_protocol protocol);
+/* Subscribes the client to `topic` (a topic or a pattern, copied) once it
+ * speaks WebSocket or SSE, as a ?topic= of its request would: authorized
+ * and limited like a subscribe the client sends, with no reply, a refused
+ * one getting an error notice. Call once per topic, up to 1024. Returns 0,
+ * HUB_EINVAL or HUB_ENOMEM; the attach checks each topic's length
+ * (HUB_ETOPIC). */
+HUB_EXTERN int hub_client_options_add_topic(hub_client_options *copt,
+                                            const char *topic);
+/* The starting point of those topics, as ?since= or Last-Event-ID would
+ * give it: the seq of the last message the client got, of the hub's epoch
+ * `epoch` (NULL: this hub's). Default: none, the subscriptions start live.
+ * Returns 0 or HUB_EINVAL (since < 0, epoch over 64 bytes). */
+HUB_EXTERN int hub_client_options_set_since(hub_client_options *copt,
+                                            const char *epoch, int64_t since);
+/* The principal the auth callback's SUBSCRIBE and PUBLISH requests carry
+ * and hub_close_info reports (copied, at most 256 bytes), for a client
+ * whose connect the host authorized. Default: none (""). Returns 0,
+ * HUB_EINVAL or HUB_ENOMEM. */
+HUB_EXTERN int hub_client_options_set_principal(hub_client_options *copt,
+                                                const char *principal);
+
 /* Attaches a client that speaks through `tp` (copied) with `io_user` as its
- * stream. Messages are written raw: the payload bytes, nothing around them.
+ * stream. By default messages are written raw: the payload bytes, nothing
+ * around them; with hub_client_options_set_protocol() the client speaks
+ * fanhub's HTTP, WebSocket or SSE on that stream, and the host feeds what
+ * it reads from the stream to hub_client_input().
  * On success *out receives the id and the hub owns the stream: it calls
  * tp->close exactly once, even if the hub stops before the client is set
  * up. On failure nothing is called and the caller keeps the stream.
- * `copt` may be NULL. Returns 0, HUB_EINVAL, HUB_ENOMEM or HUB_ESTATE
- * (stopped). Any thread. */
+ * `copt` may be NULL. Returns 0, HUB_EINVAL, HUB_ETOPIC
+ * (hub_client_options_add_topic), HUB_ENOMEM or HUB_ESTATE (stopped). Any
+ * thread. */
 HUB_EXTERN int hub_attach_transport(hub_t *hub, const hub_transport *tp,
                                     void *io_user,
                                     const hub_client_options *copt,
@@ -540,8 +592,13 @@ HUB_EXTERN int hub_attach_transport(hub_t *hub, const hub_transport *tp,
  * A request with "Upgrade: websocket" becomes a WebSocket client, any other
  * GET an SSE client subscribed to each ?topic= in its query (WebSocket
  * clients may use ?topic= too); anything else gets an HTTP error and is
- * closed. On success *out receives the id at once, before the handshake is
- * done. Returns 0, HUB_EINVAL, HUB_ENOMEM or HUB_ESTATE. Any thread. */
+ * closed. With hub_client_options_set_protocol() HUB_PROTO_WEBSOCKET or
+ * HUB_PROTO_SSE the host's server already answered the request on this
+ * socket: fanhub starts at the frames or the stream, and `head` holds the
+ * bytes read past the request (a WebSocket client's first frames). On
+ * success *out receives the id at once, before the handshake is done.
+ * Returns 0, HUB_EINVAL, HUB_ETOPIC (hub_client_options_add_topic),
+ * HUB_ENOMEM or HUB_ESTATE. Any thread. */
 HUB_EXTERN int hub_attach_fd(hub_t *hub, int fd, const void *head,
                              size_t head_len, const hub_client_options *copt,
                              hub_client_id *out);
@@ -568,6 +625,19 @@ HUB_EXTERN int hub_attach_fd_request(hub_t *hub, int fd,
                                      const hub_request *req,
                                      const hub_client_options *copt,
                                      hub_client_id *out);
+
+/* Feeds bytes the client sent, which the host read from the stream it
+ * owns (a client of hub_attach_transport() with HUB_PROTO_HTTP or
+ * HUB_PROTO_WEBSOCKET; ignored for the others). They are copied and
+ * handled on the client's shard in the order of the calls, after the
+ * attach. `len` 0: the client's side of the stream ended (EOF). Returns 0,
+ * HUB_EINVAL (len over 1 MiB), HUB_ENOMEM, HUB_ESTATE (stopped), or
+ * HUB_EAGAIN: the client's shard has 16 MiB of input not handled yet;
+ * nothing was taken, and the host should read no more from this client
+ * until it has fed these bytes (retry after a short while). An unknown or
+ * closed id is ignored. Any thread. */
+HUB_EXTERN int hub_client_input(hub_t *hub, hub_client_id id, const void *data,
+                                size_t len);
 
 /* Tells the hub a transport that took fewer bytes than offered can take
  * more: the shard resumes writing to the client. Any thread, also from

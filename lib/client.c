@@ -263,6 +263,7 @@ void client_destroy(struct shard *s, struct client *c, bool in_map) {
   auth_forget(s, c);
   limits_release(s, c);
   handshake_free(s, c);
+  mem_free(s->mem, c->init);
   ws_free(s, c);
   if (c->fd >= 0)
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);

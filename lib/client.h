@@ -14,6 +14,15 @@ struct handshake;
 struct tls_conn;
 struct replay_batch;
 
+/* The subscriptions a client was attached with
+ * (hub_client_options_add_topic), made once it streams. */
+struct stream_init {
+  int64_t since; /* -1: live */
+  bool epoch_ok;
+  uint32_t ntopics;
+  char topics[]; /* ntopics NUL-terminated names */
+};
+
 enum client_state {
   CLIENT_OPEN,
   CLIENT_DOOMED /* closing: no more writes; freed when the shard reaps */
@@ -72,6 +81,7 @@ struct client {
   struct handshake *hs;       /* while kind == CLIENT_HTTP */
   struct ws_in *ws;           /* while a WebSocket client is inside a frame */
   struct replay_batch *batch; /* while its request's topics subscribe */
+  struct stream_init *init;   /* until it streams */
   /* Security (auth.c, limits.c). */
   char *principal;          /* from the auth callback, or NULL */
   struct auth_op *auth_ops; /* decisions waiting for the host */

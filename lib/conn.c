@@ -47,13 +47,8 @@ void conn_attach(struct shard *s, struct client *c) {
    * hold back the last one. Fails harmlessly on non-TCP sockets. */
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  timer_add(s, c, TL_HANDSHAKE);
-  c->input_ms = hub__now_ms();
-  if (limits_admit(s, c)) {
-    s->st.capacity_refused++;
-    handshake_refuse(s, c, 503, "too many connections", "Retry-After: 5\r\n");
-    return;
-  }
+  if (!handshake_attach(s, c))
+    return; /* refused, or streaming already */
   if (c->want_tls) {
     if (!(c->tls = tls_conn_new(s, c->fd))) {
       client_doom(s, c, HUB_CLOSE_TRANSPORT);
@@ -66,8 +61,8 @@ void conn_attach(struct shard *s, struct client *c) {
   handshake_step(s, c);
 }
 
-static void on_input(struct shard *s, struct client *c,
-                     const unsigned char *buf, size_t n) {
+void conn_input(struct shard *s, struct client *c, const unsigned char *buf,
+                size_t n) {
   c->got_input = true;
   c->input_ms = hub__now_ms();
   switch (c->kind) {
@@ -82,7 +77,7 @@ static void on_input(struct shard *s, struct client *c,
   }
 }
 
-static void on_eof(struct shard *s, struct client *c) {
+void conn_eof(struct shard *s, struct client *c) {
   int code = c->close_after_flush   ? c->close_code
              : c->kind == CLIENT_WS ? HUB_CLOSE_ABNORMAL
                                     : HUB_CLOSE_NORMAL;
@@ -98,15 +93,15 @@ static void read_plain(struct shard *s, struct client *c) {
   for (int i = 0; i < READS_PER_EVENT && c->state == CLIENT_OPEN; i++) {
     ssize_t n = read(c->fd, s->rbuf, SHARD_RBUF);
     if (n > 0) {
-      on_input(s, c, s->rbuf, (size_t)n);
+      conn_input(s, c, s->rbuf, (size_t)n);
       if ((size_t)n < SHARD_RBUF)
         break;
     } else if (n == 0) {
-      on_eof(s, c);
+      conn_eof(s, c);
       break;
     } else {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        on_eof(s, c);
+        conn_eof(s, c);
       break;
     }
   }
@@ -122,10 +117,10 @@ static void read_tls(struct shard *s, struct client *c) {
   for (int i = 0; i < READS_PER_EVENT && c->state == CLIENT_OPEN; i++) {
     ssize_t n = tls_read(c->tls, s->rbuf, SHARD_RBUF);
     if (n > 0) {
-      on_input(s, c, s->rbuf, (size_t)n);
+      conn_input(s, c, s->rbuf, (size_t)n);
     } else {
       if (n == 0 || n == -2)
-        on_eof(s, c);
+        conn_eof(s, c);
       return;
     }
   }

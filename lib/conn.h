@@ -15,6 +15,11 @@ extern const hub_transport conn_fd_transport;
 
 /* Registers the client's fd with the shard and starts its handshake. */
 void conn_attach(struct shard *s, struct client *c);
+/* Bytes the client sent, read by the shard or fed by the host
+ * (hub_client_input()); and the end of them. */
+void conn_input(struct shard *s, struct client *c, const unsigned char *buf,
+                size_t n);
+void conn_eof(struct shard *s, struct client *c);
 /* Handles epoll `events` for a socket client. */
 void conn_event(struct shard *s, struct client *c, uint32_t events);
 

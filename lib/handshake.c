@@ -205,9 +205,6 @@ static int query_topics(struct shard *s, struct client *c,
     return 500;
   char *val = key + qlen + 1;
   int r, status = 0;
-  struct replay_batch batch = {NULL, 0};
-  if (!check)
-    c->batch = &batch;
   /* Two passes: ?since= may come after the topics. */
   for (int pass = 0; pass < 2 && !status; pass++) {
     q = req->query;
@@ -238,8 +235,60 @@ static int query_topics(struct shard *s, struct client *c,
       status = 400;
   }
   mem_free(s->mem, key);
+  return status;
+}
+
+/* Subscribes to the topics the client was attached with. */
+static void init_topics(struct shard *s, struct client *c) {
+  struct stream_init *in = c->init;
+  c->init = NULL;
+  if (!in)
+    return;
+  const char *t = in->topics;
+  for (uint32_t i = 0; i < in->ntopics && c->state == CLIENT_OPEN; i++) {
+    size_t len = strlen(t);
+    struct client_req cr = {HUB_AUTH_SUBSCRIBE, false, t, len, in->since,
+                            in->epoch_ok, NULL, 0, NULL, 0};
+    control_request(s, c, &cr);
+    t += len + 1;
+  }
+  mem_free(s->mem, in);
+}
+
+/* Makes the subscriptions a stream starts with, from its request's query
+ * (`req`, may be NULL) and its attach, replayed as one stream merged in
+ * seq order (an SSE stream has one Last-Event-ID for all its topics).
+ * Returns 0, or a status if the query was refused. */
+static int start_topics(struct shard *s, struct client *c,
+                        const struct http_request *req) {
+  struct replay_batch batch = {NULL, 0};
+  c->batch = &batch;
+  int status = req ? query_topics(s, c, req, false) : 0;
+  init_topics(s, c);
   replay_batch_flush(s, c);
   return status;
+}
+
+/* A stream's start once its response head is out (or was sent by the
+ * host's server): the hello (WebSocket) or the preamble (SSE), then the
+ * subscriptions and their replays. */
+static void begin_stream(struct shard *s, struct client *c,
+                         const struct http_request *req) {
+  if (c->kind == CLIENT_WS) {
+    c->q.wire = c->raw ? WIRE_WS_RAW : WIRE_WS_JSON;
+    s->st.ws_accepted++;
+    ws_start(s, c); /* hello before any replay */
+  } else {
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), ": connected\n\nretry: %u\n\n",
+                     (unsigned)s->hub->opt.sse_retry_ms);
+    c->q.wire = WIRE_SSE;
+    s->st.sse_accepted++;
+    client_send_own(s, c, buf, (size_t)n);
+    timer_add(s, c, TL_SSE_KEEPALIVE);
+  }
+  if (start_topics(s, c, req))
+    client_doom(s, c, HUB_CLOSE_TRANSPORT); /* out of memory */
 }
 
 static bool header_is(const struct http_request *req, const char *name,
@@ -351,14 +400,10 @@ static void upgrade_ws(struct shard *s, struct client *c,
   c->q.wire = raw ? WIRE_WS_RAW : WIRE_WS_JSON;
   client_send_own(s, c, buf, (size_t)n);
   mem_free(s->mem, buf);
-  s->st.ws_accepted++;
-  ws_start(s, c); /* hello before any replay */
-  if (query_topics(s, c, req, false))
-    client_doom(s, c, HUB_CLOSE_TRANSPORT); /* out of memory */
+  begin_stream(s, c, req); /* its timer replaced the handshake's */
   /* Bytes after the head are the client's first frames. */
   struct handshake *hs = c->hs;
   c->hs = NULL;
-  timer_remove(s, c);
   if (hs->len > head_len && c->state == CLIENT_OPEN)
     ws_input(s, c, (const unsigned char *)hs->buf + head_len,
              hs->len - head_len);
@@ -379,25 +424,42 @@ static void start_sse(struct shard *s, struct client *c,
     refuse(s, c, status, "bad query", "");
     return;
   }
-  char buf[512];
-  int n = snprintf(buf, sizeof(buf),
-                   "HTTP/1.1 200 OK\r\n"
-                   "Content-Type: text/event-stream\r\n"
-                   "Cache-Control: no-cache\r\n"
-                   "X-Accel-Buffering: no\r\n"
-                   "Connection: keep-alive\r\n"
-                   "\r\n"
-                   ": connected\n\n"
-                   "retry: %u\n\n",
-                   (unsigned)s->hub->opt.sse_retry_ms);
+  static const char head[] = "HTTP/1.1 200 OK\r\n"
+                             "Content-Type: text/event-stream\r\n"
+                             "Cache-Control: no-cache\r\n"
+                             "X-Accel-Buffering: no\r\n"
+                             "Connection: keep-alive\r\n"
+                             "\r\n";
   c->kind = CLIENT_SSE;
   c->q.wire = WIRE_SSE;
-  client_send_own(s, c, buf, (size_t)n);
-  s->st.sse_accepted++;
-  if (query_topics(s, c, req, false))
-    client_doom(s, c, HUB_CLOSE_TRANSPORT); /* out of memory */
-  done(s, c); /* req points into the head buffer: free it last */
-  timer_add(s, c, TL_SSE_KEEPALIVE);
+  client_send_own(s, c, head, sizeof(head) - 1);
+  begin_stream(s, c, req); /* its timer replaced the handshake's */
+  handshake_free(s, c); /* req points into the head buffer: free it last */
+}
+
+bool handshake_attach(struct shard *s, struct client *c) {
+  c->input_ms = hub__now_ms();
+  if (c->kind == CLIENT_HTTP)
+    timer_add(s, c, TL_HANDSHAKE);
+  if (limits_admit(s, c)) {
+    s->st.capacity_refused++;
+    if (c->kind == CLIENT_HTTP)
+      handshake_refuse(s, c, 503, "too many connections",
+                       "Retry-After: 5\r\n");
+    else
+      client_doom(s, c, HUB_CLOSE_HTTP_BASE + 503);
+    return false;
+  }
+  if (c->kind == CLIENT_HTTP)
+    return true;
+  begin_stream(s, c, NULL);
+  /* What the host read past the request: the client's first frames. */
+  struct handshake *hs = c->hs;
+  c->hs = NULL;
+  if (hs && hs->len && c->kind == CLIENT_WS && c->state == CLIENT_OPEN)
+    ws_input(s, c, (const unsigned char *)hs->buf, hs->len);
+  release(s, hs);
+  return false;
 }
 
 /* What hub_request_info.internal points at. */

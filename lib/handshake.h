@@ -29,6 +29,12 @@ struct handshake {
  * (more sets overflow); NULL on ENOMEM. */
 struct handshake *handshake_new(const hub_mem *mem, uint32_t limit,
                                 const void *head, size_t len);
+/* Admits a client that was just attached (the connection caps: else 503,
+ * or a close for a client that streams already) and starts it: returns
+ * true if its HTTP request is to be read next (the handshake timer runs),
+ * false if it was refused or, its request answered by the host's server
+ * (HUB_PROTO_WEBSOCKET, HUB_PROTO_SSE), it streams now. */
+bool handshake_attach(struct shard *s, struct client *c);
 /* Appends bytes read from the socket and tries to finish. */
 void handshake_input(struct shard *s, struct client *c,
                      const unsigned char *buf, size_t n);

@@ -250,6 +250,56 @@ static struct client *client_new(hub_t *hub, const hub_client_options *copt) {
   return c;
 }
 
+/* Sets the client up to speak `proto` (resolved from HUB_PROTO_DEFAULT by
+ * the caller), with the principal and initial subscriptions of `copt`.
+ * Returns 0, HUB_ETOPIC or HUB_ENOMEM; the caller frees the client. */
+static int client_protocol(hub_t *hub, struct client *c,
+                           const hub_client_options *copt,
+                           hub_protocol proto) {
+  static const uint8_t kind[] = {[HUB_PROTO_RAW] = CLIENT_HOST,
+                                 [HUB_PROTO_HTTP] = CLIENT_HTTP,
+                                 [HUB_PROTO_WEBSOCKET] = CLIENT_WS,
+                                 [HUB_PROTO_SSE] = CLIENT_SSE};
+  c->kind = kind[proto];
+  if (!copt)
+    return 0;
+  if (copt->principal && !(c->principal = mem_malloc(
+                               &hub->opt.mem, strlen(copt->principal) + 1)))
+    return HUB_ENOMEM;
+  if (copt->principal)
+    strcpy(c->principal, copt->principal);
+  if (!copt->ntopics || proto == HUB_PROTO_RAW)
+    return 0;
+  const char *t = copt->topics;
+  for (uint32_t i = 0; i < copt->ntopics; i++) {
+    size_t len;
+    int rv = check_topic(hub, t, &len);
+    if (rv)
+      return rv;
+    t += len + 1;
+  }
+  struct stream_init *in =
+      mem_malloc(&hub->opt.mem, sizeof(*in) + copt->topics_len);
+  if (!in)
+    return HUB_ENOMEM;
+  in->since = copt->since;
+  in->epoch_ok = !copt->epoch[0] || strcmp(copt->epoch, hub->epoch) == 0;
+  in->ntopics = copt->ntopics;
+  memcpy(in->topics, copt->topics, copt->topics_len);
+  c->init = in;
+  return 0;
+}
+
+/* Frees a client that was set up but never attached. */
+static void client_discard(hub_t *hub, struct client *c) {
+  if (!c)
+    return;
+  mem_free(&hub->opt.mem, c->principal);
+  mem_free(&hub->opt.mem, c->init);
+  mem_free(&hub->opt.mem, c->hs);
+  mem_free(&hub->opt.mem, c);
+}
+
 /* Queues the attach of a set-up client on its shard. */
 static void attach_client(hub_t *hub, struct client *c, struct cmd *cmd,
                           hub_client_id *out) {
@@ -265,12 +315,14 @@ int hub_attach_transport(hub_t *hub, const hub_transport *tp, void *io_user,
     return HUB_EINVAL;
   if (!accepting(hub))
     return HUB_ESTATE;
+  hub_protocol proto = copt && copt->protocol ? copt->protocol : HUB_PROTO_RAW;
   struct client *c = client_new(hub, copt);
   struct cmd *cmd = hub__cmd_new(hub, CMD_ATTACH, 0, 0);
-  if (!c || !cmd) {
-    mem_free(&hub->opt.mem, c);
+  int rv = c && cmd ? client_protocol(hub, c, copt, proto) : HUB_ENOMEM;
+  if (rv) {
+    client_discard(hub, c);
     mem_free(&hub->opt.mem, cmd);
-    return HUB_ENOMEM;
+    return rv;
   }
   c->tp = *tp;
   c->io_user = io_user;
@@ -286,8 +338,13 @@ static uint32_t head_cap(const hub_t *hub) {
 
 int hub_attach_fd(hub_t *hub, int fd, const void *head, size_t head_len,
                   const hub_client_options *copt, hub_client_id *out) {
+  hub_protocol proto =
+      copt && copt->protocol ? copt->protocol : HUB_PROTO_HTTP;
+  /* A socket whose request the host's server answered speaks the TLS of
+   * that server, which cannot be handed over. */
   if (!hub || fd < 0 || !out || (!head && head_len) ||
-      (copt && copt->tls && !hub->tls))
+      (copt && copt->tls && (!hub->tls || proto != HUB_PROTO_HTTP)) ||
+      proto == HUB_PROTO_RAW)
     return HUB_EINVAL;
   int rv = 0;
   struct client *c = NULL;
@@ -306,8 +363,9 @@ int hub_attach_fd(hub_t *hub, int fd, const void *head, size_t head_len,
     rv = HUB_ENOMEM;
     goto fail;
   }
+  if ((rv = client_protocol(hub, c, copt, proto)))
+    goto fail;
   c->fd = fd;
-  c->kind = CLIENT_HTTP;
   c->tp = conn_fd_transport;
   c->io_user = (void *)(intptr_t)fd;
   c->want_tls = copt && copt->tls; /* the shard sets up the TLS side */
@@ -315,9 +373,7 @@ int hub_attach_fd(hub_t *hub, int fd, const void *head, size_t head_len,
   return 0;
 
 fail:
-  if (c)
-    mem_free(&hub->opt.mem, c->hs);
-  mem_free(&hub->opt.mem, c);
+  client_discard(hub, c);
   mem_free(&hub->opt.mem, cmd);
   close(fd);
   return rv;
@@ -366,6 +422,28 @@ static int simple_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
   if (!c)
     return HUB_ENOMEM;
   c->code = code;
+  hub__send_cmd(hub, c);
+  return 0;
+}
+
+int hub_client_input(hub_t *hub, hub_client_id id, const void *data,
+                     size_t len) {
+  if (!hub || id == 0 || (!data && len) || len > INPUT_CALL_MAX)
+    return HUB_EINVAL;
+  if (!accepting(hub))
+    return HUB_ESTATE;
+  struct shard *s = hub_shard_of(hub, id);
+  /* A host reading faster than the shard handles it must pause: the
+   * bytes stay the host's (its socket's buffer, its reading loop). */
+  if (atomic_load_explicit(&s->input_pending, memory_order_relaxed) + len >
+      SHARD_INPUT_MAX)
+    return HUB_EAGAIN;
+  struct cmd *c = hub__cmd_new(hub, CMD_INPUT, id, len);
+  if (!c)
+    return HUB_ENOMEM;
+  if (len)
+    memcpy(c->topic, data, len);
+  atomic_fetch_add_explicit(&s->input_pending, len, memory_order_relaxed);
   hub__send_cmd(hub, c);
   return 0;
 }

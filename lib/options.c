@@ -423,11 +423,67 @@ int hub_client_options_new(hub_client_options **out) {
   hub_client_options *c = calloc(1, sizeof(*c));
   if (!c)
     return HUB_ENOMEM;
+  c->since = -1;
   *out = c;
   return 0;
 }
 
-void hub_client_options_free(hub_client_options *copt) { free(copt); }
+void hub_client_options_free(hub_client_options *copt) {
+  if (copt) {
+    free(copt->topics);
+    free(copt->principal);
+    free(copt);
+  }
+}
+
+int hub_client_options_set_protocol(hub_client_options *copt,
+                                    hub_protocol protocol) {
+  if (!copt || protocol < HUB_PROTO_DEFAULT || protocol > HUB_PROTO_SSE)
+    return HUB_EINVAL;
+  copt->protocol = protocol;
+  return 0;
+}
+
+/* As many initial subscriptions as a client may have by default. */
+#define COPT_TOPICS_MAX 1024
+
+int hub_client_options_add_topic(hub_client_options *copt,
+                                 const char *topic) {
+  if (!copt || !topic || copt->ntopics >= COPT_TOPICS_MAX)
+    return HUB_EINVAL;
+  size_t n = strnlen(topic, 65536) + 1;
+  char *t = realloc(copt->topics, copt->topics_len + n);
+  if (!t)
+    return HUB_ENOMEM;
+  memcpy(t + copt->topics_len, topic, n - 1);
+  t[copt->topics_len + n - 1] = '\0';
+  copt->topics = t;
+  copt->topics_len += n;
+  copt->ntopics++;
+  return 0;
+}
+
+int hub_client_options_set_since(hub_client_options *copt, const char *epoch,
+                                 int64_t since) {
+  if (!copt || since < 0 ||
+      (epoch && strnlen(epoch, sizeof(copt->epoch)) >= sizeof(copt->epoch)))
+    return HUB_EINVAL;
+  copt->since = since;
+  snprintf(copt->epoch, sizeof(copt->epoch), "%s", epoch ? epoch : "");
+  return 0;
+}
+
+int hub_client_options_set_principal(hub_client_options *copt,
+                                     const char *principal) {
+  if (!copt || !principal || strnlen(principal, 257) > 256)
+    return HUB_EINVAL;
+  char *p = strdup(principal);
+  if (!p)
+    return HUB_ENOMEM;
+  free(copt->principal);
+  copt->principal = p;
+  return 0;
+}
 
 int hub_client_options_set_queue_limits(hub_client_options *copt,
                                         uint32_t max_msgs, uint64_t max_bytes) {

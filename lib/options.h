@@ -56,6 +56,15 @@ struct hub_client_options {
   void *user_data;
   int raw;
   int tls;
+  hub_protocol protocol;
+  /* Initial subscriptions: ntopics NUL-terminated names, one after the
+   * other, and their starting point. */
+  char *topics;
+  size_t topics_len;
+  uint32_t ntopics;
+  int64_t since; /* -1: none */
+  char epoch[65];
+  char *principal;
 };
 
 void hub__options_defaults(struct hub_options *opt);

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "frame.h"
+#include "handshake.h"
 #include "hub.h"
 #include "admission.h"
 #include "notice.h"
@@ -371,6 +372,8 @@ static void attach(struct shard *s, struct client *c) {
   s->st.clients++;
   if (c->fd >= 0)
     conn_attach(s, c);
+  else if (c->kind != CLIENT_HOST)
+    handshake_attach(s, c);
   if (s->stopping)
     client_close_after_flush(s, c, HUB_CLOSE_GOING_AWAY);
 }
@@ -471,6 +474,16 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
     deliver_upto(s, (int64_t)cmd->serial); /* told after what came before */
     note_lost(s, (int64_t)cmd->serial, cmd->lost, cmd->topic, cmd->len,
               cmd->hash);
+    break;
+  case CMD_INPUT:
+    atomic_fetch_sub(&s->input_pending, cmd->len);
+    /* A socket client's bytes are the hub's to read, not the host's. */
+    if ((c = shard_find_client(s, cmd->id)) && c->fd < 0) {
+      if (cmd->len)
+        conn_input(s, c, (const unsigned char *)cmd->topic, cmd->len);
+      else
+        conn_eof(s, c);
+    }
     break;
   case CMD_SEND: {
     deliver_upto(s, cmd->msg->seq);

@@ -24,7 +24,8 @@ enum cmd_type {
   CMD_WRITABLE,
   CMD_SEND,
   CMD_AUTH,
-  CMD_LOST /* a broadcast this shard's full queue could not take */
+  CMD_LOST, /* a broadcast this shard's full queue could not take */
+  CMD_INPUT /* bytes a host read from a stream it owns (topic[], len) */
 };
 
 struct cmd {
@@ -91,6 +92,8 @@ struct shard {
   _Atomic int64_t lost_upto;
   _Atomic uint32_t lost_more;
   _Atomic int64_t stop_deadline_ms; /* set once by hub_stop(); 0 = running */
+  /* Bytes of CMD_INPUT commands not handled yet (hub_client_input()). */
+  _Atomic uint64_t input_pending;
 
   /* The shard thread's own. */
   alignas(HUB_CACHELINE) struct htable clients;
@@ -140,6 +143,10 @@ enum { WAKE_PENDING = 1, WAKE_ASLEEP = 2, WAKE_NAPPING = 4 };
 /* CMD_LOST commands a shard may have outstanding: what a stuck shard
  * costs in memory stays bounded. */
 #define SHARD_LOST_CMDS 1024
+/* Input hosts may have queued for a shard (hub_client_input()), and the
+ * most one call takes. */
+#define SHARD_INPUT_MAX (16u << 20)
+#define INPUT_CALL_MAX (1u << 20)
 
 /* Tells the shard that work was queued for it (a message in its ring, a
  * command, the stop request), after that work is visible. Writes the

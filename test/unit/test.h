@@ -99,6 +99,12 @@ void test_sleep_ms(int ms);
   X(test_sse_bytes_after_request)                                             \
   X(test_request_valid_after_respond)                                         \
   X(test_frame_to_closing_client)                                             \
+  X(test_ws_pinged_after_upgrade)                                             \
+  X(test_stream_websocket)                                                    \
+  X(test_stream_sse_resume)                                                   \
+  X(test_stream_http_request)                                                 \
+  X(test_fd_already_upgraded)                                                 \
+  X(test_stream_input_backpressure)                                           \
   X(test_relay_takes_broadcasts)                                              \
   X(test_deliver_engine_seq)                                                  \
   X(test_report_loss)                                                         \

@@ -175,3 +175,35 @@ void test_frame_to_closing_client(void) {
   close(fd);
   hub_free(hub);
 }
+
+void test_ws_pinged_after_upgrade(void) {
+  /* The ping timer starts with the stream: a WebSocket client gets pings,
+   * and one that answers nothing for a whole period after a ping is
+   * closed (the upgrade used to take the timer off again). */
+  struct closelog log;
+  closelog_init(&log);
+  hub_options *o;
+  hub_t *hub = NULL;
+  hub_options_new(&o);
+  hub_options_set_shards(o, 1);
+  hub_options_set_ping_interval(o, 100);
+  hub_options_set_close_callback(o, closelog_cb, &log);
+  CHECK(hub_new(&hub, o) == 0 && hub_start(hub) == 0);
+  hub_options_free(o);
+  hub_client_id id;
+  int fd = wsc_attach(hub, &id);
+  char head[1024], buf[256];
+  CHECK_EQ(wsc_upgrade(fd, "/ws", NULL, head, sizeof(head)), 101);
+  unsigned op = 0;
+  long n = 0;
+  for (int i = 0; i < 4 && op != 0x9; i++)
+    n = wsc_recv(fd, &op, buf, sizeof(buf), 1000);
+  CHECK(n >= 0 && op == 0x9);
+  CHECK(wsc_eof(fd, 2000)); /* no pong, nothing: closed */
+  CHECK(WAIT_STAT(hub, clients, 0, 2000));
+  hub_close_info info;
+  CHECK(closelog_find(&log, id, &info) &&
+        info.code == HUB_CLOSE_ABNORMAL);
+  close(fd);
+  hub_free(hub);
+}
