@@ -107,7 +107,7 @@ void client_enqueue(struct shard *s, struct client *c, struct smsg *sm) {
     return;
   if (sm->msg && (sm->msg->flags & MSG_PRESENCE) && c->q.wire == WIRE_RAW)
     return; /* host transports carry payloads only */
-  if (!shard_encode(s, sm, (enum wire)c->q.wire)) {
+  if (!smsg_encode(s, sm, (enum wire)c->q.wire)) {
     client_note_drop(s, c, sm->msg);
     return;
   }
@@ -137,7 +137,7 @@ bool client_enqueue_replay(struct shard *s, struct client *c,
                            struct smsg *sm) {
   if (c->state != CLIENT_OPEN || c->kind == CLIENT_HTTP)
     return false;
-  if (!shard_encode(s, sm, (enum wire)c->q.wire) ||
+  if (!smsg_encode(s, sm, (enum wire)c->q.wire) ||
       !fits(c, cqueue_len_of(&c->q, sm))) {
     client_note_drop(s, c, sm->msg);
     return false;
@@ -151,7 +151,7 @@ void client_enqueue_past_caps(struct shard *s, struct client *c,
                               struct smsg *sm) {
   if (c->state != CLIENT_OPEN || c->kind == CLIENT_HTTP)
     return;
-  if (!shard_encode(s, sm, (enum wire)c->q.wire)) {
+  if (!smsg_encode(s, sm, (enum wire)c->q.wire)) {
     client_note_drop(s, c, sm->msg);
     return;
   }

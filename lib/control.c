@@ -6,6 +6,7 @@
 #include "auth.h"
 #include "hub.h"
 #include "json.h"
+#include "replay.h"
 #include "admission.h"
 #include "notice.h"
 

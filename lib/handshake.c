@@ -10,6 +10,7 @@
 #include "control.h"
 #include "http.h"
 #include "hub.h"
+#include "replay.h"
 #include "admission.h"
 #include "wildcard.h"
 #include "ws.h"

@@ -13,8 +13,8 @@
 #include "frame.h"
 #include "handshake.h"
 #include "hub.h"
+#include "replay.h"
 #include "admission.h"
-#include "notice.h"
 #include "subscription.h"
 #include "tls.h"
 #include "ws.h"
@@ -31,8 +31,6 @@
  * of these. */
 #define FLUSH_INTAKE_MAX 64
 #define ROUND_BATCH (SHARD_BATCH - 2 * FLUSH_INTAKE_MAX)
-/* Spare smsg structs a shard keeps instead of freeing. */
-#define SMSG_FREE_MAX 4096
 /* How often aged history is swept out of topics nobody publishes to, and
  * write and idle timeouts are checked. */
 #define HISTORY_SWEEP_MS 1000
@@ -163,97 +161,6 @@ struct client *shard_find_client(struct shard *s, hub_client_id id) {
   return c && c->state == CLIENT_OPEN ? c : NULL;
 }
 
-static struct smsg *smsg_get(struct shard *s, struct msg *m) {
-  struct smsg *sm = s->free_smsgs;
-  if (sm) {
-    s->free_smsgs = sm->next_free;
-    s->nfree--;
-  } else {
-    sm = mem_malloc(s->mem, sizeof(*sm));
-    if (!sm)
-      return NULL;
-  }
-  sm->msg = m;
-  sm->refs = 0;
-  sm->encoded = 0;
-  sm->flags = 0;
-  return sm;
-}
-
-static void smsg_put(struct shard *s, struct smsg *sm) {
-  if (sm->flags & SMSG_SHARED)
-    htable_remove(&s->replayed, &sm->node);
-  for (int w = 0; w < WIRE_COUNT; w++)
-    if (w != WIRE_RAW && (sm->encoded & (1u << w)))
-      mem_free(s->mem, sm->frame[w].iov_base);
-  msg_unref(s->mem, sm->msg);
-  if (s->nfree < SMSG_FREE_MAX) {
-    sm->next_free = s->free_smsgs;
-    s->free_smsgs = sm;
-    s->nfree++;
-  } else {
-    mem_free(s->mem, sm);
-  }
-}
-
-static int smsg_msg_eq(const struct hnode *n, const void *key) {
-  return container_of(n, struct smsg, node)->msg == key;
-}
-
-struct smsg *smsg_shared(struct shard *s, struct msg *m) {
-  /* The entry holds a ref on m until smsg_put() removes it, so the
-   * address cannot be reused by another msg meanwhile. */
-  uint64_t hash = hash_u64((uint64_t)(uintptr_t)m);
-  struct hnode *n = htable_find(&s->replayed, hash, smsg_msg_eq, m);
-  if (n) {
-    msg_unref(s->mem, m);
-    return container_of(n, struct smsg, node);
-  }
-  struct smsg *sm = smsg_get(s, m);
-  if (!sm)
-    return NULL;
-  sm->node.hash = hash;
-  /* Not indexed (ENOMEM): still correct, only not shared. */
-  if (htable_insert(&s->replayed, &sm->node) == 0)
-    sm->flags |= SMSG_SHARED;
-  return sm;
-}
-
-void smsg_release(struct shard *s, struct smsg *sm) {
-  if (sm->flags & SMSG_STATIC)
-    return;
-  if (--sm->refs == 0) {
-    if (sm->flags & SMSG_PRIVATE)
-      mem_free(s->mem, sm);
-    else
-      smsg_put(s, sm);
-  }
-}
-
-bool shard_encode(struct shard *s, struct smsg *sm, enum wire w) {
-  if (sm->encoded & (1u << w))
-    return true;
-  if (frame_encode(w, sm->msg, s->hub->epoch, s->mem, &sm->frame[w]))
-    return false;
-  sm->encoded |= (uint8_t)(1u << w);
-  return true;
-}
-
-struct smsg *smsg_private(struct shard *s, enum wire w, const void *data,
-                          size_t len) {
-  struct smsg *sm = mem_malloc(s->mem, sizeof(*sm) + len);
-  if (!sm)
-    return NULL;
-  memset(sm, 0, sizeof(*sm));
-  sm->flags = SMSG_PRIVATE | SMSG_PINNED;
-  sm->encoded = (uint8_t)(1u << w);
-  sm->frame[w].iov_base = sm + 1;
-  sm->frame[w].iov_len = len;
-  if (data)
-    memcpy(sm + 1, data, len);
-  return sm;
-}
-
 void shard_reread(struct shard *s, struct client *c) {
   if (c->on_reread)
     return;
@@ -296,72 +203,6 @@ void shard_want_write(struct shard *s, struct client *c, bool on) {
   else
     client_doom(s, c, HUB_CLOSE_TRANSPORT);
 }
-
-void timer_remove(struct shard *s, struct client *c) {
-  if (c->tlist == TL_NONE)
-    return;
-  struct tlist *l = &s->timers[c->tlist];
-  if (c->tprev)
-    c->tprev->tnext = c->tnext;
-  else
-    l->head = c->tnext;
-  if (c->tnext)
-    c->tnext->tprev = c->tprev;
-  else
-    l->tail = c->tprev;
-  c->tnext = c->tprev = NULL;
-  c->tlist = TL_NONE;
-}
-
-void timer_add(struct shard *s, struct client *c, int list) {
-  timer_remove(s, c);
-  struct tlist *l = &s->timers[list];
-  if (!l->period_ms)
-    return;
-  c->due_ms = hub__now_ms() + l->period_ms;
-  c->tlist = (uint8_t)list;
-  c->tprev = l->tail;
-  c->tnext = NULL;
-  if (l->tail)
-    l->tail->tnext = c;
-  else
-    l->head = c;
-  l->tail = c;
-}
-
-static void timer_fire(struct shard *s, struct client *c, int list) {
-  switch (list) {
-  case TL_HANDSHAKE:
-    client_doom(s, c, HUB_CLOSE_TIMEOUT);
-    return;
-  case TL_WS_PING:
-    if (c->ping_due && !c->got_input) {
-      client_doom(s, c, HUB_CLOSE_ABNORMAL); /* no pong, no anything */
-      return;
-    }
-    c->ping_due = true;
-    c->got_input = false;
-    client_enqueue_pinned(s, c, &s->ping_frame);
-    break;
-  case TL_SSE_KEEPALIVE:
-    client_enqueue_pinned(s, c, &s->keepalive_frame);
-    break;
-  }
-  timer_add(s, c, list);
-}
-
-static void run_timers(struct shard *s) {
-  int64_t now = hub__now_ms();
-  for (int i = 0; i < TL_COUNT; i++) {
-    struct client *c;
-    while ((c = s->timers[i].head) && c->due_ms <= now) {
-      timer_remove(s, c);
-      if (c->state == CLIENT_OPEN)
-        timer_fire(s, c, i);
-    }
-  }
-}
-
 
 static void attach(struct shard *s, struct client *c) {
   if (htable_insert(&s->clients, &c->node)) {
@@ -499,101 +340,6 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
     break;
   }
   }
-}
-
-int shard_subscribe(struct shard *s, struct client *c, const char *topic,
-                    size_t len, int64_t since, bool epoch_ok,
-                    struct replay *r, struct sub **sub) {
-  uint64_t hash = hash_bytes(&s->hub->key, topic, len);
-  /* Subscribed already (a topic repeated in a query, a subscribe sent
-   * again): nothing is replayed twice, whatever the starting point. */
-  if (registry_find_sub(&s->reg, c, &c->subs, topic, len, hash))
-    since = -1;
-  int rv = subs_reserve(&s->hub->index, s->idx, topic, len, hash, since,
-                        epoch_ok, r, NULL, NULL);
-  if (rv)
-    return rv;
-  rv = subs_bind(s, c, topic, len, hash, sub);
-  if (rv < 0)
-    replay_free(s->mem, r);
-  return rv;
-}
-
-void replay_send(struct shard *s, struct client *c, struct msg **msgs,
-                 uint32_t n) {
-  uint32_t i = 0;
-  while (i < n && c->state == CLIENT_OPEN) {
-    struct msg *m = msgs[i++];
-    struct smsg *sm = smsg_shared(s, m);
-    if (!sm) {
-      client_note_drop(s, c, m);
-      msg_unref(s->mem, m);
-      continue;
-    }
-    bool queued = client_enqueue_replay(s, c, sm);
-    if (sm->refs == 0)
-      smsg_put(s, sm);
-    if (!queued)
-      break;
-  }
-  /* Past the caps: the client hears of the rest as lost, from the oldest
-   * not sent, and resumes from there once it has read what it got. */
-  for (; i < n; i++) {
-    if (c->state == CLIENT_OPEN)
-      client_note_drop(s, c, msgs[i]);
-    msg_unref(s->mem, msgs[i]);
-  }
-}
-
-static int by_seq(const void *a, const void *b) {
-  int64_t x = (*(struct msg *const *)a)->seq, y = (*(struct msg *const *)b)->seq;
-  return (x > y) - (x < y);
-}
-
-void replay_batch_flush(struct shard *s, struct client *c) {
-  struct replay_batch *b = c->batch;
-  c->batch = NULL;
-  if (!b)
-    return;
-  if (b->n > 1)
-    qsort(b->msgs, b->n, sizeof(*b->msgs), by_seq);
-  replay_send(s, c, b->msgs, (uint32_t)b->n);
-  mem_free(s->mem, b->msgs);
-  b->msgs = NULL;
-  b->n = 0;
-}
-
-void shard_replay(struct shard *s, struct client *c, struct sub *sub,
-                  bool fresh, struct replay *r) {
-  struct replay_batch *b = c->batch;
-  if (r->reset) {
-    notice_reset(s, c, sub->topic->name, sub->topic->len, r->reset);
-  } else if (b && r->n) {
-    /* Collected: the batch is sent merged in seq order. */
-    struct msg **m =
-        mem_realloc(s->mem, b->msgs, sizeof(*m) * (b->n + r->n));
-    if (m) {
-      b->msgs = m;
-      memcpy(m + b->n, r->msgs, sizeof(*m) * r->n);
-      b->n += r->n;
-      r->n = 0;
-    }
-  }
-  replay_send(s, c, r->msgs, r->n);
-  /* Messages up to r->last are in the replay, or were published before a
-   * fresh subscription began: the copies still in the ring are skipped.
-   * An existing subscription without a replay keeps its own mark, or the
-   * ring's undelivered messages would be lost to it. */
-  if ((fresh || (r->resume && !r->reset)) && r->last > sub->last_seq)
-    sub->last_seq = r->last;
-  mem_free(s->mem, r->msgs);
-  r->msgs = NULL;
-  r->n = 0;
-}
-
-int shard_unsubscribe(struct shard *s, struct client *c, const char *topic,
-                      size_t len) {
-  return subs_drop(s, c, topic, len, hash_bytes(&s->hub->key, topic, len));
 }
 
 /* Delivers the messages already in this shard's ring that were broadcast
@@ -947,16 +693,11 @@ void shard_destroy(struct shard *s) {
     publish_stats(s);
     mpsc_ring_destroy(&s->ring, s->mem);
   }
-  while (s->free_smsgs) {
-    struct smsg *sm = s->free_smsgs;
-    s->free_smsgs = sm->next_free;
-    mem_free(s->mem, sm);
-  }
+  smsg_pool_destroy(s);
   mem_free(s->mem, s->rbuf);
   tls_shard_free(s);
   registry_destroy(&s->reg);
   htable_destroy(&s->clients);
-  htable_destroy(&s->replayed);
   if (s->evfd >= 0)
     close(s->evfd);
   if (s->tfd >= 0)

@@ -11,6 +11,8 @@
 
 #include "client.h"
 #include "mpsc.h"
+#include "smsg.h"
+#include "timer.h"
 
 struct hub;
 struct tls_shard;
@@ -62,14 +64,6 @@ struct shard_stats_pub {
 #define X(f) _Atomic uint64_t f;
   SHARD_STATS(X)
 #undef X
-};
-
-/* Timer lists: every client on one list has the same period. */
-enum { TL_HANDSHAKE, TL_WS_PING, TL_SSE_KEEPALIVE, TL_COUNT, TL_NONE = 255 };
-
-struct tlist {
-  struct client *head, *tail;
-  uint32_t period_ms; /* 0: the list is off */
 };
 
 struct shard {
@@ -157,13 +151,6 @@ void shard_push_cmd(struct shard *s, struct cmd *c);
 int shard_run_once(struct shard *s, int timeout_ms);
 void *shard_main(void *arg);
 
-void smsg_release(struct shard *s, struct smsg *sm);
-/* Builds sm's frame for wire `w` if not yet built; false on ENOMEM. */
-bool shard_encode(struct shard *s, struct smsg *sm, enum wire w);
-/* A frame of one client's own, holding a copy of data[0..len) (or len
- * bytes for the caller to fill when data is NULL). */
-struct smsg *smsg_private(struct shard *s, enum wire w, const void *data,
-                          size_t len);
 /* The open client `id` of this shard, or NULL. */
 struct client *shard_find_client(struct shard *s, hub_client_id id);
 /* Reads the client again on the shard's next pass, before it waits: its
@@ -173,43 +160,6 @@ void shard_reread(struct shard *s, struct client *c);
 void shard_reread_cancel(struct shard *s, struct client *c);
 /* Arms or disarms EPOLLOUT for a socket client. */
 void shard_want_write(struct shard *s, struct client *c, bool on);
-/* Puts the client at the tail of timer list `list` (due one period from
- * now), taking it off the list it was on. */
-void timer_add(struct shard *s, struct client *c, int list);
-void timer_remove(struct shard *s, struct client *c);
-
-/* A subscription made on the shard thread itself (query topics, a client's
- * own subscribe), wanting the messages after `since` (< 0: none). Fills
- * *r and *sub for shard_replay(), which the caller must call next unless
- * this fails. Returns 1 added, 0 already there, or HUB_ENOMEM. */
-int shard_subscribe(struct shard *s, struct client *c, const char *topic,
-                    size_t len, int64_t since, bool epoch_ok, struct replay *r,
-                    struct sub **sub);
-/* The shard's smsg for replaying `m`, shared with every client already
- * replayed it; takes over the caller's ref on `m` (NULL on ENOMEM, and
- * the ref stays the caller's). */
-struct smsg *smsg_shared(struct shard *s, struct msg *m);
-/* Replays several subscriptions of one client as one stream: while
- * c->batch points at one, shard_replay() collects there, and
- * replay_batch_flush() sends it all in seq order (an SSE stream has one
- * Last-Event-ID for all its topics). */
-struct replay_batch {
-  struct msg **msgs;
-  size_t n;
-};
-void replay_batch_flush(struct shard *s, struct client *c);
-/* Queues msgs[0..n) (refs, consumed, oldest first) as replayed messages,
- * within the client's queue caps: what does not fit, from the first
- * message that does not, is reported in a "lagged" notice instead. */
-void replay_send(struct shard *s, struct client *c, struct msg **msgs,
-                 uint32_t n);
-/* Queues the replay (or the reset notice) for a subscription; `fresh`:
- * it was just created. Consumes *r. */
-void shard_replay(struct shard *s, struct client *c, struct sub *sub,
-                  bool fresh, struct replay *r);
-/* 1 removed, 0 was not subscribed. */
-int shard_unsubscribe(struct shard *s, struct client *c, const char *topic,
-                      size_t len);
 
 #define SHARD_RBUF 16384
 
