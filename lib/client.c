@@ -4,15 +4,10 @@
 
 #include <sys/epoll.h>
 
-#include "auth.h"
-#include "handshake.h"
 #include "hub.h"
-#include "admission.h"
 #include "notice.h"
 #include "subscription.h"
-#include "tls.h"
 #include "wildcard.h"
-#include "ws.h"
 
 void client_mark_dirty(struct shard *s, struct client *c) {
   if (!c->dirty) {
@@ -243,7 +238,7 @@ void client_flush(struct shard *s, struct client *c) {
     }
     if (w > 0)
       c->stuck_ms = 0; /* progress */
-    if ((size_t)w < total || (c->tls && tls_wants_write(c->tls))) {
+    if ((size_t)w < total || (c->ops && c->ops->wants_write(c))) {
       c->blocked = true;
       if (!c->stuck_ms)
         c->stuck_ms = hub__now_ms();
@@ -260,11 +255,8 @@ void client_destroy(struct shard *s, struct client *c, bool in_map) {
   struct hub *hub = s->hub;
   timer_remove(s, c);
   shard_reread_cancel(s, c);
-  auth_forget(s, c);
-  limits_release(s, c);
-  handshake_free(s, c);
-  mem_free(s->mem, c->init);
-  ws_free(s, c);
+  if (c->ops)
+    c->ops->release(s, c);
   if (c->fd >= 0)
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
   subs_drop_all(s, c);

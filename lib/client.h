@@ -23,6 +23,28 @@ struct stream_init {
   char topics[]; /* ntopics NUL-terminated names */
 };
 
+/* What the layer above a client does for the core, which calls it only
+ * through this table (lib/session.c is fanhub's own protocols). A client
+ * of raw payloads on a host transport has none. Shard thread. */
+struct client_ops {
+  /* The client was added to its shard: set up, start the handshake. */
+  void (*attach)(struct shard *s, struct client *c);
+  /* Its socket is ready (epoll events). */
+  void (*event)(struct shard *s, struct client *c, uint32_t events);
+  /* Bytes it sent, fed by the host (hub_client_input()), and their end. */
+  void (*input)(struct shard *s, struct client *c, const unsigned char *buf,
+                size_t n);
+  void (*eof)(struct shard *s, struct client *c);
+  /* A timer of list `list` (timer.h) is due; re-arm it if it repeats. */
+  void (*tick)(struct shard *s, struct client *c, int list);
+  /* Output the layer holds that the transport has not taken yet. */
+  bool (*wants_write)(const struct client *c);
+  /* hub_stop() began: close the client, gracefully. */
+  void (*stop)(struct shard *s, struct client *c);
+  /* The client is being freed: release the layer's state. */
+  void (*release)(struct shard *s, struct client *c);
+};
+
 enum client_state {
   CLIENT_OPEN,
   CLIENT_DOOMED /* closing: no more writes; freed when the shard reaps */
@@ -54,6 +76,7 @@ struct client {
   struct client *dirty_next;
   hub_transport tp;
   void *io_user;
+  const struct client_ops *ops; /* NULL: raw payloads on a host transport */
   uint64_t deliveries;
   int64_t stuck_ms;     /* since when writes make no progress, or 0 */
   struct tls_conn *tls; /* TLS clients: also the transport's io_user */

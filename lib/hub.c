@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "wildcard.h"
 #include "handshake.h"
+#include "session.h"
 #include "subscription.h"
 #include "hub.h"
 #include "admission.h"
@@ -261,6 +262,7 @@ static int client_protocol(hub_t *hub, struct client *c,
                                  [HUB_PROTO_WEBSOCKET] = CLIENT_WS,
                                  [HUB_PROTO_SSE] = CLIENT_SSE};
   c->kind = kind[proto];
+  c->ops = proto == HUB_PROTO_RAW ? NULL : &session_ops;
   if (!copt)
     return 0;
   if (copt->principal && !(c->principal = mem_malloc(

@@ -9,15 +9,12 @@
 #include <unistd.h>
 
 #include "auth.h"
-#include "conn.h"
 #include "frame.h"
-#include "handshake.h"
 #include "hub.h"
 #include "replay.h"
 #include "admission.h"
 #include "subscription.h"
 #include "tls.h"
-#include "ws.h"
 
 /* The most messages a client is given between two of its writes: large
  * enough that a burst is written with one writev per client, small enough
@@ -188,7 +185,7 @@ static void run_rereads(struct shard *s) {
   while (c) {
     struct client *next = c->reread_next;
     c->on_reread = false;
-    conn_event(s, c, EPOLLIN);
+    c->ops->event(s, c, EPOLLIN);
     c = next;
   }
 }
@@ -211,10 +208,8 @@ static void attach(struct shard *s, struct client *c) {
     return;
   }
   s->st.clients++;
-  if (c->fd >= 0)
-    conn_attach(s, c);
-  else if (c->kind != CLIENT_HOST)
-    handshake_attach(s, c);
+  if (c->ops)
+    c->ops->attach(s, c);
   if (s->stopping)
     client_close_after_flush(s, c, HUB_CLOSE_GOING_AWAY);
 }
@@ -319,11 +314,11 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
   case CMD_INPUT:
     atomic_fetch_sub(&s->input_pending, cmd->len);
     /* A socket client's bytes are the hub's to read, not the host's. */
-    if ((c = shard_find_client(s, cmd->id)) && c->fd < 0) {
+    if ((c = shard_find_client(s, cmd->id)) && c->fd < 0 && c->ops) {
       if (cmd->len)
-        conn_input(s, c, (const unsigned char *)cmd->topic, cmd->len);
+        c->ops->input(s, c, (const unsigned char *)cmd->topic, cmd->len);
       else
-        conn_eof(s, c);
+        c->ops->eof(s, c);
     }
     break;
   case CMD_SEND: {
@@ -457,7 +452,7 @@ static void poll_sockets(struct shard *s) {
     if (ev[i].data.ptr == &s->evfd || ev[i].data.ptr == &s->tfd)
       continue;
     struct client *c = ev[i].data.ptr;
-    conn_event(s, c, ev[i].events);
+    c->ops->event(s, c, ev[i].events);
     /* An answered request goes out now, not after the round: its client
      * (a publisher, say) waits for it before it sends the next one. */
     if (c->kind == CLIENT_HTTP && c->state == CLIENT_OPEN && c->q.count)
@@ -508,18 +503,16 @@ static void reap(struct shard *s) {
   }
 }
 
-/* hub_stop() began: WebSocket clients get a close frame (1001), every
- * client is closed once its queue is written, or at the deadline. */
+/* hub_stop() began: every client is closed once its queue is written
+ * (its protocol may say goodbye first), or at the deadline. */
 static void begin_stop(struct shard *s) {
   struct hnode *n, *tmp;
   HTABLE_FOREACH(&s->clients, n, tmp) {
     struct client *c = container_of(n, struct client, node);
     if (c->state != CLIENT_OPEN)
       continue;
-    if (c->kind == CLIENT_WS && !c->close_after_flush)
-      ws_close(s, c, HUB_CLOSE_GOING_AWAY, "server shutting down");
-    else if (c->kind == CLIENT_HTTP)
-      client_doom(s, c, HUB_CLOSE_GOING_AWAY);
+    if (c->ops)
+      c->ops->stop(s, c);
     else
       client_close_after_flush(s, c, HUB_CLOSE_GOING_AWAY);
   }
@@ -579,7 +572,8 @@ static void run_events(struct shard *s, struct epoll_event *ev, int n) {
       ssize_t rv = read(*(int *)ev[i].data.ptr, &v, sizeof(v));
       (void)rv;
     } else {
-      conn_event(s, ev[i].data.ptr, ev[i].events);
+      struct client *c = ev[i].data.ptr;
+      c->ops->event(s, c, ev[i].events);
     }
   }
   run_rereads(s);

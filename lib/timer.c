@@ -35,35 +35,14 @@ void timer_add(struct shard *s, struct client *c, int list) {
   l->tail = c;
 }
 
-static void timer_fire(struct shard *s, struct client *c, int list) {
-  switch (list) {
-  case TL_HANDSHAKE:
-    client_doom(s, c, HUB_CLOSE_TIMEOUT);
-    return;
-  case TL_WS_PING:
-    if (c->ping_due && !c->got_input) {
-      client_doom(s, c, HUB_CLOSE_ABNORMAL); /* no pong, no anything */
-      return;
-    }
-    c->ping_due = true;
-    c->got_input = false;
-    client_enqueue_pinned(s, c, &s->ping_frame);
-    break;
-  case TL_SSE_KEEPALIVE:
-    client_enqueue_pinned(s, c, &s->keepalive_frame);
-    break;
-  }
-  timer_add(s, c, list);
-}
-
 void run_timers(struct shard *s) {
   int64_t now = hub__now_ms();
   for (int i = 0; i < TL_COUNT; i++) {
     struct client *c;
     while ((c = s->timers[i].head) && c->due_ms <= now) {
       timer_remove(s, c);
-      if (c->state == CLIENT_OPEN)
-        timer_fire(s, c, i);
+      if (c->state == CLIENT_OPEN && c->ops)
+        c->ops->tick(s, c, i);
     }
   }
 }

@@ -1,0 +1,66 @@
+/* fanhub's protocols behind the core's client ops; see session.h. */
+#include "session.h"
+
+#include "admission.h"
+#include "auth.h"
+#include "conn.h"
+#include "handshake.h"
+#include "hub.h"
+#include "tls.h"
+#include "ws.h"
+
+static void attach(struct shard *s, struct client *c) {
+  if (c->fd >= 0)
+    conn_attach(s, c);
+  else
+    handshake_attach(s, c);
+}
+
+static void tick(struct shard *s, struct client *c, int list) {
+  switch (list) {
+  case TL_HANDSHAKE:
+    client_doom(s, c, HUB_CLOSE_TIMEOUT);
+    return;
+  case TL_WS_PING:
+    if (c->ping_due && !c->got_input) {
+      client_doom(s, c, HUB_CLOSE_ABNORMAL); /* no pong, no anything */
+      return;
+    }
+    c->ping_due = true;
+    c->got_input = false;
+    client_enqueue_pinned(s, c, &s->ping_frame);
+    break;
+  case TL_SSE_KEEPALIVE:
+    client_enqueue_pinned(s, c, &s->keepalive_frame);
+    break;
+  }
+  timer_add(s, c, list);
+}
+
+static bool wants_write(const struct client *c) {
+  return c->tls && tls_wants_write(c->tls);
+}
+
+/* hub_stop(): a WebSocket client gets a close frame (1001), a request not
+ * answered yet goes at once, a stream once its queue is written. */
+static void stop(struct shard *s, struct client *c) {
+  if (c->kind == CLIENT_WS && !c->close_after_flush)
+    ws_close(s, c, HUB_CLOSE_GOING_AWAY, "server shutting down");
+  else if (c->kind == CLIENT_HTTP)
+    client_doom(s, c, HUB_CLOSE_GOING_AWAY);
+  else
+    client_close_after_flush(s, c, HUB_CLOSE_GOING_AWAY);
+}
+
+static void release(struct shard *s, struct client *c) {
+  auth_forget(s, c);
+  limits_release(s, c);
+  handshake_free(s, c);
+  mem_free(s->mem, c->init);
+  c->init = NULL;
+  ws_free(s, c);
+}
+
+const struct client_ops session_ops = {attach,      conn_event, conn_input,
+                                       conn_eof,    tick,       wants_write,
+                                       stop,        release};

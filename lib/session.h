@@ -1,0 +1,13 @@
+/* The protocol layer of a client that speaks more than raw payloads: the
+ * HTTP request, WebSocket, SSE, TLS and auth state above the core's queue.
+ * The core reaches it only through the client's ops table (struct
+ * client_ops in client.h); this is the table of fanhub's own protocols,
+ * for socket clients and host streams alike. */
+#ifndef HUB_SESSION_H
+#define HUB_SESSION_H
+
+#include "client.h"
+
+extern const struct client_ops session_ops;
+
+#endif
