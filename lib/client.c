@@ -5,7 +5,6 @@
 #include <sys/epoll.h>
 
 #include "hub.h"
-#include "notice.h"
 #include "subscription.h"
 #include "wildcard.h"
 
@@ -191,12 +190,26 @@ void client_close_after_flush(struct shard *s, struct client *c, int code) {
   client_mark_dirty(s, c);
 }
 
+/* One "lagged" notice per subscription with drops not reported yet (a
+ * client without a protocol layer only has them counted). */
+static void report_lags(struct shard *s, struct client *c) {
+  for (struct sub *sub = c->subs.head; sub && c->state == CLIENT_OPEN;
+       sub = sub->cnext) {
+    if (!sub->lag_n)
+      continue;
+    if (c->ops)
+      c->ops->lagged(s, c, sub->topic->name, sub->topic->len, sub->lag_n,
+                     sub->lag_from, sub->lag_to);
+    sub->lag_n = 0;
+  }
+}
+
 #define FLUSH_IOV 64
 
 void client_flush(struct shard *s, struct client *c) {
   if (c->lag_pending && !c->blocked && c->state == CLIENT_OPEN) {
     c->lag_pending = false;
-    notice_lagged_all(s, c);
+    report_lags(s, c);
   }
   while (c->state == CLIENT_OPEN && !c->blocked && c->q.count) {
     struct iovec iov[FLUSH_IOV];

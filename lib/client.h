@@ -39,6 +39,13 @@ struct client_ops {
   void (*tick)(struct shard *s, struct client *c, int list);
   /* Output the layer holds that the transport has not taken yet. */
   bool (*wants_write)(const struct client *c);
+  /* Tell the client that `dropped` messages of its subscription to
+   * `topic` (seqs `from` to `to`) were lost, and that what it asked to be
+   * replayed cannot be (`reason`: RESET_* of topic_index.h). */
+  void (*lagged)(struct shard *s, struct client *c, const char *topic,
+                 size_t len, uint32_t dropped, int64_t from, int64_t to);
+  void (*reset)(struct shard *s, struct client *c, const char *topic,
+                size_t len, int reason);
   /* hub_stop() began: close the client, gracefully. */
   void (*stop)(struct shard *s, struct client *c);
   /* The client is being freed: release the layer's state. */

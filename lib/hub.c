@@ -12,6 +12,7 @@
 
 #include "conn.h"
 #include "wildcard.h"
+#include "frame.h"
 #include "handshake.h"
 #include "session.h"
 #include "subscription.h"
@@ -50,6 +51,7 @@ int hub_new(hub_t **out, const hub_options *opt) {
     hub->key.k0 = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
     hub->key.k1 = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)hub;
   }
+  hub->encode = frame_encode;
   snprintf(hub->epoch, sizeof(hub->epoch), "%016" PRIx64,
            (uint64_t)(hub->key.k0 ^ (hub->key.k1 * 0x9e3779b97f4a7c15ULL)));
   hub->nshards = o.shards;

@@ -21,6 +21,10 @@ struct hub {
   _Atomic uint64_t next_id;
   _Atomic uint64_t broadcasts;
   char epoch[17];
+  /* Builds a message's frame for a wire format (frame_encode(): the
+   * protocols' encoders, which the core does not call by name). */
+  int (*encode)(enum wire w, const struct msg *m, const char *epoch,
+                const hub_mem *mem, struct iovec *out);
   bool tls; /* a certificate is loaded */
   hub_auth_fn auth_fn; /* set before hub_start(), read-only after */
   void *auth_user_data;

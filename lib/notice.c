@@ -105,16 +105,11 @@ void notice_reset(struct shard *s, struct client *c, const char *topic,
                                     : ",\"reason\":\"retention-exhausted\"");
 }
 
-void notice_lagged_all(struct shard *s, struct client *c) {
-  for (struct sub *sub = c->subs.head; sub && c->state == CLIENT_OPEN;
-       sub = sub->cnext) {
-    if (!sub->lag_n)
-      continue;
-    char tail[96];
-    snprintf(tail, sizeof(tail),
-             ",\"dropped\":%" PRIu32 ",\"from\":%" PRId64 ",\"to\":%" PRId64,
-             sub->lag_n, sub->lag_from, sub->lag_to);
-    send_notice(s, c, "lagged", sub->topic->name, sub->topic->len, tail);
-    sub->lag_n = 0;
-  }
+void notice_lagged(struct shard *s, struct client *c, const char *topic,
+                   size_t len, uint32_t dropped, int64_t from, int64_t to) {
+  char tail[96];
+  snprintf(tail, sizeof(tail),
+           ",\"dropped\":%" PRIu32 ",\"from\":%" PRId64 ",\"to\":%" PRId64,
+           dropped, from, to);
+  send_notice(s, c, "lagged", topic, len, tail);
 }

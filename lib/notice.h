@@ -27,7 +27,8 @@ void notice_error(struct shard *s, struct client *c, const char *topic,
 /* `reason`: RESET_RETENTION or RESET_EPOCH (topic_index.h). */
 void notice_reset(struct shard *s, struct client *c, const char *topic,
                   size_t len, int reason);
-/* One "lagged" notice per subscription with unreported drops. */
-void notice_lagged_all(struct shard *s, struct client *c);
+/* {"type":"lagged","topic":T,"dropped":N,"from":A,"to":B}. */
+void notice_lagged(struct shard *s, struct client *c, const char *topic,
+                   size_t len, uint32_t dropped, int64_t from, int64_t to);
 
 #endif

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "hub.h"
-#include "notice.h"
 #include "smsg.h"
 #include "subscription.h"
 
@@ -76,7 +75,8 @@ void shard_replay(struct shard *s, struct client *c, struct sub *sub,
                   bool fresh, struct replay *r) {
   struct replay_batch *b = c->batch;
   if (r->reset) {
-    notice_reset(s, c, sub->topic->name, sub->topic->len, r->reset);
+    if (c->ops)
+      c->ops->reset(s, c, sub->topic->name, sub->topic->len, r->reset);
   } else if (b && r->n) {
     /* Collected: the batch is sent merged in seq order. */
     struct msg **m =

@@ -6,6 +6,7 @@
 #include "conn.h"
 #include "handshake.h"
 #include "hub.h"
+#include "notice.h"
 #include "tls.h"
 #include "ws.h"
 
@@ -61,6 +62,6 @@ static void release(struct shard *s, struct client *c) {
   ws_free(s, c);
 }
 
-const struct client_ops session_ops = {attach,      conn_event, conn_input,
-                                       conn_eof,    tick,       wants_write,
-                                       stop,        release};
+const struct client_ops session_ops = {
+    attach,       conn_event, conn_input, conn_eof, tick, wants_write,
+    notice_lagged, notice_reset, stop,     release};

@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#include "frame.h"
 #include "hub.h"
 
 /* Spare smsg structs a shard keeps instead of freeing. */
@@ -79,7 +78,7 @@ void smsg_release(struct shard *s, struct smsg *sm) {
 bool smsg_encode(struct shard *s, struct smsg *sm, enum wire w) {
   if (sm->encoded & (1u << w))
     return true;
-  if (frame_encode(w, sm->msg, s->hub->epoch, s->mem, &sm->frame[w]))
+  if (s->hub->encode(w, sm->msg, s->hub->epoch, s->mem, &sm->frame[w]))
     return false;
   sm->encoded |= (uint8_t)(1u << w);
   return true;
