@@ -52,6 +52,7 @@ int hub_new(hub_t **out, const hub_options *opt) {
     hub->key.k1 = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)hub;
   }
   hub->encode = frame_encode;
+  hub->shard_ops = &session_shard_ops;
   snprintf(hub->epoch, sizeof(hub->epoch), "%016" PRIx64,
            (uint64_t)(hub->key.k0 ^ (hub->key.k1 * 0x9e3779b97f4a7c15ULL)));
   hub->nshards = o.shards;

@@ -25,6 +25,7 @@ struct hub {
    * protocols' encoders, which the core does not call by name). */
   int (*encode)(enum wire w, const struct msg *m, const char *epoch,
                 const hub_mem *mem, struct iovec *out);
+  const struct shard_ops *shard_ops; /* the protocols' per-shard side */
   bool tls; /* a certificate is loaded */
   hub_auth_fn auth_fn; /* set before hub_start(), read-only after */
   void *auth_user_data;

@@ -4,6 +4,7 @@
 #include "admission.h"
 #include "auth.h"
 #include "conn.h"
+#include "frame.h"
 #include "handshake.h"
 #include "hub.h"
 #include "notice.h"
@@ -65,3 +66,26 @@ static void release(struct shard *s, struct client *c) {
 const struct client_ops session_ops = {
     attach,       conn_event, conn_input, conn_eof, tick, wants_write,
     notice_lagged, notice_reset, stop,     release};
+
+static int shard_init_(struct shard *s, const struct hub_options *opt) {
+  struct hub *hub = s->hub;
+  s->timers[TL_HANDSHAKE].period_ms = hub->opt.handshake_timeout_ms;
+  s->timers[TL_WS_PING].period_ms = hub->opt.ping_interval_ms;
+  s->timers[TL_SSE_KEEPALIVE].period_ms = hub->opt.sse_keepalive_ms;
+  static const unsigned char ping[] = {0x80 | WS_OP_PING, 0};
+  static const char keepalive[] = ": keepalive\n\n";
+  s->ping_frame.flags = s->keepalive_frame.flags = SMSG_STATIC | SMSG_PINNED;
+  s->ping_frame.frame[WIRE_WS_JSON].iov_base = (void *)ping;
+  s->ping_frame.frame[WIRE_WS_JSON].iov_len = sizeof(ping);
+  s->ping_frame.frame[WIRE_WS_RAW] = s->ping_frame.frame[WIRE_WS_JSON];
+  s->keepalive_frame.frame[WIRE_SSE].iov_base = (void *)keepalive;
+  s->keepalive_frame.frame[WIRE_SSE].iov_len = sizeof(keepalive) - 1;
+  if (opt->tls_cert)
+    return tls_shard_init(s, opt->tls_cert, opt->tls_cert_len, opt->tls_key,
+                          opt->tls_key_len);
+  return 0;
+}
+
+const struct shard_ops session_shard_ops = {shard_init_,        tls_shard_free,
+                                            auth_next_deadline, auth_expire,
+                                            limits_tick,        auth_answer};

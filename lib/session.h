@@ -7,7 +7,11 @@
 #define HUB_SESSION_H
 
 #include "client.h"
+#include "shard.h"
 
 extern const struct client_ops session_ops;
+/* Its per-shard side: TLS configuration, the static ping and keepalive
+ * frames, auth deadlines, write and idle timeouts. */
+extern const struct shard_ops session_shard_ops;
 
 #endif

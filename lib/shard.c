@@ -8,13 +8,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "auth.h"
-#include "frame.h"
 #include "hub.h"
 #include "replay.h"
-#include "admission.h"
 #include "subscription.h"
-#include "tls.h"
 
 /* The most messages a client is given between two of its writes: large
  * enough that a burst is written with one writev per client, small enough
@@ -43,9 +39,9 @@ static int64_t next_due(struct shard *s) {
   }
   if (s->stopping && (first < 0 || s->deadline_ms < first))
     first = s->deadline_ms;
-  int64_t auth = auth_next_deadline(s);
-  if (auth >= 0 && (first < 0 || auth < first))
-    first = auth;
+  int64_t proto = s->hub->shard_ops->next_due(s);
+  if (proto >= 0 && (first < 0 || proto < first))
+    first = proto;
   return first;
 }
 
@@ -102,23 +98,7 @@ int shard_init(struct shard *s, struct hub *hub, unsigned idx,
   s->rbuf = mem_malloc(s->mem, SHARD_RBUF);
   if (!s->rbuf)
     return HUB_ENOMEM;
-  for (int i = 0; i < TL_COUNT; i++)
-    s->timers[i].period_ms = 0;
-  s->timers[TL_HANDSHAKE].period_ms = hub->opt.handshake_timeout_ms;
-  s->timers[TL_WS_PING].period_ms = hub->opt.ping_interval_ms;
-  s->timers[TL_SSE_KEEPALIVE].period_ms = hub->opt.sse_keepalive_ms;
-  static const unsigned char ping[] = {0x80 | WS_OP_PING, 0};
-  static const char keepalive[] = ": keepalive\n\n";
-  s->ping_frame.flags = s->keepalive_frame.flags = SMSG_STATIC | SMSG_PINNED;
-  s->ping_frame.frame[WIRE_WS_JSON].iov_base = (void *)ping;
-  s->ping_frame.frame[WIRE_WS_JSON].iov_len = sizeof(ping);
-  s->ping_frame.frame[WIRE_WS_RAW] = s->ping_frame.frame[WIRE_WS_JSON];
-  s->keepalive_frame.frame[WIRE_SSE].iov_base = (void *)keepalive;
-  s->keepalive_frame.frame[WIRE_SSE].iov_len = sizeof(keepalive) - 1;
-  if (opt->tls_cert)
-    return tls_shard_init(s, opt->tls_cert, opt->tls_cert_len, opt->tls_key,
-                          opt->tls_key_len);
-  return 0;
+  return hub->shard_ops->init(s, opt);
 }
 
 static void wake_write(struct shard *s) {
@@ -303,7 +283,7 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
     }
     break;
   case CMD_AUTH:
-    auth_answer(s, cmd);
+    s->hub->shard_ops->command(s, cmd);
     break;
   case CMD_LOST:
     atomic_fetch_sub(&s->lost_cmds, 1);
@@ -579,13 +559,13 @@ static void run_events(struct shard *s, struct epoll_event *ev, int n) {
   run_rereads(s);
   run_timers(s);
   int64_t now = hub__now_ms();
-  auth_expire(s, now);
+  s->hub->shard_ops->tick(s, now);
   process(s);
   if (s->next_sweep_ms && now >= s->next_sweep_ms) {
     /* Each shard ages out the history of its share of the stripes. */
     for (unsigned i = s->idx; i < TI_STRIPES; i += s->hub->nshards)
       ti_sweep(&s->hub->index, i, now);
-    limits_tick(s, now);
+    s->hub->shard_ops->sweep(s, now);
     flush_dirty(s, false);
     reap(s);
     s->next_sweep_ms = now + HISTORY_SWEEP_MS;
@@ -689,7 +669,8 @@ void shard_destroy(struct shard *s) {
   }
   smsg_pool_destroy(s);
   mem_free(s->mem, s->rbuf);
-  tls_shard_free(s);
+  if (s->hub)
+    s->hub->shard_ops->destroy(s);
   registry_destroy(&s->reg);
   htable_destroy(&s->clients);
   if (s->evfd >= 0)

@@ -13,6 +13,7 @@
 #include "mpsc.h"
 #include "smsg.h"
 #include "timer.h"
+#include "topic_index.h"
 
 struct hub;
 struct tls_shard;
@@ -115,6 +116,23 @@ struct shard {
   struct shard_stats st;
 
   alignas(HUB_CACHELINE) struct shard_stats_pub pub;
+};
+
+/* What the protocol layer keeps and does per shard (session.c); the core
+ * calls it only through these, on the shard's thread. */
+struct shard_ops {
+  /* After the core's own init; `opt` carries the TLS certificate. Returns
+   * 0 or HUB_E*; destroy() runs either way. */
+  int (*init)(struct shard *s, const struct hub_options *opt);
+  void (*destroy)(struct shard *s);
+  /* The layer's earliest deadline (ms, CLOCK_MONOTONIC), or -1. */
+  int64_t (*next_due)(const struct shard *s);
+  /* Every loop pass: what is due by now (auth decisions timing out). */
+  void (*tick)(struct shard *s, int64_t now_ms);
+  /* Once a second: slow checks (write and idle timeouts). */
+  void (*sweep)(struct shard *s, int64_t now_ms);
+  /* A command of the layer's own (CMD_AUTH). */
+  void (*command)(struct shard *s, struct cmd *cmd);
 };
 
 /* `opt` carries the TLS certificate and key, if any. */
