@@ -1,4 +1,4 @@
-/* Admission control and per-client limits; see limits.h. */
+/* Admission control and per-client limits; see admission.h. */
 #include "admission.h"
 
 #include <arpa/inet.h>

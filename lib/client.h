@@ -112,7 +112,7 @@ struct client {
   struct ws_in *ws;           /* while a WebSocket client is inside a frame */
   struct replay_batch *batch; /* while its request's topics subscribe */
   struct stream_init *init;   /* until it streams */
-  /* Security (auth.c, limits.c). */
+  /* Security (auth.c, admission.c). */
   char *principal;          /* from the auth callback, or NULL */
   struct auth_op *auth_ops; /* decisions waiting for the host */
   uint64_t auth_serial;
@@ -154,7 +154,7 @@ void client_note_lag(struct client *c, struct sub *sub, int64_t seq,
                      uint32_t n);
 /* Writes what is queued, as few writev calls as the transport allows. */
 void client_flush(struct shard *s, struct client *c);
-/* Marks the client for closing; the shard frees it in shard_reap(). */
+/* Marks the client for closing; the shard frees it when it reaps. */
 void client_doom(struct shard *s, struct client *c, int code);
 /* Closes the client once everything queued (a close frame, an HTTP error
  * response) is written. */

@@ -1,5 +1,5 @@
-/* Encoders for the broadcast wire formats; see frame.h and DESIGN.md
- * ("Wire protocols"). */
+/* Encoders for the broadcast wire formats; see frame.h and README.md
+ * ("Protocols"). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>

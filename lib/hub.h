@@ -32,7 +32,7 @@ struct hub {
   hub_relay_fn relay; /* set before hub_start(), read-only after */
   void *relay_user_data;
   _Atomic uint64_t sockets; /* socket clients attached */
-  pthread_mutex_t ips_lock; /* connections per IP (limits.c) */
+  pthread_mutex_t ips_lock; /* connections per IP (admission.c) */
   struct htable ips;
   alignas(HUB_CACHELINE) _Atomic int64_t seq;
 };

@@ -1,6 +1,6 @@
 /* The WebSocket side of a socket client, on wslay's event API.
  *
- * Broadcast frames never pass through wslay (see DESIGN.md, "Binding
+ * Broadcast frames never pass through wslay (see docs/design.md, "Binding
  * wslay without paying per subscriber"): they are encoded once per message
  * in frame.c. wslay only reads what the client sends (framing, masking,
  * fragmentation, UTF-8, control frames) and writes pongs and the close
