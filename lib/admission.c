@@ -35,11 +35,10 @@ static int ip_eq(const struct hnode *n, const void *key) {
          memcmp(e->addr, k->addr, addr_len(k->family)) == 0;
 }
 
-int limits_init(struct hub *hub) {
+void limits_init(struct hub *hub) {
   pthread_mutex_init(&hub->ips_lock, NULL);
   htable_init(&hub->ips, &hub->opt.mem);
   atomic_init(&hub->sockets, 0);
-  return 0;
 }
 
 void limits_destroy(struct hub *hub) {

@@ -15,7 +15,7 @@ struct client;
 struct http_request;
 
 /* Hub-wide state: connection counts. */
-int limits_init(struct hub *hub);
+void limits_init(struct hub *hub);
 void limits_destroy(struct hub *hub);
 
 /* A socket client arrives (shard thread): records its address and counts

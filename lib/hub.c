@@ -10,14 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn.h"
 #include "wildcard.h"
-#include "frame.h"
-#include "handshake.h"
 #include "session.h"
 #include "subscription.h"
 #include "hub.h"
-#include "admission.h"
 
 int hub_new(hub_t **out, const hub_options *opt) {
   if (!out)
@@ -41,7 +37,8 @@ int hub_new(hub_t **out, const hub_options *opt) {
   hub->opt.npresence = 0;
   hub->opt.tls_cert = hub->opt.tls_key = NULL;
   const hub_mem *mem = &hub->opt.mem;
-  limits_init(hub);
+  hub->proto = &session_protocols;
+  hub->proto->init(hub);
   if (getrandom(&hub->key, sizeof(hub->key), GRND_NONBLOCK) !=
       (ssize_t)sizeof(hub->key)) {
     /* No entropy yet (early boot): the seed only hardens hashing against
@@ -51,8 +48,6 @@ int hub_new(hub_t **out, const hub_options *opt) {
     hub->key.k0 = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
     hub->key.k1 = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)hub;
   }
-  hub->encode = frame_encode;
-  hub->shard_ops = &session_shard_ops;
   snprintf(hub->epoch, sizeof(hub->epoch), "%016" PRIx64,
            (uint64_t)(hub->key.k0 ^ (hub->key.k1 * 0x9e3779b97f4a7c15ULL)));
   hub->nshards = o.shards;
@@ -175,7 +170,7 @@ void hub_free(hub_t *hub) {
     mem_free(&hub->opt.mem, hub->shards);
   }
   topic_index_destroy(&hub->index);
-  limits_destroy(hub);
+  hub->proto->destroy(hub);
   for (size_t i = 0; i < hub->opt.norigins; i++)
     mem_free(&hub->opt.mem, hub->opt.origins[i]);
   mem_free(&hub->opt.mem, hub->opt.origins);
@@ -184,12 +179,12 @@ void hub_free(hub_t *hub) {
 
 /* Calls that enqueue work for a client are allowed before hub_start() (the
  * work waits) and refused once the hub stops. */
-static int accepting(const hub_t *hub) {
+int hub__accepting(const hub_t *hub) {
   int st = state(hub);
   return st == HUB_NEW || st == HUB_RUNNING;
 }
 
-static int check_topic(const hub_t *hub, const char *topic, size_t *len) {
+int hub__check_topic(const hub_t *hub, const char *topic, size_t *len) {
   if (!topic)
     return HUB_EINVAL;
   size_t n = strnlen(topic, hub->opt.max_topic_len + 1);
@@ -200,10 +195,10 @@ static int check_topic(const hub_t *hub, const char *topic, size_t *len) {
   return 0;
 }
 
-/* A topic a message can be sent to: check_topic() and no pattern
+/* A topic a message can be sent to: hub__check_topic() and no pattern
  * ("*" and ">" tokens are for subscribing). */
 static int check_msg_topic(const hub_t *hub, const char *topic, size_t *len) {
-  int rv = check_topic(hub, topic, len);
+  int rv = hub__check_topic(hub, topic, len);
   if (!rv && pattern_is_wild(topic, *len))
     rv = HUB_ETOPIC;
   return rv;
@@ -228,7 +223,7 @@ void hub__send_cmd(struct hub *hub, struct cmd *c) {
 }
 
 /* A client set up with the hub's defaults and `copt`, not yet attached. */
-static struct client *client_new(hub_t *hub, const hub_client_options *copt) {
+struct client *hub__client_new(hub_t *hub, const hub_client_options *copt) {
   struct client *c = mem_calloc(&hub->opt.mem, 1, sizeof(*c));
   if (!c)
     return NULL;
@@ -254,59 +249,8 @@ static struct client *client_new(hub_t *hub, const hub_client_options *copt) {
   return c;
 }
 
-/* Sets the client up to speak `proto` (resolved from HUB_PROTO_DEFAULT by
- * the caller), with the principal and initial subscriptions of `copt`.
- * Returns 0, HUB_ETOPIC or HUB_ENOMEM; the caller frees the client. */
-static int client_protocol(hub_t *hub, struct client *c,
-                           const hub_client_options *copt,
-                           hub_protocol proto) {
-  static const uint8_t kind[] = {[HUB_PROTO_RAW] = CLIENT_HOST,
-                                 [HUB_PROTO_HTTP] = CLIENT_HTTP,
-                                 [HUB_PROTO_WEBSOCKET] = CLIENT_WS,
-                                 [HUB_PROTO_SSE] = CLIENT_SSE};
-  c->kind = kind[proto];
-  c->ops = proto == HUB_PROTO_RAW ? NULL : &session_ops;
-  if (!copt)
-    return 0;
-  if (copt->principal && !(c->principal = mem_malloc(
-                               &hub->opt.mem, strlen(copt->principal) + 1)))
-    return HUB_ENOMEM;
-  if (copt->principal)
-    strcpy(c->principal, copt->principal);
-  if (!copt->ntopics || proto == HUB_PROTO_RAW)
-    return 0;
-  const char *t = copt->topics;
-  for (uint32_t i = 0; i < copt->ntopics; i++) {
-    size_t len;
-    int rv = check_topic(hub, t, &len);
-    if (rv)
-      return rv;
-    t += len + 1;
-  }
-  struct stream_init *in =
-      mem_malloc(&hub->opt.mem, sizeof(*in) + copt->topics_len);
-  if (!in)
-    return HUB_ENOMEM;
-  in->since = copt->since;
-  in->epoch_ok = !copt->epoch[0] || strcmp(copt->epoch, hub->epoch) == 0;
-  in->ntopics = copt->ntopics;
-  memcpy(in->topics, copt->topics, copt->topics_len);
-  c->init = in;
-  return 0;
-}
-
-/* Frees a client that was set up but never attached. */
-static void client_discard(hub_t *hub, struct client *c) {
-  if (!c)
-    return;
-  mem_free(&hub->opt.mem, c->principal);
-  mem_free(&hub->opt.mem, c->init);
-  mem_free(&hub->opt.mem, c->hs);
-  mem_free(&hub->opt.mem, c);
-}
-
 /* Queues the attach of a set-up client on its shard. */
-static void attach_client(hub_t *hub, struct client *c, struct cmd *cmd,
+void hub__attach_client(hub_t *hub, struct client *c, struct cmd *cmd,
                           hub_client_id *out) {
   cmd->id = c->id;
   cmd->client = c;
@@ -314,141 +258,17 @@ static void attach_client(hub_t *hub, struct client *c, struct cmd *cmd,
   hub__send_cmd(hub, cmd);
 }
 
-int hub_attach_transport(hub_t *hub, const hub_transport *tp, void *io_user,
-                         const hub_client_options *copt, hub_client_id *out) {
-  if (!hub || !tp || !tp->writev || !out)
-    return HUB_EINVAL;
-  if (!accepting(hub))
-    return HUB_ESTATE;
-  hub_protocol proto = copt && copt->protocol ? copt->protocol : HUB_PROTO_RAW;
-  struct client *c = client_new(hub, copt);
-  struct cmd *cmd = hub__cmd_new(hub, CMD_ATTACH, 0, 0);
-  int rv = c && cmd ? client_protocol(hub, c, copt, proto) : HUB_ENOMEM;
-  if (rv) {
-    client_discard(hub, c);
-    mem_free(&hub->opt.mem, cmd);
-    return rv;
-  }
-  c->tp = *tp;
-  c->io_user = io_user;
-  attach_client(hub, c, cmd, out);
-  return 0;
-}
-
-/* How much of what the host read is kept: a head, a body, and as many
- * bytes again as a head may have (a WebSocket client's first frames). */
-static uint32_t head_cap(const hub_t *hub) {
-  return 2 * hub->opt.max_request_head + hub->opt.max_request_body;
-}
-
-int hub_attach_fd(hub_t *hub, int fd, const void *head, size_t head_len,
-                  const hub_client_options *copt, hub_client_id *out) {
-  hub_protocol proto =
-      copt && copt->protocol ? copt->protocol : HUB_PROTO_HTTP;
-  /* A socket whose request the host's server answered speaks the TLS of
-   * that server, which cannot be handed over. */
-  if (!hub || fd < 0 || !out || (!head && head_len) ||
-      (copt && copt->tls && (!hub->tls || proto != HUB_PROTO_HTTP)) ||
-      proto == HUB_PROTO_RAW)
-    return HUB_EINVAL;
-  int rv = 0;
-  struct client *c = NULL;
-  struct cmd *cmd = NULL;
-  if (!accepting(hub)) {
-    rv = HUB_ESTATE;
-    goto fail;
-  }
-  c = client_new(hub, copt);
-  cmd = hub__cmd_new(hub, CMD_ATTACH, 0, 0);
-  /* A head the host read is copied now; bytes read later go to a buffer
-   * only if the request has to wait for more (see struct handshake). */
-  if (!c || !cmd ||
-      (head_len && !(c->hs = handshake_new(&hub->opt.mem, head_cap(hub), head,
-                                           head_len)))) {
-    rv = HUB_ENOMEM;
-    goto fail;
-  }
-  if ((rv = client_protocol(hub, c, copt, proto)))
-    goto fail;
-  c->fd = fd;
-  c->tp = conn_fd_transport;
-  c->io_user = (void *)(intptr_t)fd;
-  c->want_tls = copt && copt->tls; /* the shard sets up the TLS side */
-  attach_client(hub, c, cmd, out);
-  return 0;
-
-fail:
-  client_discard(hub, c);
-  mem_free(&hub->opt.mem, cmd);
-  close(fd);
-  return rv;
-}
-
-/* A request string may not smuggle in a line break. */
-static bool clean(const char *s) { return s && !strpbrk(s, "\r\n"); }
-
-int hub_attach_fd_request(hub_t *hub, int fd, const hub_request *req,
-                          const hub_client_options *copt, hub_client_id *out) {
-  if (!hub || fd < 0 || !req || !clean(req->method) || !clean(req->target) ||
-      (req->nheaders && !req->headers))
-    return HUB_EINVAL;
-  size_t len = strlen(req->method) + strlen(req->target) + 13;
-  for (size_t i = 0; i < req->nheaders; i++) {
-    if (!clean(req->headers[i].name) || !clean(req->headers[i].value))
-      return HUB_EINVAL;
-    len += strlen(req->headers[i].name) + strlen(req->headers[i].value) + 4;
-  }
-  len += 2;
-  if (len > hub->opt.max_request_head)
-    return HUB_EINVAL;
-  char *head = mem_malloc(&hub->opt.mem, len + 1);
-  if (!head) {
-    close(fd);
-    return HUB_ENOMEM;
-  }
-  char *p =
-      head + sprintf(head, "%s %s HTTP/1.1\r\n", req->method, req->target);
-  for (size_t i = 0; i < req->nheaders; i++)
-    p += sprintf(p, "%s: %s\r\n", req->headers[i].name, req->headers[i].value);
-  p += sprintf(p, "\r\n");
-  int rv = hub_attach_fd(hub, fd, head, (size_t)(p - head), copt, out);
-  mem_free(&hub->opt.mem, head);
-  return rv;
-}
-
 static int simple_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
                       int code) {
   if (!hub || id == 0)
     return HUB_EINVAL;
   /* Writable notices still matter while hub_stop() drains. */
-  if (!accepting(hub) && !(type == CMD_WRITABLE && state(hub) == HUB_STOPPING))
+  if (!hub__accepting(hub) && !(type == CMD_WRITABLE && state(hub) == HUB_STOPPING))
     return HUB_ESTATE;
   struct cmd *c = hub__cmd_new(hub, type, id, 0);
   if (!c)
     return HUB_ENOMEM;
   c->code = code;
-  hub__send_cmd(hub, c);
-  return 0;
-}
-
-int hub_client_input(hub_t *hub, hub_client_id id, const void *data,
-                     size_t len) {
-  if (!hub || id == 0 || (!data && len) || len > INPUT_CALL_MAX)
-    return HUB_EINVAL;
-  if (!accepting(hub))
-    return HUB_ESTATE;
-  struct shard *s = hub_shard_of(hub, id);
-  /* A host reading faster than the shard handles it must pause: the
-   * bytes stay the host's (its socket's buffer, its reading loop). */
-  if (atomic_load_explicit(&s->input_pending, memory_order_relaxed) + len >
-      SHARD_INPUT_MAX)
-    return HUB_EAGAIN;
-  struct cmd *c = hub__cmd_new(hub, CMD_INPUT, id, len);
-  if (!c)
-    return HUB_ENOMEM;
-  if (len)
-    memcpy(c->topic, data, len);
-  atomic_fetch_add_explicit(&s->input_pending, len, memory_order_relaxed);
   hub__send_cmd(hub, c);
   return 0;
 }
@@ -477,10 +297,10 @@ static int topic_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
   size_t len;
   if (!hub || id == 0)
     return HUB_EINVAL;
-  int rv = check_topic(hub, topic, &len);
+  int rv = hub__check_topic(hub, topic, &len);
   if (rv)
     return rv;
-  if (!accepting(hub))
+  if (!hub__accepting(hub))
     return HUB_ESTATE;
   struct cmd *c = hub__cmd_new(hub, type, id, len);
   if (!c)
@@ -533,7 +353,7 @@ int hub_send_to(hub_t *hub, hub_client_id id, const char *topic,
   int rv = check_msg_topic(hub, topic, &tlen);
   if (rv)
     return rv;
-  if (!accepting(hub))
+  if (!hub__accepting(hub))
     return HUB_ESTATE;
   struct cmd *c = hub__cmd_new(hub, CMD_SEND, id, 0);
   struct msg *m = msg_new(&hub->opt.mem, topic, tlen,
@@ -760,7 +580,7 @@ int hub_report_loss(hub_t *hub, const char *topic, uint64_t count,
     if (rv)
       return rv;
   }
-  if (!accepting(hub))
+  if (!hub__accepting(hub))
     return HUB_ESTATE;
   uint64_t hash = topic ? hash_bytes(&hub->key, topic, tlen) : 0;
   uint64_t mask = ti_note_loss(&hub->index, topic, tlen, hash, seq);

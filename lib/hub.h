@@ -11,6 +11,20 @@
 
 enum hub_state { HUB_NEW, HUB_RUNNING, HUB_STOPPING, HUB_STOPPED };
 
+/* The protocol layer as the core sees it, reached only through this table
+ * (lib/session.c): its hub-wide state, its frame encoders, its per-shard
+ * side. */
+struct hub_protocols {
+  /* Before the shards exist, and after they are gone. */
+  void (*init)(struct hub *hub);
+  void (*destroy)(struct hub *hub);
+  /* Builds a message's frame for a wire format. Returns 0 or
+   * HUB_ENOMEM. */
+  int (*encode)(enum wire w, const struct msg *m, const char *epoch,
+                const hub_mem *mem, struct iovec *out);
+  const struct shard_ops *shard;
+};
+
 struct hub {
   struct hub_options opt; /* opt.mem is the allocator */
   hash_key key;
@@ -21,11 +35,7 @@ struct hub {
   _Atomic uint64_t next_id;
   _Atomic uint64_t broadcasts;
   char epoch[17];
-  /* Builds a message's frame for a wire format (frame_encode(): the
-   * protocols' encoders, which the core does not call by name). */
-  int (*encode)(enum wire w, const struct msg *m, const char *epoch,
-                const hub_mem *mem, struct iovec *out);
-  const struct shard_ops *shard_ops; /* the protocols' per-shard side */
+  const struct hub_protocols *proto; /* installed by hub_new() */
   bool tls; /* a certificate is loaded */
   hub_auth_fn auth_fn; /* set before hub_start(), read-only after */
   void *auth_user_data;
@@ -46,6 +56,17 @@ static inline struct shard *hub_shard_of(struct hub *hub, hub_client_id id) {
 struct cmd *hub__cmd_new(struct hub *hub, enum cmd_type type,
                          hub_client_id id, size_t extra);
 void hub__send_cmd(struct hub *hub, struct cmd *c);
+/* Whether the hub takes new clients and commands (started, not stopping). */
+int hub__accepting(const hub_t *hub);
+/* A topic or pattern a client may subscribe to: its length in *len, or
+ * HUB_EINVAL / HUB_ETOPIC. */
+int hub__check_topic(const hub_t *hub, const char *topic, size_t *len);
+/* A client set up with the hub's defaults and `copt`, not yet attached
+ * (NULL on ENOMEM), and the attach of such a client on its shard through
+ * `cmd` (a CMD_ATTACH); *out gets its id. */
+struct client *hub__client_new(hub_t *hub, const hub_client_options *copt);
+void hub__attach_client(hub_t *hub, struct client *c, struct cmd *cmd,
+                        hub_client_id *out);
 /* hub_broadcast() past its checks; also for presence events (flags
  * MSG_JOIN/MSG_LEAVE: not kept in history). Returns the seq or
  * HUB_ENOMEM. */

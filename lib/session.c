@@ -86,6 +86,9 @@ static int shard_init_(struct shard *s, const struct hub_options *opt) {
   return 0;
 }
 
-const struct shard_ops session_shard_ops = {shard_init_,        tls_shard_free,
-                                            auth_next_deadline, auth_expire,
-                                            limits_tick,        auth_answer};
+static const struct shard_ops shard_ops = {shard_init_,        tls_shard_free,
+                                           auth_next_deadline, auth_expire,
+                                           limits_tick,        auth_answer};
+
+const struct hub_protocols session_protocols = {limits_init, limits_destroy,
+                                                frame_encode, &shard_ops};

@@ -7,11 +7,12 @@
 #define HUB_SESSION_H
 
 #include "client.h"
-#include "shard.h"
+#include "hub.h"
 
 extern const struct client_ops session_ops;
-/* Its per-shard side: TLS configuration, the static ping and keepalive
- * frames, auth deadlines, write and idle timeouts. */
-extern const struct shard_ops session_shard_ops;
+/* Its hub-wide side for hub_new(): the per-IP connection counts, the frame
+ * encoders, and per shard the TLS configuration, the static ping and
+ * keepalive frames, auth deadlines, write and idle timeouts. */
+extern const struct hub_protocols session_protocols;
 
 #endif

@@ -39,7 +39,7 @@ static int64_t next_due(struct shard *s) {
   }
   if (s->stopping && (first < 0 || s->deadline_ms < first))
     first = s->deadline_ms;
-  int64_t proto = s->hub->shard_ops->next_due(s);
+  int64_t proto = s->hub->proto->shard->next_due(s);
   if (proto >= 0 && (first < 0 || proto < first))
     first = proto;
   return first;
@@ -98,7 +98,7 @@ int shard_init(struct shard *s, struct hub *hub, unsigned idx,
   s->rbuf = mem_malloc(s->mem, SHARD_RBUF);
   if (!s->rbuf)
     return HUB_ENOMEM;
-  return hub->shard_ops->init(s, opt);
+  return hub->proto->shard->init(s, opt);
 }
 
 static void wake_write(struct shard *s) {
@@ -283,7 +283,7 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
     }
     break;
   case CMD_AUTH:
-    s->hub->shard_ops->command(s, cmd);
+    s->hub->proto->shard->command(s, cmd);
     break;
   case CMD_LOST:
     atomic_fetch_sub(&s->lost_cmds, 1);
@@ -559,13 +559,13 @@ static void run_events(struct shard *s, struct epoll_event *ev, int n) {
   run_rereads(s);
   run_timers(s);
   int64_t now = hub__now_ms();
-  s->hub->shard_ops->tick(s, now);
+  s->hub->proto->shard->tick(s, now);
   process(s);
   if (s->next_sweep_ms && now >= s->next_sweep_ms) {
     /* Each shard ages out the history of its share of the stripes. */
     for (unsigned i = s->idx; i < TI_STRIPES; i += s->hub->nshards)
       ti_sweep(&s->hub->index, i, now);
-    s->hub->shard_ops->sweep(s, now);
+    s->hub->proto->shard->sweep(s, now);
     flush_dirty(s, false);
     reap(s);
     s->next_sweep_ms = now + HISTORY_SWEEP_MS;
@@ -670,7 +670,7 @@ void shard_destroy(struct shard *s) {
   smsg_pool_destroy(s);
   mem_free(s->mem, s->rbuf);
   if (s->hub)
-    s->hub->shard_ops->destroy(s);
+    s->hub->proto->shard->destroy(s);
   registry_destroy(&s->reg);
   htable_destroy(&s->clients);
   if (s->evfd >= 0)
