@@ -50,7 +50,8 @@ UNIT_BIN  := $(BUILD)/test_unit
 
 EXAMPLES  := $(BUILD)/hello_broadcast $(BUILD)/fanhubd
 # Hosts embedding fanhub next to a database or an event loop (test/hosts/).
-HOST_EXAMPLES := $(BUILD)/sqlite_broadcast $(BUILD)/pg_notify $(BUILD)/libuv_host
+HOST_EXAMPLES := $(BUILD)/sqlite_broadcast $(BUILD)/pg_notify $(BUILD)/libuv_host \
+                 $(BUILD)/evhttp_host
 
 .PHONY: all check unit install uninstall clean demo abi-check abi-baseline \
         deps valgrind help fuzz fuzz-run
@@ -157,6 +158,9 @@ $(BUILD)/fanhubd: $(BUILD)/examples/fanhubd/fanhubd.o \
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 PQ_LIBS   := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
 $(BUILD)/examples/pg_notify.o: CFLAGS_ALL += $(PQ_CFLAGS)
+EVENT_CFLAGS := $(shell pkg-config --cflags libevent 2>/dev/null)
+EVENT_LIBS   := $(shell pkg-config --libs libevent 2>/dev/null || echo -levent)
+$(BUILD)/examples/evhttp_host.o: CFLAGS_ALL += $(EVENT_CFLAGS)
 
 $(BUILD)/sqlite_broadcast: $(BUILD)/examples/sqlite_broadcast.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lsqlite3 $(LIBS_PRIVATE)
@@ -164,6 +168,10 @@ $(BUILD)/pg_notify: $(BUILD)/examples/pg_notify.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PQ_LIBS) $(LIBS_PRIVATE)
 $(BUILD)/libuv_host: $(BUILD)/examples/libuv_host.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -luv $(LIBS_PRIVATE)
+# evhttp_host computes Sec-WebSocket-Accept with mbedcrypto, which
+# LIBS_PRIVATE links already.
+$(BUILD)/evhttp_host: $(BUILD)/examples/evhttp_host.o $(STATIC)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(EVENT_LIBS) -lsqlite3 $(LIBS_PRIVATE)
 -include $(HOST_EXAMPLES:$(BUILD)/%=$(BUILD)/examples/%.d)
 
 # Unit tests link the library's objects so they can reach internals too,
