@@ -133,29 +133,32 @@ class Host:
         return False
 
 
-async def starve(host):
+async def starve(host, path="/ws"):
     """Runs `host` out of descriptors (out_of_fds: a limit of 64, 100 idle
     connections) for 2 s, in which it must use under 20% of a core: no
     spinning on a listener accept4() cannot empty. Once the connections
-    have closed, a WebSocket client must get its hello within 5 s."""
+    have closed, a WebSocket client on `path` must get its hello within
+    5 s."""
     with out_of_fds(host.proc.pid, host.port):
         share = cpu_share(host.proc.pid, 2.0)
     note(f"{host.name}: out of descriptors, {share:.1%} of a core over 2 s")
     check(share < 0.2, f"{host.name} used {share:.0%} of a core while out "
           f"of descriptors: it spins on its listener")
-    ws = await ws_connect(host.port, "/ws", timeout=5)
+    ws = await ws_connect(host.port, path, timeout=5)
     await expect_hello(ws)
     await ws.close()
 
 
 class CurlSSE:
     """`curl -sN URL`: the SSE stream parsed into (id, event, data) events
-    (LF-separated, as fanhub writes it); comments are kept apart."""
+    (LF-separated, as fanhub writes it); comments are kept apart. Each of
+    `headers` ("Name: value") is sent with the request."""
 
-    def __init__(self, url, max_time=30):
+    def __init__(self, url, max_time=30, headers=()):
         self.proc = subprocess.Popen(
             ["curl", "--noproxy", "*", "-sN", "--max-time", str(max_time),
-             url], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             *[a for h in headers for a in ("-H", h)], url],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.out = LineReader(self.proc.stdout)
         self.comments = []
         self.last_id = ""

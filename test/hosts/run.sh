@@ -9,12 +9,16 @@
 #   pg_notify    pg_notify: LISTEN/NOTIFY from a throwaway PostgreSQL
 #                cluster the test initdb's, starts and removes
 #   libuv_host   libuv_host: threads = 0 under a libuv loop, WS and SSE
-#   fd_limit     sqlite_broadcast and libuv_host out of file descriptors:
-#                no spinning, served again after (pg_notify: in pg_notify)
+#   evhttp_host  evhttp_host: libevent's evhttp answers, fanhub streams
+#                (WS handed over by fd, SSE through a transport), bearer
+#                auth, SQLite commits broadcast, SSE resume, no fd leaks
+#   fd_limit     sqlite_broadcast, libuv_host and evhttp_host out of file
+#                descriptors: no spinning, served again after (pg_notify:
+#                in pg_notify)
 #
-# BUILD_DIR holds sqlite_broadcast, pg_notify and libuv_host (`make`
-# builds them). One line per test (`ok NAME` / `FAIL NAME` and the log's
-# tail), the figures tests print as "note:", timings, then
+# BUILD_DIR holds sqlite_broadcast, pg_notify, libuv_host and evhttp_host
+# (`make` builds them). One line per test (`ok NAME` / `FAIL NAME` and the
+# log's tail), the figures tests print as "note:", timings, then
 # `N passed, N failed`; exit 1 on any failure. TEST names pick a subset;
 # an unknown one is an error.
 #
@@ -22,7 +26,8 @@
 # python3-websockets, curl, sqlite3 (libsqlite3), postgresql (initdb,
 # pg_ctl, psql under /usr/lib/postgresql/*/bin; PG_BIN=... overrides; run
 # as root, the cluster runs as the `postgres` user the package creates),
-# libuv1. Loopback only; logs go to a fresh /tmp/fanhub-hosts.* directory.
+# libuv1, libevent. Loopback only; logs go to a fresh /tmp/fanhub-hosts.*
+# directory.
 set -u
 
 if [ $# -lt 1 ]; then
@@ -33,7 +38,7 @@ build=$1
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 HOSTS_BUILD=$(cd "$build" 2>/dev/null && pwd)
-for b in sqlite_broadcast pg_notify libuv_host; do
+for b in sqlite_broadcast pg_notify libuv_host evhttp_host; do
   if [ ! -x "$HOSTS_BUILD/$b" ]; then
     echo "no $b in $build (run make first)" >&2
     exit 2
@@ -49,7 +54,8 @@ sqlite_tx 20
 sqlite_10k 30
 pg_notify 60
 libuv_host 20
-fd_limit 30
+evhttp_host 30
+fd_limit 40
 "
 
 . "$here/../lib/run_tests.sh"
