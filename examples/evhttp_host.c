@@ -27,7 +27,6 @@
  * share nothing that needs a lock. SIGINT/SIGTERM: the listener goes, the
  * hub stops (1 s to drain), the SSE streams flush, and the loop ends. */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,15 +65,13 @@ static struct evhttp_bound_socket *bound;
 static struct event *shard_ev[SHARDS], *resume_ev, *sig_ev[2];
 static int placeholder; /* /dev/null, put under a WebSocket's old fd */
 static int stopping, flushing;
-static struct {
-  const char *secret, *who;
-} tokens[MAX_TOKENS];
+static struct { const char *secret, *who; } tokens[MAX_TOKENS];
 static int ntokens;
 
 /* --- SQLite: stage in the update hook, publish after COMMIT ----------- */
 
-static void on_update(void *arg, int op, const char *dbname,
-                      const char *table, sqlite3_int64 rowid) {
+static void on_update(void *arg, int op, const char *dbname, const char *table,
+                      sqlite3_int64 rowid) {
   (void)arg, (void)dbname;
   char data[64];
   int n = snprintf(data, sizeof(data), "{\"op\":\"%s\",\"id\":%lld}",
@@ -121,9 +118,8 @@ static void reply(struct evhttp_request *req, int status, const char *type,
  * credential: there is no Origin to check. */
 static const char *principal(struct evhttp_request *req,
                              const struct evkeyvalq *query) {
-  const char *auth =
-      evhttp_find_header(evhttp_request_get_input_headers(req),
-                         "Authorization");
+  const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                        "Authorization");
   const char *t = auth && strncasecmp(auth, "Bearer ", 7) == 0
                       ? auth + 7
                       : evhttp_find_header(query, "token");
@@ -194,15 +190,14 @@ static int ws_accept(const char *key, char out[29]) {
   unsigned char raw[18], sha[20], cat[24 + sizeof(guid) - 1];
   size_t olen;
   if (!key || strlen(key) != 24 ||
-      mbedtls_base64_decode(raw, sizeof(raw), &olen,
-                            (const unsigned char *)key, 24) ||
+      mbedtls_base64_decode(raw, sizeof(raw), &olen, (const unsigned char *)key,
+                            24) ||
       olen != 16)
     return -1;
   memcpy(cat, key, 24);
   memcpy(cat + 24, guid, sizeof(guid) - 1);
   return mbedtls_sha1_ret(cat, sizeof(cat), sha) ||
-                 mbedtls_base64_encode((unsigned char *)out, 29, &olen, sha,
-                                       20)
+                 mbedtls_base64_encode((unsigned char *)out, 29, &olen, sha, 20)
              ? -1
              : 0;
 }
@@ -265,6 +260,10 @@ static void on_ws(struct evhttp_request *req, void *arg) {
       size_t elen = evbuffer_get_length(early);
       hub_client_id id;
       dup2(placeholder, fd);
+      /* A topic the hub refuses (empty, too long, a malformed pattern)
+       * fails the attach (HUB_ETOPIC) after the 101 is out: the client
+       * sees the connection close. fanhub has no call to check a topic
+       * before the answer; the SSE path can still answer 400. */
       if (!sent || hub_attach_fd(hub, own, evbuffer_pullup(early, -1), elen,
                                  copt, &id) == HUB_EINVAL)
         close(own); /* any other failure: the hub has closed it */
@@ -287,12 +286,13 @@ struct stream {
   int flushing; /* closed, its last bytes still going out */
 };
 
+/* The last stream to flush after hub_stop() ends the loop (on_signal
+ * ends it if none has to). */
 static void stream_free(struct stream *s) {
-  flushing -= s->flushing;
   evhttp_connection_free(s->evcon); /* shutdown, close, and the request */
-  free(s);
-  if (stopping && flushing == 0)
+  if (s->flushing && --flushing == 0 && stopping)
     event_base_loopbreak(base);
+  free(s);
 }
 
 /* On this thread, inside hub_shard_run(). */
@@ -413,8 +413,7 @@ static void on_sse(struct evhttp_request *req, void *arg) {
     if (rv != 0) { /* the stream is still ours: answer with evhttp */
       evbuffer_drain(out, evbuffer_get_length(out));
       free(s);
-      reply(req, rv == HUB_ETOPIC ? 400 : 503, "text/plain",
-            hub_strerror(rv));
+      reply(req, rv == HUB_ETOPIC ? 400 : 503, "text/plain", hub_strerror(rv));
     } else {
       /* From here on evhttp's own callbacks never run for it again, nor
        * its timeouts: the connection is the stream's until stream_free. */
@@ -446,23 +445,26 @@ static void on_items(struct evhttp_request *req, void *arg) {
   }
   struct evbuffer *body = evhttp_request_get_input_buffer(req),
                   *out = evbuffer_new();
+  if (!out) {
+    reply(req, 503, "text/plain", "out of memory");
+    return;
+  }
   char *line, err[256];
   size_t n;
-  int rc = out ? sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) : SQLITE_NOMEM;
+  int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), k = 0;
   evbuffer_add(body, "\n", 1); /* a last line without its newline */
-  if (out)
-    evbuffer_add_printf(out, "{\"ids\":[");
-  for (int k = 0; rc == SQLITE_OK &&
-                  (line = evbuffer_readln(body, &n, EVBUFFER_EOL_LF));
-       free(line)) {
-    if (n == 0)
-      continue;
-    sqlite3_bind_text(ins, 1, line, (int)n, SQLITE_TRANSIENT);
-    rc = sqlite3_step(ins) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
-    sqlite3_reset(ins);
-    if (rc == SQLITE_OK)
+  evbuffer_add_printf(out, "{\"ids\":[");
+  while (rc == SQLITE_OK &&
+         (line = evbuffer_readln(body, &n, EVBUFFER_EOL_LF))) {
+    if (n > 0) {
+      sqlite3_bind_text(ins, 1, line, (int)n, SQLITE_TRANSIENT);
+      rc = sqlite3_step(ins) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+      sqlite3_reset(ins);
+    }
+    if (n > 0 && rc == SQLITE_OK)
       evbuffer_add_printf(out, "%s%lld", k++ ? "," : "",
                           (long long)sqlite3_last_insert_rowid(db));
+    free(line);
   }
   if (rc == SQLITE_OK)
     rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
@@ -470,7 +472,7 @@ static void on_items(struct evhttp_request *req, void *arg) {
     snprintf(err, sizeof(err), "%s", sqlite3_errmsg(db));
     if (!sqlite3_get_autocommit(db)) /* a failed COMMIT may have ended it */
       sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    reply(req, 409, "text/plain", err);
+    reply(req, (rc & 0xff) == SQLITE_CONSTRAINT ? 409 : 500, "text/plain", err);
   } else {
     /* Committed: the rows are durable, now they may be seen. */
     int64_t seq = hub_batch_publish(batch);
@@ -481,13 +483,12 @@ static void on_items(struct evhttp_request *req, void *arg) {
       reply(req, 500, "text/plain", err);
     } else {
       evbuffer_add_printf(out, "],\"seq\":%lld}\n", (long long)seq);
-      evhttp_add_header(evhttp_request_get_output_headers(req),
-                        "Content-Type", "application/json");
+      evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                        "application/json");
       evhttp_send_reply(req, 200, NULL, out);
     }
   }
-  if (out)
-    evbuffer_free(out);
+  evbuffer_free(out);
 }
 
 /* --- the hub's auth callback: SUBSCRIBE only -------------------------- */
@@ -567,8 +568,7 @@ static int listen_on(const char *spec) {
     return -1;
   evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(bound),
                               on_accept_error);
-  printf("evhttp_host listening on http://%s:%u/\n", host,
-         ntohs(sa.sin_port));
+  printf("evhttp_host listening on http://%s:%u/\n", host, ntohs(sa.sin_port));
   fflush(stdout);
   return 0;
 }
@@ -581,8 +581,7 @@ int main(int argc, char **argv) {
       path = argv[i + 1];
     } else if (strcmp(argv[i], "--listen") == 0) {
       spec = argv[i + 1];
-    } else if (strcmp(argv[i], "--token") == 0 && eq &&
-               ntokens < MAX_TOKENS) {
+    } else if (strcmp(argv[i], "--token") == 0 && eq && ntokens < MAX_TOKENS) {
       *eq = '\0';
       tokens[ntokens].secret = argv[i + 1];
       tokens[ntokens++].who = eq + 1;
@@ -656,7 +655,7 @@ int main(int argc, char **argv) {
   }
 
   event_base_dispatch(base); /* until on_signal, and the streams' flush */
-  evhttp_free(http); /* the keep-alive connections left */
+  evhttp_free(http);         /* the keep-alive connections left */
   for (int i = 0; i < SHARDS; i++)
     event_free(shard_ev[i]);
   event_free(resume_ev);
