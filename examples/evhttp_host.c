@@ -261,9 +261,8 @@ static void on_ws(struct evhttp_request *req, void *arg) {
       hub_client_id id;
       dup2(placeholder, fd);
       /* A topic the hub refuses (empty, too long, a malformed pattern)
-       * fails the attach (HUB_ETOPIC) after the 101 is out: the client
-       * sees the connection close. fanhub has no call to check a topic
-       * before the answer; the SSE path can still answer 400. */
+       * gets the client a "bad-topic" notice after the 101, as one it
+       * subscribed to itself would. */
       if (!sent || hub_attach_fd(hub, own, evbuffer_pullup(early, -1), elen,
                                  copt, &id) == HUB_EINVAL)
         close(own); /* any other failure: the hub has closed it */
@@ -364,22 +363,6 @@ static void stream_event(struct bufferevent *bev, short what, void *arg) {
   }
 }
 
-/* "<epoch>-<seq>" (or "<seq>": this hub's epoch), the SSE ids fanhub
- * writes; like fanhub, anything else is ignored and the stream starts
- * live. */
-static void resume_from(hub_client_options *copt, const char *id) {
-  const char *dash = strrchr(id, '-'), *digits = dash ? dash + 1 : id;
-  char epoch[65], *end;
-  if (*digits < '0' || *digits > '9' ||
-      (dash && (size_t)(dash - id) >= sizeof(epoch)))
-    return;
-  long long seq = strtoll(digits, &end, 10);
-  if (*end)
-    return;
-  snprintf(epoch, sizeof(epoch), "%.*s", dash ? (int)(dash - id) : 0, id);
-  hub_client_options_set_since(copt, dash ? epoch : NULL, seq);
-}
-
 /* The head has no Content-Length and no chunked encoding (which
  * evhttp_send_reply_start() would choose for HTTP/1.1): the hub writes
  * raw event-stream bytes, so the body is delimited by the connection's
@@ -399,8 +382,8 @@ static void on_sse(struct evhttp_request *req, void *arg) {
   } else if (!(s = calloc(1, sizeof(*s)))) {
     reply(req, 503, "text/plain", "out of memory");
   } else {
-    if (last)
-      resume_from(copt, last);
+    if (last) /* anything but a fanhub id: the stream starts live */
+      hub_client_options_set_last_event_id(copt, last);
     s->evcon = evhttp_request_get_connection(req);
     s->bev = evhttp_connection_get_bufferevent(s->evcon);
     struct evbuffer *out = bufferevent_get_output(s->bev);
@@ -413,7 +396,7 @@ static void on_sse(struct evhttp_request *req, void *arg) {
     if (rv != 0) { /* the stream is still ours: answer with evhttp */
       evbuffer_drain(out, evbuffer_get_length(out));
       free(s);
-      reply(req, rv == HUB_ETOPIC ? 400 : 503, "text/plain", hub_strerror(rv));
+      reply(req, 503, "text/plain", hub_strerror(rv));
     } else {
       /* From here on evhttp's own callbacks never run for it again, nor
        * its timeouts: the connection is the stream's until stream_free. */

@@ -539,17 +539,20 @@ typedef enum hub_protocol {
 } hub_protocol;
 
 /* What the client speaks (default HUB_PROTO_DEFAULT). With
- * HUB_PROTO_WEBSOCKET and HUB_PROTO_SSE, no CONNECT goes to the auth
- * callback: the host that answered the request decided; the SUBSCRIBE and
- * PUBLISH requests of the client do. Returns 0 or HUB_EINVAL. */
+ * HUB_PROTO_WEBSOCKET and HUB_PROTO_SSE the host answered the request, so
+ * it decided what fanhub would have checked there: no CONNECT goes to the
+ * auth callback, and the Origin list (hub_options_add_origin) and the
+ * connection caps' 503 do not apply (a client over the caps is closed);
+ * the SUBSCRIBE and PUBLISH requests of the client go to the auth
+ * callback as usual. Returns 0 or HUB_EINVAL. */
 HUB_EXTERN int hub_client_options_set_protocol(hub_client_options *copt,
                                                hub_protocol protocol);
 /* Subscribes the client to `topic` (a topic or a pattern, copied) once it
  * speaks WebSocket or SSE, as a ?topic= of its request would: authorized
  * and limited like a subscribe the client sends, with no reply, a refused
- * one getting an error notice. Call once per topic, up to 1024. Returns 0,
- * HUB_EINVAL or HUB_ENOMEM; the attach checks each topic's length
- * (HUB_ETOPIC). */
+ * one (a topic empty, too long or an invalid pattern included) getting an
+ * error notice "bad-topic" or "forbidden". Call once per topic, up to
+ * 1024. Returns 0, HUB_EINVAL or HUB_ENOMEM. */
 HUB_EXTERN int hub_client_options_add_topic(hub_client_options *copt,
                                             const char *topic);
 /* The starting point of those topics, as ?since= or Last-Event-ID would
@@ -558,6 +561,13 @@ HUB_EXTERN int hub_client_options_add_topic(hub_client_options *copt,
  * Returns 0 or HUB_EINVAL (since < 0, epoch over 64 bytes). */
 HUB_EXTERN int hub_client_options_set_since(hub_client_options *copt,
                                             const char *epoch, int64_t since);
+/* hub_client_options_set_since() from an SSE Last-Event-ID header's value
+ * as fanhub writes ids ("<epoch>-<seq>", or a bare "<seq>" of this hub),
+ * the way fanhub reads the header itself. Returns 0, or HUB_EINVAL for a
+ * value that is no such id (the subscriptions then start live, as
+ * fanhub's own would). */
+HUB_EXTERN int hub_client_options_set_last_event_id(hub_client_options *copt,
+                                                    const char *id);
 /* The principal the auth callback's SUBSCRIBE and PUBLISH requests carry
  * and hub_close_info reports (copied, at most 256 bytes), for a client
  * whose connect the host authorized. Default: none (""). Returns 0,
@@ -573,9 +583,8 @@ HUB_EXTERN int hub_client_options_set_principal(hub_client_options *copt,
  * On success *out receives the id and the hub owns the stream: it calls
  * tp->close exactly once, even if the hub stops before the client is set
  * up. On failure nothing is called and the caller keeps the stream.
- * `copt` may be NULL. Returns 0, HUB_EINVAL, HUB_ETOPIC
- * (hub_client_options_add_topic), HUB_ENOMEM or HUB_ESTATE (stopped). Any
- * thread. */
+ * `copt` may be NULL. Returns 0, HUB_EINVAL, HUB_ENOMEM or HUB_ESTATE
+ * (stopped). Any thread. */
 HUB_EXTERN int hub_attach_transport(hub_t *hub, const hub_transport *tp,
                                     void *io_user,
                                     const hub_client_options *copt,
@@ -597,8 +606,7 @@ HUB_EXTERN int hub_attach_transport(hub_t *hub, const hub_transport *tp,
  * socket: fanhub starts at the frames or the stream, and `head` holds the
  * bytes read past the request (a WebSocket client's first frames). On
  * success *out receives the id at once, before the handshake is done.
- * Returns 0, HUB_EINVAL, HUB_ETOPIC (hub_client_options_add_topic),
- * HUB_ENOMEM or HUB_ESTATE. Any thread. */
+ * Returns 0, HUB_EINVAL, HUB_ENOMEM or HUB_ESTATE. Any thread. */
 HUB_EXTERN int hub_attach_fd(hub_t *hub, int fd, const void *head,
                              size_t head_len, const hub_client_options *copt,
                              hub_client_id *out);
@@ -627,10 +635,13 @@ HUB_EXTERN int hub_attach_fd_request(hub_t *hub, int fd,
                                      hub_client_id *out);
 
 /* Feeds bytes the client sent, which the host read from the stream it
- * owns (a client of hub_attach_transport() with HUB_PROTO_HTTP or
- * HUB_PROTO_WEBSOCKET; ignored for the others). They are copied and
- * handled on the client's shard in the order of the calls, after the
- * attach. `len` 0: the client's side of the stream ended (EOF). Returns 0,
+ * owns (a client of hub_attach_transport() with a protocol; a client of
+ * HUB_PROTO_SSE or HUB_PROTO_RAW has nothing to say, and its bytes are
+ * ignored). They are copied and handled on the client's shard in the
+ * order of the calls, after the attach. `len` 0: the client's side of the
+ * stream ended (EOF), for any client of hub_attach_transport(): it is
+ * closed (HUB_CLOSE_NORMAL; HUB_CLOSE_ABNORMAL for a WebSocket that sent
+ * no close frame). Returns 0,
  * HUB_EINVAL (len over 1 MiB), HUB_ENOMEM, HUB_ESTATE (stopped), or
  * HUB_EAGAIN: the client's shard has 16 MiB of input not handled yet;
  * nothing was taken, and the host should read no more from this client

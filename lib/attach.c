@@ -15,7 +15,7 @@
 
 /* Sets the client up to speak `proto` (resolved from HUB_PROTO_DEFAULT by
  * the caller), with the principal and initial subscriptions of `copt`.
- * Returns 0, HUB_ETOPIC or HUB_ENOMEM; the caller frees the client. */
+ * Returns 0 or HUB_ENOMEM; the caller frees the client. */
 static int client_protocol(hub_t *hub, struct client *c,
                            const hub_client_options *copt,
                            hub_protocol proto) {
@@ -34,14 +34,6 @@ static int client_protocol(hub_t *hub, struct client *c,
     strcpy(c->principal, copt->principal);
   if (!copt->ntopics || proto == HUB_PROTO_RAW)
     return 0;
-  const char *t = copt->topics;
-  for (uint32_t i = 0; i < copt->ntopics; i++) {
-    size_t len;
-    int rv = hub__check_topic(hub, t, &len);
-    if (rv)
-      return rv;
-    t += len + 1;
-  }
   struct stream_init *in =
       mem_malloc(&hub->opt.mem, sizeof(*in) + copt->topics_len);
   if (!in)

@@ -250,7 +250,13 @@ static void init_topics(struct shard *s, struct client *c) {
     size_t len = strlen(t);
     struct client_req cr = {HUB_AUTH_SUBSCRIBE, false, t, len, in->since,
                             in->epoch_ok, NULL, 0, NULL, 0};
-    control_request(s, c, &cr);
+    /* Refused like a subscribe the client sends, with a notice: the host
+     * may have answered the request already. */
+    if (len == 0 || len > s->hub->opt.max_topic_len ||
+        (pattern_is_wild(t, len) && !ptrie_valid(t, len)))
+      control_refuse(s, c, &cr, "bad-topic", NULL);
+    else
+      control_request(s, c, &cr);
     t += len + 1;
   }
   mem_free(s->mem, in);

@@ -473,6 +473,21 @@ int hub_client_options_set_since(hub_client_options *copt, const char *epoch,
   return 0;
 }
 
+int hub_client_options_set_last_event_id(hub_client_options *copt,
+                                         const char *id) {
+  if (!copt || !id)
+    return HUB_EINVAL;
+  const char *dash = strrchr(id, '-'), *num = dash ? dash + 1 : id;
+  size_t n = strlen(num);
+  if (n == 0 || n > 18 || strspn(num, "0123456789") != n ||
+      (dash && (size_t)(dash - id) >= sizeof(copt->epoch)))
+    return HUB_EINVAL;
+  copt->since = strtoll(num, NULL, 10);
+  snprintf(copt->epoch, sizeof(copt->epoch), "%.*s",
+           dash ? (int)(dash - id) : 0, id);
+  return 0;
+}
+
 int hub_client_options_set_principal(hub_client_options *copt,
                                      const char *principal) {
   if (!copt || !principal || strnlen(principal, 257) > 256)

@@ -294,12 +294,14 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
   case CMD_INPUT:
     atomic_fetch_sub(&s->input_pending, cmd->len);
     /* A socket client's bytes are the hub's to read, not the host's. */
-    if ((c = shard_find_client(s, cmd->id)) && c->fd < 0 && c->ops) {
-      if (cmd->len)
-        c->ops->input(s, c, (const unsigned char *)cmd->topic, cmd->len);
-      else
-        c->ops->eof(s, c);
-    }
+    if (!(c = shard_find_client(s, cmd->id)) || c->fd >= 0)
+      break;
+    if (c->ops && cmd->len)
+      c->ops->input(s, c, (const unsigned char *)cmd->topic, cmd->len);
+    else if (c->ops)
+      c->ops->eof(s, c);
+    else if (!cmd->len) /* raw payloads: nothing to read, but an end */
+      client_doom(s, c, HUB_CLOSE_NORMAL);
     break;
   case CMD_SEND: {
     deliver_upto(s, cmd->msg->seq);

@@ -203,17 +203,68 @@ void test_fd_already_upgraded(void) {
   CHECK(hub_client_options_set_tls(copt, 1) == 0);
   CHECK_EQ(hub_attach_fd(hub, sp[1], NULL, 0, copt, &id), HUB_EINVAL);
   CHECK(hub_client_options_set_tls(copt, 0) == 0);
-  char longtopic[300];
-  memset(longtopic, 'x', sizeof(longtopic) - 1);
-  longtopic[sizeof(longtopic) - 1] = '\0';
-  CHECK(hub_client_options_add_topic(copt, longtopic) == 0);
-  CHECK_EQ(hub_attach_transport(hub, &host_tp, (void *)(intptr_t)-1, copt,
-                                &id),
-           HUB_ETOPIC);
   CHECK_EQ(hub_client_options_set_protocol(copt, (hub_protocol)9),
            HUB_EINVAL);
   hub_client_options_free(copt);
   close(sp[1]);
+  hub_free(hub);
+}
+
+void test_stream_bad_topics_and_resume_id(void) {
+  /* A topic the hub refuses, given at attach, is refused like one the
+   * client sends: a "bad-topic" notice, the others subscribed (the host
+   * may have sent its 101 already). Last-Event-ID is read as fanhub
+   * reads it. */
+  hub_t *hub = hub_make(1, 1, NULL);
+  CHECK(hub);
+  int64_t s1 = hub_broadcast(hub, "ok", "one", 3, 0);
+  int64_t s2 = hub_broadcast(hub, "ok", "two", 3, 0);
+  hub_client_options *copt;
+  hub_client_options_new(&copt);
+  char longtopic[300];
+  memset(longtopic, 'x', sizeof(longtopic) - 1);
+  longtopic[sizeof(longtopic) - 1] = '\0';
+  CHECK(hub_client_options_add_topic(copt, longtopic) == 0);
+  CHECK(hub_client_options_add_topic(copt, "") == 0);
+  CHECK(hub_client_options_add_topic(copt, "a.>.b") == 0);
+  CHECK(hub_client_options_add_topic(copt, "ok") == 0);
+  char id[64];
+  snprintf(id, sizeof(id), "%s-%lld", hub_epoch(hub), (long long)s1);
+  CHECK(hub_client_options_set_last_event_id(copt, id) == 0);
+  CHECK_EQ(hub_client_options_set_last_event_id(copt, "e-x1"), HUB_EINVAL);
+  CHECK_EQ(hub_client_options_set_last_event_id(copt, ""), HUB_EINVAL);
+  hub_client_id cid;
+  int fd = host_stream(hub, copt, HUB_PROTO_WEBSOCKET, &cid);
+  hub_client_options_free(copt);
+  CHECK(fd >= 0);
+  char buf[512];
+  unsigned op;
+  int bad = 0;
+  int64_t got = 0;
+  for (int i = 0; i < 8 && !got; i++) {
+    if (wsc_recv(fd, &op, buf, sizeof(buf), 2000) < 0)
+      break;
+    if (strstr(buf, "\"code\":\"bad-topic\""))
+      bad++;
+    char *seq = strstr(buf, "\"type\":\"message\"") ? strstr(buf, "\"seq\":")
+                                                     : NULL;
+    if (seq)
+      got = strtoll(seq + 6, NULL, 10);
+  }
+  CHECK_EQ(bad, 3);
+  CHECK_EQ(got, s2); /* resumed after s1 */
+  CHECK(WAIT_STAT(hub, subscriptions, 1, 2000));
+  /* EOF on a raw stream closes it too. */
+  int sp[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+  hub_client_id rid;
+  CHECK(hub_attach_transport(hub, &host_tp, (void *)(intptr_t)sp[0], NULL,
+                             &rid) == 0);
+  CHECK(WAIT_STAT(hub, clients, 2, 2000));
+  CHECK(hub_client_input(hub, rid, NULL, 0) == 0);
+  CHECK(wsc_eof(sp[1], 2000));
+  close(sp[1]);
+  close(fd);
   hub_free(hub);
 }
 
