@@ -135,7 +135,10 @@ typedef struct hub_transport {
    * client's shard thread only. */
   int64_t (*writev)(void *io_user, const struct iovec *iov, int iovcnt);
   /* Release the stream. Called exactly once, on the shard thread, when the
-   * client is closed for any reason; no other call follows. May be NULL. */
+   * client is closed for any reason; no other call follows. Bytes writev
+   * took and the host still buffers are the host's to write out before it
+   * ends the stream (in host-loop mode, hub_stop() runs the host's loop
+   * thread until it returns, so a host flushes after it). May be NULL. */
   void (*close)(void *io_user);
 } hub_transport;
 
