@@ -51,7 +51,7 @@ UNIT_BIN  := $(BUILD)/test_unit
 EXAMPLES  := $(BUILD)/hello_broadcast $(BUILD)/fanhubd
 # Hosts embedding fanhub next to a database or an event loop (test/hosts/).
 HOST_EXAMPLES := $(BUILD)/sqlite_broadcast $(BUILD)/pg_notify $(BUILD)/libuv_host \
-                 $(BUILD)/evhttp_host
+                 $(BUILD)/evhttp_host $(BUILD)/mhd_host
 
 .PHONY: all check unit install uninstall clean demo abi-check abi-baseline \
         deps valgrind help fuzz fuzz-run
@@ -161,6 +161,9 @@ $(BUILD)/examples/pg_notify.o: CFLAGS_ALL += $(PQ_CFLAGS)
 EVENT_CFLAGS := $(shell pkg-config --cflags libevent 2>/dev/null)
 EVENT_LIBS   := $(shell pkg-config --libs libevent 2>/dev/null || echo -levent)
 $(BUILD)/examples/evhttp_host.o: CFLAGS_ALL += $(EVENT_CFLAGS)
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS  := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+$(BUILD)/examples/mhd_host.o: CFLAGS_ALL += $(MHD_CFLAGS)
 
 $(BUILD)/sqlite_broadcast: $(BUILD)/examples/sqlite_broadcast.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lsqlite3 $(LIBS_PRIVATE)
@@ -168,10 +171,12 @@ $(BUILD)/pg_notify: $(BUILD)/examples/pg_notify.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PQ_LIBS) $(LIBS_PRIVATE)
 $(BUILD)/libuv_host: $(BUILD)/examples/libuv_host.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -luv $(LIBS_PRIVATE)
-# evhttp_host computes Sec-WebSocket-Accept with mbedcrypto, which
-# LIBS_PRIVATE links already.
+# evhttp_host and mhd_host compute Sec-WebSocket-Accept with mbedcrypto,
+# which LIBS_PRIVATE links already.
 $(BUILD)/evhttp_host: $(BUILD)/examples/evhttp_host.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(EVENT_LIBS) -lsqlite3 $(LIBS_PRIVATE)
+$(BUILD)/mhd_host: $(BUILD)/examples/mhd_host.o $(STATIC)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(MHD_LIBS) -lsqlite3 $(LIBS_PRIVATE)
 -include $(HOST_EXAMPLES:$(BUILD)/%=$(BUILD)/examples/%.d)
 
 # Unit tests link the library's objects so they can reach internals too,
