@@ -60,8 +60,10 @@ class Host:
     Leaving the block cleanly calls `finish` (default: SIGTERM) and requires
     exit status 0 within stop_timeout; after an exception it kills."""
 
-    def __init__(self, name, *args, stdin=False, stop_timeout=5.0):
+    def __init__(self, name, *args, stdin=False, stop_timeout=5.0,
+                 scheme="http"):
         self.name = name
+        self.scheme = scheme
         self.cmd = [os.path.join(BUILD, name), "--listen", f"{HOST}:0",
                     *map(str, args)]
         self.want_stdin = stdin
@@ -83,7 +85,8 @@ class Host:
             self.kill()
             raise TestFailure(f"{self.name}: {e}; stderr: {self.stderr()}")
         m = re.fullmatch(re.escape(self.name) +
-                         r" listening on http://127\.0\.0\.1:(\d+)/", line)
+                         rf" listening on {self.scheme}://127\.0\.0\.1:(\d+)/",
+                         line)
         check(m, f"unexpected first line {line!r}")
         self.port = int(m.group(1))
         log(f"{self.name} pid {self.proc.pid} on port {self.port}")
@@ -150,14 +153,15 @@ async def starve(host, path="/ws"):
 
 
 class CurlSSE:
-    """`curl -sN URL`: the SSE stream parsed into (id, event, data) events
-    (LF-separated, as fanhub writes it); comments are kept apart. Each of
-    `headers` ("Name: value") is sent with the request."""
+    """`curl -sN [ARGS] URL`: the SSE stream parsed into (id, event, data)
+    events (LF-separated, as fanhub writes it); comments are kept apart.
+    Each of `headers` ("Name: value") is sent with the request; `args` are
+    more curl arguments (--cacert FILE)."""
 
-    def __init__(self, url, max_time=30, headers=()):
+    def __init__(self, url, max_time=30, headers=(), args=()):
         self.proc = subprocess.Popen(
             ["curl", "--noproxy", "*", "-sN", "--max-time", str(max_time),
-             *[a for h in headers for a in ("-H", h)], url],
+             *[a for h in headers for a in ("-H", h)], *args, url],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.out = LineReader(self.proc.stdout)
         self.comments = []
@@ -194,6 +198,13 @@ class CurlSSE:
                 event = value
             elif name == "id":
                 self.last_id = value
+
+    def next_event_or_none(self, timeout):
+        """The next event, or None if none comes within `timeout`."""
+        try:
+            return self.next_event(timeout)
+        except TestFailure:
+            return None
 
     def close(self):
         if self.proc.poll() is None:

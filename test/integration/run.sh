@@ -43,15 +43,10 @@ export PYTHONDONTWRITEBYTECODE=1
 # fanhubd, which inherits this limit.
 ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-# Node packages, only when missing or older than the lock file.
-if [ ! -f "$here/node_modules/.package-lock.json" ] ||
-   [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
-  echo "installing node packages (npm ci)" >&2
-  if ! (cd "$here" && timeout 300 npm ci --no-audit --no-fund --loglevel=error >&2); then
-    echo "npm ci failed" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
+. "$here/../lib/node_modules.sh"
+if ! node_modules "$here"; then
+  echo "0 passed, 1 failed"
+  exit 1
 fi
 
 # name, seconds allowed
