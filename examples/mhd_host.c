@@ -7,8 +7,8 @@
  *   GET /ws?topic=T...   WebSocket: this file answers the upgrade; fanhub
  *                        speaks the frames on the upgraded socket
  *   GET /sse?topic=T...  Server-Sent Events: an MHD response whose body
- *                        fanhub writes through a transport (Last-Event-ID
- *                        resumes)
+ *                        fanhub writes through a transport
+ *   (both resume from ?since=EPOCH-SEQ or Last-Event-ID, as fanhub's own)
  *   POST /items          inserts each line of the body as a row, in one
  *                        transaction; once it has committed, each row is
  *                        broadcast on "items" ({"op":"insert","rowid":N})
@@ -165,10 +165,21 @@ static enum MHD_Result add_topic(void *cls, enum MHD_ValueKind kind,
   return q->bad ? MHD_NO : MHD_YES;
 }
 
+/* A starting point as fanhub reads one: "EPOCH-SEQ" or "SEQ" (epoch
+ * ""). */
+static bool parse_since(const char *v, char epoch[65], long long *seq) {
+  char end;
+  if (sscanf(v, "%64[0-9A-Za-z]-%lld%c", epoch, seq, &end) == 2)
+    return true;
+  epoch[0] = '\0';
+  return sscanf(v, "%lld%c", seq, &end) == 1;
+}
+
 /* The client options of a stream this host answers: its protocol, the
- * principal (for the SUBSCRIBE decisions), the ?topic= list and an SSE
- * reconnection's Last-Event-ID ("EPOCH-SEQ"; anything else starts live,
- * as fanhub does with one it cannot read). NULL for an unusable topic. */
+ * principal (for the SUBSCRIBE decisions), the ?topic= list and their
+ * starting point, as fanhub takes them from a request it answers itself:
+ * ?since= (unreadable: 400), else Last-Event-ID (an EventSource's
+ * reconnection; unreadable: live). NULL for a bad query. */
 static hub_client_options *stream_options(struct MHD_Connection *c,
                                           hub_protocol proto,
                                           const char *principal) {
@@ -179,11 +190,17 @@ static hub_client_options *stream_options(struct MHD_Connection *c,
   q.bad = hub_client_options_set_principal(q.copt, principal) != 0;
   if (!q.bad)
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_topic, &q);
+  const char *since =
+      MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
   const char *last = header(c, "Last-Event-ID");
-  char epoch[65], end;
+  char epoch[65];
   long long seq;
-  if (last && sscanf(last, "%64[0-9A-Za-z]-%lld%c", epoch, &seq, &end) == 2)
-    hub_client_options_set_since(q.copt, epoch, seq);
+  if (since || last) {
+    bool ok = parse_since(since ? since : last, epoch, &seq) &&
+              hub_client_options_set_since(q.copt, *epoch ? epoch : NULL,
+                                           seq) == 0;
+    q.bad = q.bad || (since && !ok);
+  }
   if (q.bad) {
     hub_client_options_free(q.copt);
     return NULL;
@@ -254,7 +271,7 @@ static enum MHD_Result websocket(struct MHD_Connection *c, struct req *r) {
     return respond(c, MHD_HTTP_BAD_REQUEST, NULL,
                    "needs a WebSocket (version 13) upgrade\n");
   if (!(r->copt = stream_options(c, HUB_PROTO_WEBSOCKET, r->principal)))
-    return respond(c, MHD_HTTP_BAD_REQUEST, NULL, "bad topic\n");
+    return respond(c, MHD_HTTP_BAD_REQUEST, NULL, "bad query\n");
   struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, NULL);
   if (!resp)
     return MHD_NO;
@@ -374,7 +391,7 @@ static enum MHD_Result sse_stream(struct MHD_Connection *c,
   static const hub_transport tp = {sse_writev, sse_close};
   hub_client_options *copt = stream_options(c, HUB_PROTO_SSE, principal);
   if (!copt)
-    return respond(c, MHD_HTTP_BAD_REQUEST, NULL, "bad topic\n");
+    return respond(c, MHD_HTTP_BAD_REQUEST, NULL, "bad query\n");
   struct sse *s = calloc(1, sizeof(*s));
   int rv = s ? 0 : HUB_ENOMEM;
   if (s) {

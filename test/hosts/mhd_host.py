@@ -13,7 +13,8 @@ certificate openssl makes here). Each time:
   gets each committed row once, in commit order, with the seqs the POSTs
   answered, admin's also the "private.audit" entries, and nothing of the
   rolled-back transaction; the database holds the committed rows only;
-- an SSE stream resumed with Last-Event-ID gets the rows after that id;
+- an SSE stream resumed with Last-Event-ID, and a WebSocket with ?since=,
+  get the rows after that point; an unreadable ?since= gets 400;
 - once every client has gone, the host holds the descriptors it held
   before them (no upgraded socket, dup or socketpair left behind);
 - SIGTERM with a WebSocket and an SSE client connected: close 1001, the
@@ -280,8 +281,21 @@ async def scenario(mode, tmp, browser):
                   and ev[0].endswith(f"-{seq}"), f"resumed: {ev}")
         check(await asyncio.to_thread(resumed.next_event_or_none, 0.3) is None,
               "resumed: extra event")
+        # ?since= does the same, here for a WebSocket; an unreadable one
+        # is refused.
+        ws_resumed = await mode.ws(f"/ws?topic=items&token=t-bob"
+                                   f"&since={hello['epoch']}-{items[1][0]}")
+        await expect_hello(ws_resumed)
+        for topic, seq, data in want_bob[2:]:
+            m = await recv_json(ws_resumed, what=f"resumed ws: seq {seq}")
+            check(m == {"type": "message", "topic": topic, "seq": seq,
+                        "data": data}, f"resumed ws: {m}")
+        await expect_silence(ws_resumed, 0.3)
+        code, _ = await asyncio.to_thread(
+            mode.curl_run, "/sse?topic=items&token=t-bob&since=x-y")
+        check(code == 400, f"since=x-y: {code}")
 
-        for ws in (ws_admin, ws_bob):
+        for ws in (ws_admin, ws_bob, ws_resumed):
             await ws.close()
         for s in (sse_admin, sse_bob, resumed):
             s.close()
@@ -293,7 +307,7 @@ async def scenario(mode, tmp, browser):
             left = set(fds(host.proc.pid).items()) - set(before.items())
             raise TestFailure(f"descriptors left: {sorted(left)}")
         note(f"mhd_host {mode.http}: descriptors back to {len(before)} "
-             f"after {5 + (2 if b else 0)} clients")
+             f"after {6 + (2 if b else 0)} clients")
 
         # SIGTERM with clients on: they are told, the host exits 0.
         ws = await mode.ws("/ws?topic=items&token=t-bob")
