@@ -196,9 +196,9 @@ static hub_client_options *stream_options(struct MHD_Connection *c,
   char epoch[65];
   long long seq;
   if (since || last) {
-    bool ok = parse_since(since ? since : last, epoch, &seq) &&
-              hub_client_options_set_since(q.copt, *epoch ? epoch : NULL,
-                                           seq) == 0;
+    bool ok =
+        parse_since(since ? since : last, epoch, &seq) &&
+        hub_client_options_set_since(q.copt, *epoch ? epoch : NULL, seq) == 0;
     q.bad = q.bad || (since && !ok);
   }
   if (q.bad) {
@@ -219,8 +219,8 @@ static hub_client_options *stream_options(struct MHD_Connection *c,
  * shard reads and writes the socket itself. Over TLS the socket is MHD's
  * end of a socketpair carrying plaintext, and the same code holds. */
 static void on_upgrade(void *cls, struct MHD_Connection *c, void *req_cls,
-                       const char *extra_in, size_t extra_len,
-                       MHD_socket sock, struct MHD_UpgradeResponseHandle *urh) {
+                       const char *extra_in, size_t extra_len, MHD_socket sock,
+                       struct MHD_UpgradeResponseHandle *urh) {
   struct req *r = req_cls;
   hub_client_id id;
   (void)cls, (void)c;
@@ -228,9 +228,11 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *req_cls,
   int fd = fcntl(sock, F_DUPFD_CLOEXEC, 0);
   int rv = fd < 0 ? HUB_ESYS
                   : hub_attach_fd(hub, fd, extra_in, extra_len, r->copt, &id);
+  /* HUB_EINVAL leaves the dup to us; any other failure closed it. Either
+   * way no close callback will come. */
   if (rv == HUB_EINVAL)
-    close(fd); /* any other failure: the hub has closed it */
-  if (rv) /* no close callback will come */
+    close(fd);
+  if (rv)
     MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
@@ -254,8 +256,7 @@ static int ws_accept(const char *key, char out[29]) {
   memcpy(cat, key, 24);
   memcpy(cat + 24, guid, sizeof(guid) - 1);
   return mbedtls_sha1_ret(cat, sizeof(cat), sha) ||
-                 mbedtls_base64_encode((unsigned char *)out, 29, &olen, sha,
-                                       20)
+                 mbedtls_base64_encode((unsigned char *)out, 29, &olen, sha, 20)
              ? -1
              : 0;
 }
@@ -424,15 +425,17 @@ static enum MHD_Result sse_stream(struct MHD_Connection *c,
 /* ---- POST /items ------------------------------------------------------- */
 
 /* One transaction, on MHD's thread (it blocks that thread meanwhile: a
- * busy host would hand it to a worker, with a batch of its own). */
+ * busy host would hand it to a worker, with a batch of its own). Any
+ * failure rolls the whole transaction back, and with it what was staged:
+ * no statement is undone alone, unlike in sqlite_broadcast.c. */
 static enum MHD_Result post_items(struct MHD_Connection *c, struct req *r) {
   char out[512];
   int rows = 0;
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
   if (rc == SQLITE_OK)
-    rc = sqlite3_prepare_v2(db, "INSERT INTO items(v) VALUES(?)", -1, &st,
-                            NULL);
+    rc =
+        sqlite3_prepare_v2(db, "INSERT INTO items(v) VALUES(?)", -1, &st, NULL);
   for (char *line = r->body, *end, *stop = r->body + r->len;
        rc == SQLITE_OK && line < stop; line = end + 1) {
     if (!(end = memchr(line, '\n', (size_t)(stop - line))))
@@ -495,8 +498,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   }
   bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
   bool ws = get && strcmp(url, "/ws") == 0, sse = get && !strcmp(url, "/sse");
-  bool items = strcmp(method, MHD_HTTP_METHOD_POST) == 0 &&
-               strcmp(url, "/items") == 0;
+  bool items =
+      strcmp(method, MHD_HTTP_METHOD_POST) == 0 && strcmp(url, "/items") == 0;
   if (get && strcmp(url, "/metrics") == 0) {
     char buf[8192];
     hub_metrics_text(hub, buf, sizeof(buf));
@@ -645,11 +648,10 @@ int main(int argc, char **argv) {
   struct MHD_Daemon *d =
       inet_pton(AF_INET, host, &sa.sin_addr) != 1
           ? NULL
-          : MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
-                             MHD_OPTION_SOCK_ADDR, &sa,
-                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                             MHD_OPTION_ARRAY, cert ? tls : tls + 2,
-                             MHD_OPTION_END);
+          : MHD_start_daemon(
+                flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+                &sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                MHD_OPTION_ARRAY, cert ? tls : tls + 2, MHD_OPTION_END);
   const union MHD_DaemonInfo *info =
       d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
   if (!info) {
@@ -671,9 +673,9 @@ int main(int argc, char **argv) {
    * polled, for a second at most. Then MHD stops, cutting what is left. */
   MHD_socket lfd = MHD_quiesce_daemon(d);
   hub_stop(hub, 1000);
-  for (int i = 0; i < 100 && MHD_get_daemon_info(
-                                 d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)
-                                 ->num_connections;
+  for (int i = 0;
+       i < 100 && MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)
+                      ->num_connections;
        i++)
     usleep(10000);
   MHD_stop_daemon(d);
