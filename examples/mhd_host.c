@@ -49,7 +49,6 @@
 #include <sqlite3.h>
 
 #define MAX_TOKENS 16
-#define MAX_TOPIC 256 /* set as the hub's limit: checked before the 101 */
 #define MAX_BODY (1 << 20)
 #define SSE_BUF (16 << 10)
 
@@ -149,41 +148,34 @@ static const char *principal_of(struct MHD_Connection *c, unsigned *status) {
 
 struct query {
   hub_client_options *copt;
-  bool bad;
+  bool bad; /* out of memory */
 };
 
-/* Each ?topic= goes to the attach: MHD has decoded the query, and fanhub
- * subscribes (and authorizes) them once the client is set up. */
+/* Each ?topic= goes to the attach as it is: MHD has decoded the query,
+ * and fanhub subscribes, authorizes and checks them once the client is
+ * set up (a bad one gets a notice, the 101 being out by then). */
 static enum MHD_Result add_topic(void *cls, enum MHD_ValueKind kind,
                                  const char *key, const char *value) {
   struct query *q = cls;
   (void)kind;
   if (strcmp(key, "topic") != 0)
     return MHD_YES;
-  q->bad = !value || !*value || strlen(value) > MAX_TOPIC ||
-           hub_client_options_add_topic(q->copt, value) != 0;
+  q->bad = hub_client_options_add_topic(q->copt, value ? value : "") != 0;
   return q->bad ? MHD_NO : MHD_YES;
-}
-
-/* A starting point as fanhub reads one: "EPOCH-SEQ" or "SEQ" (epoch
- * ""). */
-static bool parse_since(const char *v, char epoch[65], long long *seq) {
-  char end;
-  if (sscanf(v, "%64[0-9A-Za-z]-%lld%c", epoch, seq, &end) == 2)
-    return true;
-  epoch[0] = '\0';
-  return sscanf(v, "%lld%c", seq, &end) == 1;
 }
 
 /* The client options of a stream this host answers: its protocol, the
  * principal (for the SUBSCRIBE decisions), the ?topic= list and their
  * starting point, as fanhub takes them from a request it answers itself:
  * ?since= (unreadable: 400), else Last-Event-ID (an EventSource's
- * reconnection; unreadable: live). NULL for a bad query. */
+ * reconnection; unreadable: live). Both read as an SSE id. NULL, with
+ * *status, for a request not to stream. */
 static hub_client_options *stream_options(struct MHD_Connection *c,
                                           hub_protocol proto,
-                                          const char *principal) {
+                                          const char *principal,
+                                          unsigned *status) {
   struct query q = {NULL, false};
+  *status = MHD_HTTP_SERVICE_UNAVAILABLE;
   if (hub_client_options_new(&q.copt))
     return NULL;
   hub_client_options_set_protocol(q.copt, proto);
@@ -193,13 +185,12 @@ static hub_client_options *stream_options(struct MHD_Connection *c,
   const char *since =
       MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
   const char *last = header(c, "Last-Event-ID");
-  char epoch[65];
-  long long seq;
-  if (since || last) {
-    bool ok =
-        parse_since(since ? since : last, epoch, &seq) &&
-        hub_client_options_set_since(q.copt, *epoch ? epoch : NULL, seq) == 0;
-    q.bad = q.bad || (since && !ok);
+  if (!q.bad && since &&
+      hub_client_options_set_last_event_id(q.copt, since) != 0) {
+    q.bad = true;
+    *status = MHD_HTTP_BAD_REQUEST;
+  } else if (!q.bad && !since && last) {
+    hub_client_options_set_last_event_id(q.copt, last);
   }
   if (q.bad) {
     hub_client_options_free(q.copt);
@@ -271,8 +262,10 @@ static enum MHD_Result websocket(struct MHD_Connection *c, struct req *r) {
       !key || ws_accept(key, accept) != 0)
     return respond(c, MHD_HTTP_BAD_REQUEST, NULL,
                    "needs a WebSocket (version 13) upgrade\n");
-  if (!(r->copt = stream_options(c, HUB_PROTO_WEBSOCKET, r->principal)))
-    return respond(c, MHD_HTTP_BAD_REQUEST, NULL, "bad query\n");
+  unsigned status;
+  if (!(r->copt =
+            stream_options(c, HUB_PROTO_WEBSOCKET, r->principal, &status)))
+    return respond(c, status, NULL, "bad since, or out of memory\n");
   struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, NULL);
   if (!resp)
     return MHD_NO;
@@ -390,9 +383,11 @@ static void sse_done(void *cls) {
 static enum MHD_Result sse_stream(struct MHD_Connection *c,
                                   const char *principal) {
   static const hub_transport tp = {sse_writev, sse_close};
-  hub_client_options *copt = stream_options(c, HUB_PROTO_SSE, principal);
+  unsigned status;
+  hub_client_options *copt =
+      stream_options(c, HUB_PROTO_SSE, principal, &status);
   if (!copt)
-    return respond(c, MHD_HTTP_BAD_REQUEST, NULL, "bad query\n");
+    return respond(c, status, NULL, "bad since, or out of memory\n");
   struct sse *s = calloc(1, sizeof(*s));
   int rv = s ? 0 : HUB_ENOMEM;
   if (s) {
@@ -614,8 +609,6 @@ int main(int argc, char **argv) {
   }
   hub_options *o;
   int rv = hub_options_new(&o);
-  if (rv == 0)
-    rv = hub_options_set_max_topic_len(o, MAX_TOPIC);
   if (rv == 0)
     rv = hub_options_set_sse_keepalive(o, keepalive);
   if (rv == 0)
