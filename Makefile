@@ -201,6 +201,7 @@ check: deps
 check-run: all $(UNIT_BIN)
 	$(UNIT_BIN)
 	$(if $(SAN),,bash test/runners/run.sh $(BUILD))
+	$(if $(SAN),,sh test/layers/run.sh $(BUILD))
 	$(if $(SAN),,sh test/abi_exports.sh $(BUILD)/libfanhub.so)
 	$(if $(SAN)$(if $(NATS_LIBS),,x),,sh test/abi_exports.sh $(BUILD)/libfanhub-nats.so hub_nats_)
 	$(if $(SAN),,sh test/install/run.sh $(BUILD))

@@ -11,9 +11,10 @@
 #include <unistd.h>
 
 #include "wildcard.h"
-#include "session.h"
 #include "subscription.h"
 #include "hub.h"
+
+#pragma weak hub__protocols
 
 int hub_new(hub_t **out, const hub_options *opt) {
   if (!out)
@@ -37,8 +38,9 @@ int hub_new(hub_t **out, const hub_options *opt) {
   hub->opt.npresence = 0;
   hub->opt.tls_cert = hub->opt.tls_key = NULL;
   const hub_mem *mem = &hub->opt.mem;
-  hub->proto = &session_protocols;
-  hub->proto->init(hub);
+  hub->proto = &hub__protocols;
+  if (hub->proto)
+    hub->proto->init(hub);
   if (getrandom(&hub->key, sizeof(hub->key), GRND_NONBLOCK) !=
       (ssize_t)sizeof(hub->key)) {
     /* No entropy yet (early boot): the seed only hardens hashing against
@@ -170,7 +172,8 @@ void hub_free(hub_t *hub) {
     mem_free(&hub->opt.mem, hub->shards);
   }
   topic_index_destroy(&hub->index);
-  hub->proto->destroy(hub);
+  if (hub->proto)
+    hub->proto->destroy(hub);
   for (size_t i = 0; i < hub->opt.norigins; i++)
     mem_free(&hub->opt.mem, hub->opt.origins[i]);
   mem_free(&hub->opt.mem, hub->opt.origins);
@@ -249,6 +252,72 @@ struct client *hub__client_new(hub_t *hub, const hub_client_options *copt) {
   return c;
 }
 
+/* Sets the client up to speak `proto` (resolved from HUB_PROTO_DEFAULT by
+ * the caller), with the principal and initial subscriptions of `copt`.
+ * Returns 0, HUB_EINVAL or HUB_ENOMEM; the caller frees the client. */
+int hub__client_protocol(hub_t *hub, struct client *c,
+                           const hub_client_options *copt,
+                           hub_protocol proto) {
+  static const uint8_t kind[] = {[HUB_PROTO_RAW] = CLIENT_HOST,
+                                 [HUB_PROTO_HTTP] = CLIENT_HTTP,
+                                 [HUB_PROTO_WEBSOCKET] = CLIENT_WS,
+                                 [HUB_PROTO_SSE] = CLIENT_SSE};
+  if (proto != HUB_PROTO_RAW && !hub->proto)
+    return HUB_EINVAL; /* linked without the protocols */
+  c->kind = kind[proto];
+  c->ops = proto == HUB_PROTO_RAW ? NULL : hub->proto->client;
+  if (!copt)
+    return 0;
+  if (copt->principal && !(c->principal = mem_malloc(
+                               &hub->opt.mem, strlen(copt->principal) + 1)))
+    return HUB_ENOMEM;
+  if (copt->principal)
+    strcpy(c->principal, copt->principal);
+  if (!copt->ntopics || proto == HUB_PROTO_RAW)
+    return 0;
+  struct stream_init *in =
+      mem_malloc(&hub->opt.mem, sizeof(*in) + copt->topics_len);
+  if (!in)
+    return HUB_ENOMEM;
+  in->since = copt->since;
+  in->epoch_ok = !copt->epoch[0] || strcmp(copt->epoch, hub->epoch) == 0;
+  in->ntopics = copt->ntopics;
+  memcpy(in->topics, copt->topics, copt->topics_len);
+  c->init = in;
+  return 0;
+}
+
+/* Frees a client that was set up but never attached. */
+void hub__client_discard(hub_t *hub, struct client *c) {
+  if (!c)
+    return;
+  mem_free(&hub->opt.mem, c->principal);
+  mem_free(&hub->opt.mem, c->init);
+  mem_free(&hub->opt.mem, c->hs);
+  mem_free(&hub->opt.mem, c);
+}
+
+int hub_attach_transport(hub_t *hub, const hub_transport *tp, void *io_user,
+                         const hub_client_options *copt, hub_client_id *out) {
+  if (!hub || !tp || !tp->writev || !out)
+    return HUB_EINVAL;
+  if (!hub__accepting(hub))
+    return HUB_ESTATE;
+  hub_protocol proto = copt && copt->protocol ? copt->protocol : HUB_PROTO_RAW;
+  struct client *c = hub__client_new(hub, copt);
+  struct cmd *cmd = hub__cmd_new(hub, CMD_ATTACH, 0, 0);
+  int rv = c && cmd ? hub__client_protocol(hub, c, copt, proto) : HUB_ENOMEM;
+  if (rv) {
+    hub__client_discard(hub, c);
+    mem_free(&hub->opt.mem, cmd);
+    return rv;
+  }
+  c->tp = *tp;
+  c->io_user = io_user;
+  hub__attach_client(hub, c, cmd, out);
+  return 0;
+}
+
 /* Queues the attach of a set-up client on its shard. */
 void hub__attach_client(hub_t *hub, struct client *c, struct cmd *cmd,
                           hub_client_id *out) {
@@ -269,6 +338,28 @@ static int simple_cmd(hub_t *hub, enum cmd_type type, hub_client_id id,
   if (!c)
     return HUB_ENOMEM;
   c->code = code;
+  hub__send_cmd(hub, c);
+  return 0;
+}
+
+int hub_client_input(hub_t *hub, hub_client_id id, const void *data,
+                     size_t len) {
+  if (!hub || id == 0 || (!data && len) || len > INPUT_CALL_MAX)
+    return HUB_EINVAL;
+  if (!hub__accepting(hub))
+    return HUB_ESTATE;
+  struct shard *s = hub_shard_of(hub, id);
+  /* A host reading faster than the shard handles it must pause: the
+   * bytes stay the host's (its socket's buffer, its reading loop). */
+  if (atomic_load_explicit(&s->input_pending, memory_order_relaxed) + len >
+      SHARD_INPUT_MAX)
+    return HUB_EAGAIN;
+  struct cmd *c = hub__cmd_new(hub, CMD_INPUT, id, len);
+  if (!c)
+    return HUB_ENOMEM;
+  if (len)
+    memcpy(c->topic, data, len);
+  atomic_fetch_add_explicit(&s->input_pending, len, memory_order_relaxed);
   hub__send_cmd(hub, c);
   return 0;
 }

@@ -23,7 +23,13 @@ struct hub_protocols {
   int (*encode)(enum wire w, const struct msg *m, const char *epoch,
                 const hub_mem *mem, struct iovec *out);
   const struct shard_ops *shard;
+  const struct client_ops *client; /* for clients that speak them */
 };
+
+/* The protocol layer's table, defined by it (session.c). The core refers to
+ * it weakly: linked without the protocol layer, a hub carries raw
+ * payloads on host transports only. */
+extern const struct hub_protocols hub__protocols;
 
 struct hub {
   struct hub_options opt; /* opt.mem is the allocator */
@@ -35,7 +41,7 @@ struct hub {
   _Atomic uint64_t next_id;
   _Atomic uint64_t broadcasts;
   char epoch[17];
-  const struct hub_protocols *proto; /* installed by hub_new() */
+  const struct hub_protocols *proto; /* hub__protocols, or NULL */
   bool tls; /* a certificate is loaded */
   hub_auth_fn auth_fn; /* set before hub_start(), read-only after */
   void *auth_user_data;
@@ -67,6 +73,13 @@ int hub__check_topic(const hub_t *hub, const char *topic, size_t *len);
 struct client *hub__client_new(hub_t *hub, const hub_client_options *copt);
 void hub__attach_client(hub_t *hub, struct client *c, struct cmd *cmd,
                         hub_client_id *out);
+/* Sets a new client up to speak `proto` (not HUB_PROTO_DEFAULT), with the
+ * principal and initial subscriptions of `copt`. Returns 0, HUB_EINVAL
+ * (a protocol, and none linked) or HUB_ENOMEM. */
+int hub__client_protocol(hub_t *hub, struct client *c,
+                         const hub_client_options *copt, hub_protocol proto);
+/* Frees a client that was set up but never attached. */
+void hub__client_discard(hub_t *hub, struct client *c);
 /* hub_broadcast() past its checks; also for presence events (flags
  * MSG_JOIN/MSG_LEAVE: not kept in history). Returns the seq or
  * HUB_ENOMEM. */

@@ -90,5 +90,5 @@ static const struct shard_ops shard_ops = {shard_init_,        tls_shard_free,
                                            auth_next_deadline, auth_expire,
                                            limits_tick,        auth_answer};
 
-const struct hub_protocols session_protocols = {limits_init, limits_destroy,
-                                                frame_encode, &shard_ops};
+const struct hub_protocols hub__protocols = {
+    limits_init, limits_destroy, frame_encode, &shard_ops, &session_ops};

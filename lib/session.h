@@ -13,6 +13,6 @@ extern const struct client_ops session_ops;
 /* Its hub-wide side for hub_new(): the per-IP connection counts, the frame
  * encoders, and per shard the TLS configuration, the static ping and
  * keepalive frames, auth deadlines, write and idle timeouts. */
-extern const struct hub_protocols session_protocols;
+extern const struct hub_protocols hub__protocols;
 
 #endif

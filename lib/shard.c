@@ -28,6 +28,12 @@
  * write and idle timeouts are checked. */
 #define HISTORY_SWEEP_MS 1000
 
+/* The protocols' per-shard side, or NULL when the library was linked
+ * without them (raw payloads only). */
+static const struct shard_ops *sops(const struct shard *s) {
+  return s->hub->proto ? s->hub->proto->shard : NULL;
+}
+
 /* When the shard next has timed work: a client timer, a history sweep,
  * the stop deadline. -1 if none. */
 static int64_t next_due(struct shard *s) {
@@ -39,7 +45,7 @@ static int64_t next_due(struct shard *s) {
   }
   if (s->stopping && (first < 0 || s->deadline_ms < first))
     first = s->deadline_ms;
-  int64_t proto = s->hub->proto->shard->next_due(s);
+  int64_t proto = sops(s) ? sops(s)->next_due(s) : -1;
   if (proto >= 0 && (first < 0 || proto < first))
     first = proto;
   return first;
@@ -98,7 +104,7 @@ int shard_init(struct shard *s, struct hub *hub, unsigned idx,
   s->rbuf = mem_malloc(s->mem, SHARD_RBUF);
   if (!s->rbuf)
     return HUB_ENOMEM;
-  return hub->proto->shard->init(s, opt);
+  return sops(s) ? sops(s)->init(s, opt) : 0;
 }
 
 static void wake_write(struct shard *s) {
@@ -283,7 +289,8 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
     }
     break;
   case CMD_AUTH:
-    s->hub->proto->shard->command(s, cmd);
+    if (sops(s))
+      sops(s)->command(s, cmd);
     break;
   case CMD_LOST:
     atomic_fetch_sub(&s->lost_cmds, 1);
@@ -561,13 +568,15 @@ static void run_events(struct shard *s, struct epoll_event *ev, int n) {
   run_rereads(s);
   run_timers(s);
   int64_t now = hub__now_ms();
-  s->hub->proto->shard->tick(s, now);
+  if (sops(s))
+    sops(s)->tick(s, now);
   process(s);
   if (s->next_sweep_ms && now >= s->next_sweep_ms) {
     /* Each shard ages out the history of its share of the stripes. */
     for (unsigned i = s->idx; i < TI_STRIPES; i += s->hub->nshards)
       ti_sweep(&s->hub->index, i, now);
-    s->hub->proto->shard->sweep(s, now);
+    if (sops(s))
+      sops(s)->sweep(s, now);
     flush_dirty(s, false);
     reap(s);
     s->next_sweep_ms = now + HISTORY_SWEEP_MS;
@@ -671,8 +680,8 @@ void shard_destroy(struct shard *s) {
   }
   smsg_pool_destroy(s);
   mem_free(s->mem, s->rbuf);
-  if (s->hub)
-    s->hub->proto->shard->destroy(s);
+  if (s->hub && sops(s))
+    sops(s)->destroy(s);
   registry_destroy(&s->reg);
   htable_destroy(&s->clients);
   if (s->evfd >= 0)

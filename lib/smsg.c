@@ -78,7 +78,10 @@ void smsg_release(struct shard *s, struct smsg *sm) {
 bool smsg_encode(struct shard *s, struct smsg *sm, enum wire w) {
   if (sm->encoded & (1u << w))
     return true;
-  if (s->hub->proto->encode(w, sm->msg, s->hub->epoch, s->mem, &sm->frame[w]))
+  if (w == WIRE_RAW) /* the payload itself: the core's own wire */
+    sm->frame[w] = (struct iovec){(void *)sm->msg->data, sm->msg->len};
+  else if (!s->hub->proto || s->hub->proto->encode(w, sm->msg, s->hub->epoch,
+                                                   s->mem, &sm->frame[w]))
     return false;
   sm->encoded |= (uint8_t)(1u << w);
   return true;
