@@ -26,9 +26,7 @@ import subprocess
 import tempfile
 import time
 
-import websockets
-
-from hostlib import (HOST, CurlSSE, Host, check, expect_hello,
+from hostlib import (HOST, CurlSSE, Host, check, expect_hello, expect_stopped,
                      expect_silence, log, note, recv_json, run, ws_connect)
 from fhtest import parse_response
 from fhextra import KEY, OP_PING, OP_PONG, RawWS, frame
@@ -240,15 +238,7 @@ async def main():
         await expect_hello(ws)
         sse = CurlSSE(f"{url}&token={ROOT}")
         await asyncio.to_thread(sse.wait_comment, "connected")
-        host.stop()
-        try:
-            while True:
-                await asyncio.wait_for(ws.recv(), 5)
-        except websockets.ConnectionClosed:
-            check(ws.close_code == 1001, f"close code {ws.close_code}")
-        rc = await asyncio.to_thread(sse.proc.wait, 5)
-        check(rc == 0, f"curl exited {rc} (not a clean end of stream)")
-        sse.close()
+        await expect_stopped(host, [ws], sse)
 
 
 run(main)

@@ -6,6 +6,7 @@ helpers) and adds a process wrapper for the example hosts, which print
 `curl -sN` SSE client. HOSTS_BUILD names the build directory (run.sh sets
 it). Every wait is bounded.
 """
+import asyncio
 import os
 import re
 import select
@@ -14,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import websockets
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
@@ -150,6 +153,22 @@ async def starve(host, path="/ws"):
     ws = await ws_connect(host.port, path, timeout=5)
     await expect_hello(ws)
     await ws.close()
+
+
+async def expect_stopped(host, wss, sse):
+    """Stops `host` (SIGTERM) with clients on: each WebSocket in `wss` must
+    get close 1001, and `sse` (a CurlSSE) a clean end of its stream
+    (curl exits 0). Closes `sse`."""
+    host.stop()
+    for ws in wss:
+        try:
+            while True:
+                await asyncio.wait_for(ws.recv(), 5)
+        except websockets.ConnectionClosed:
+            check(ws.close_code == 1001, f"close code {ws.close_code}")
+    rc = await asyncio.to_thread(sse.proc.wait, 5)
+    check(rc == 0, f"curl exited {rc} (not a clean end of stream)")
+    sse.close()
 
 
 class CurlSSE:

@@ -12,10 +12,8 @@ import subprocess
 import time
 import urllib.parse
 
-import websockets
-
-from hostlib import (CurlSSE, Host, check, expect_hello, log, note,
-                     recv_json, run, ws_connect)
+from hostlib import (CurlSSE, Host, check, expect_hello, expect_stopped, log,
+                     note, recv_json, run, ws_connect)
 
 
 def post(port, path, data, timeout=5):
@@ -91,16 +89,7 @@ async def main():
         log(f"SSE: {len(demo_events)} demo events, ticks {tn}")
 
         # SIGTERM: WebSocket close 1001, the SSE stream ends, exit 0.
-        host.stop()
-        for ws in demo:
-            try:
-                while True:
-                    await asyncio.wait_for(ws.recv(), 5)
-            except websockets.ConnectionClosed:
-                check(ws.close_code == 1001, f"close code {ws.close_code}")
-        rc = await asyncio.to_thread(sse.proc.wait, 5)
-        check(rc == 0, f"curl exited {rc} (not a clean end of stream)")
-        sse.close()
+        await expect_stopped(host, demo, sse)
         await tick.close()
 
 

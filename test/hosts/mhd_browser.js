@@ -3,8 +3,7 @@
 //
 //   node mhd_browser.js BASE_URL TOKEN
 //
-// Debian's Chromium, driven by playwright-core (from
-// test/integration/node_modules: NODE_PATH), loads BASE_URL/ and from
+// Debian's Chromium (test/lib/chromium.js) loads BASE_URL/ and from
 // that page opens a WebSocket to /ws?topic=items and an EventSource on
 // /sse?topic=items, both with ?token=TOKEN (a browser sets no header on
 // either). Prints "ready" once the WebSocket has its hello and the
@@ -12,13 +11,8 @@
 // hold N "items" messages and 300 ms more, and prints them as one JSON
 // line {"ws":[{seq,data}], "sse":[{id,data}]}. Exits 0 after closing the
 // browser, 1 on any failure or page error. Every wait is bounded.
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
 const readline = require('node:readline');
-const { chromium } = require('playwright-core');
-
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const { withChromium } = require('../lib/chromium.js');
 
 function fail(e) {
   console.error(e && e.stack ? e.stack : e);
@@ -28,26 +22,8 @@ function fail(e) {
 async function main() {
   const [base, token] = process.argv.slice(2);
   if (!base || !token) throw new Error('usage: mhd_browser.js BASE_URL TOKEN');
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`no ${CHROMIUM} (scripts/deps.sh installs chromium)`);
   const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'fanhub-chromium-'));
-  let context = null;
-  try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30000,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        '--no-proxy-server'],
-    });
-    const page = context.pages()[0] || await context.newPage();
-    const problems = [];
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      const url = (m.location() && m.location().url) || '';
-      if (m.type() === 'error' && !url.endsWith('/favicon.ico')) problems.push(`console error: ${m.text()}`);
-    });
+  const got = await withChromium(async (page, problems) => {
     const resp = await page.goto(`${base}/`, { timeout: 10000 });
     if (!resp || resp.status() !== 200) throw new Error(`GET / answered ${resp && resp.status()}`);
     await page.evaluate((tok) => {
@@ -79,14 +55,9 @@ async function main() {
     await new Promise((r) => setTimeout(r, 300));
     const got = await page.evaluate(() => window.got);
     if (got.other.length) problems.push(`unexpected: ${JSON.stringify(got.other)}`);
-    if (problems.length) throw new Error(problems.join('; '));
-    console.log(JSON.stringify({ ws: got.ws, sse: got.sse }));
-    await context.close();
-    context = null;
-  } finally {
-    if (context) await context.close().catch(() => {});
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
+    return got;
+  });
+  console.log(JSON.stringify({ ws: got.ws, sse: got.sse }));
 }
 
 main().then(() => process.exit(0), fail);

@@ -34,6 +34,7 @@ import time
 import websockets
 
 from hostlib import (CurlSSE, Host, LineReader, TestFailure, check,
+                     expect_stopped,
                      expect_hello, expect_silence, log, note, recv_json, run)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -316,15 +317,7 @@ async def scenario(mode, tmp, browser):
         await expect_hello(ws)
         s = mode.sse("/sse?topic=items&token=t-bob")
         await asyncio.to_thread(s.wait_comment, "connected")
-        host.stop()
-        try:
-            while True:
-                await asyncio.wait_for(ws.recv(), 5)
-        except websockets.ConnectionClosed:
-            check(ws.close_code == 1001, f"close code {ws.close_code}")
-        rc = await asyncio.to_thread(s.proc.wait, 5)
-        check(rc == 0, f"curl exited {rc}: the SSE stream was cut")
-        s.close()
+        await expect_stopped(host, [ws], s)
         err = host.stderr()
         check("not closed" not in err and "suspended" not in err,
               f"MHD complained: {err}")

@@ -4,13 +4,9 @@
 // "open"; a curl publish then shows up in both #ws-log and #sse-log; the
 // page's own Publish button works too. No page errors allowed. A
 // screenshot goes to /tmp/fanhub-browser.png.
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { chromium } = require('playwright-core');
 const { startFanhubd, curlPublish, log, run } = require('./fhtest.js');
+const { withChromium } = require('../lib/chromium.js');
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SCREENSHOT = process.env.FANHUB_SCREENSHOT || '/tmp/fanhub-browser.png';
 
 async function waitText(page, selector, predicate, what, timeout = 10000) {
@@ -31,70 +27,45 @@ async function waitText(page, selector, predicate, what, timeout = 10000) {
 }
 
 async function main() {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`no ${CHROMIUM} (scripts/deps.sh installs chromium)`);
   const fh = await startFanhubd();
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'fanhub-chromium-'));
-  let context = null;
   try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30000,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        '--no-proxy-server'],
-    });
-    const page = context.pages()[0] || await context.newPage();
-    const problems = [];
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      // fanhubd serves no favicon; the browser's request for it is not
-      // the page's doing.
-      const url = (m.location() && m.location().url) || '';
-      if (m.type() === 'error' && !url.endsWith('/favicon.ico')) {
-        problems.push(`console error: ${m.text()} (${url})`);
+    await withChromium(async (page) => {
+      const resp = await page.goto(`${fh.base}/`, { timeout: 10000 });
+      if (!resp || resp.status() !== 200) throw new Error(`GET / answered ${resp && resp.status()}`);
+
+      await waitText(page, '#ws-state', "t === 'subscribed'", 'WebSocket state');
+      await waitText(page, '#sse-state', "t === 'open'", 'EventSource state');
+
+      const text = `from curl ${Date.now()} \u00e9\u20ac`;
+      const seq = await curlPublish(fh.port, 'demo', text);
+      const want = JSON.stringify(`#${seq} ${text}`);
+      await waitText(page, '#ws-log', `t.includes(${want})`, 'curl message in the WebSocket log');
+      await waitText(page, '#sse-log', `t.includes(${want})`, 'curl message in the SSE log');
+
+      // The page's own publish form (fetch POST /publish).
+      const mine = `from the page ${Date.now()}`;
+      await page.fill('#message', mine);
+      await page.click('#publish');
+      await waitText(page, '#publish-result', "t.startsWith('sent, seq ')", 'publish result');
+      const seq2 = Number((await page.textContent('#publish-result')).replace('sent, seq ', ''));
+      if (!(seq2 > seq)) throw new Error(`page publish seq ${seq2} not after ${seq}`);
+      const want2 = JSON.stringify(`#${seq2} ${mine}`);
+      await waitText(page, '#ws-log', `t.includes(${want2})`, 'page message in the WebSocket log');
+      await waitText(page, '#sse-log', `t.includes(${want2})`, 'page message in the SSE log');
+
+      // Each message exactly once in each log.
+      for (const id of ['#ws-log', '#sse-log']) {
+        const items = await page.$$eval(`${id} li`, (lis) => lis.map((li) => li.textContent));
+        const expect = [`#${seq} ${text}`, `#${seq2} ${mine}`];
+        if (JSON.stringify(items) !== JSON.stringify(expect)) {
+          throw new Error(`${id} holds ${JSON.stringify(items)}, want ${JSON.stringify(expect)}`);
+        }
       }
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      log(`screenshot: ${SCREENSHOT}`);
     });
-    const resp = await page.goto(`${fh.base}/`, { timeout: 10000 });
-    if (!resp || resp.status() !== 200) throw new Error(`GET / answered ${resp && resp.status()}`);
-
-    await waitText(page, '#ws-state', "t === 'subscribed'", 'WebSocket state');
-    await waitText(page, '#sse-state', "t === 'open'", 'EventSource state');
-
-    const text = `from curl ${Date.now()} \u00e9\u20ac`;
-    const seq = await curlPublish(fh.port, 'demo', text);
-    const want = JSON.stringify(`#${seq} ${text}`);
-    await waitText(page, '#ws-log', `t.includes(${want})`, 'curl message in the WebSocket log');
-    await waitText(page, '#sse-log', `t.includes(${want})`, 'curl message in the SSE log');
-
-    // The page's own publish form (fetch POST /publish).
-    const mine = `from the page ${Date.now()}`;
-    await page.fill('#message', mine);
-    await page.click('#publish');
-    await waitText(page, '#publish-result', "t.startsWith('sent, seq ')", 'publish result');
-    const seq2 = Number((await page.textContent('#publish-result')).replace('sent, seq ', ''));
-    if (!(seq2 > seq)) throw new Error(`page publish seq ${seq2} not after ${seq}`);
-    const want2 = JSON.stringify(`#${seq2} ${mine}`);
-    await waitText(page, '#ws-log', `t.includes(${want2})`, 'page message in the WebSocket log');
-    await waitText(page, '#sse-log', `t.includes(${want2})`, 'page message in the SSE log');
-
-    // Each message exactly once in each log.
-    for (const id of ['#ws-log', '#sse-log']) {
-      const items = await page.$$eval(`${id} li`, (lis) => lis.map((li) => li.textContent));
-      const expect = [`#${seq} ${text}`, `#${seq2} ${mine}`];
-      if (JSON.stringify(items) !== JSON.stringify(expect)) {
-        throw new Error(`${id} holds ${JSON.stringify(items)}, want ${JSON.stringify(expect)}`);
-      }
-    }
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
-    log(`screenshot: ${SCREENSHOT}`);
-    if (problems.length) throw new Error(problems.join('; '));
-    await context.close();
-    context = null;
     await fh.stop();
   } finally {
-    if (context) await context.close().catch(() => {});
-    fs.rmSync(profile, { recursive: true, force: true });
     fh.kill();
   }
 }

@@ -12,14 +12,9 @@
 // Last-Event-ID, and show every message they missed, exactly once and in
 // order: our own EventSource (events collected in window.got) and the demo
 // page's (#sse-log, "#<seq> <data>"). No hub.reset is ever seen.
-const fs = require('node:fs');
 const net = require('node:net');
-const os = require('node:os');
-const path = require('node:path');
-const { chromium } = require('playwright-core');
 const { startFanhubd, curlPublish, log, run, HOST } = require('./fhtest.js');
-
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const { withChromium } = require('../lib/chromium.js');
 const TOPIC = 'resume';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -114,125 +109,109 @@ function lastEventId(head) {
 }
 
 async function main() {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`no ${CHROMIUM} (scripts/deps.sh installs chromium)`);
   const fh = await startFanhubd();
   const proxy = await startProxy(fh.port);
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'fanhub-chromium-'));
-  let context = null;
   try {
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30000,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        '--no-proxy-server'],
-    });
-    const page = context.pages()[0] || await context.newPage();
-    const problems = [];
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    const resp = await page.goto(`http://${HOST}:${proxy.port}/`, { timeout: 10000 });
-    if (!resp || resp.status() !== 200) throw new Error(`GET / answered ${resp && resp.status()}`);
-    await waitFor(page, () => document.querySelector('#sse-state').textContent === 'open',
-      null, 'demo page EventSource open');
+    // Console errors are expected here: the proxy cuts the stream.
+    await withChromium(async (page) => {
+      const resp = await page.goto(`http://${HOST}:${proxy.port}/`, { timeout: 10000 });
+      if (!resp || resp.status() !== 200) throw new Error(`GET / answered ${resp && resp.status()}`);
+      await waitFor(page, () => document.querySelector('#sse-state').textContent === 'open',
+        null, 'demo page EventSource open');
 
-    // Our own EventSource, same origin (through the proxy).
-    await page.evaluate((topic) => {
-      window.got = [];
-      window.opens = 0;
-      window.errors = 0;
-      window.resets = [];
-      const es = new EventSource(`/sse?topic=${topic}`);
-      es.onopen = () => { window.opens++; };
-      es.onerror = () => { window.errors++; };
-      es.addEventListener(topic, (e) => window.got.push([e.lastEventId, e.data]));
-      es.addEventListener('hub.reset', (e) => window.resets.push(e.data));
-      window.es = es;
-    }, TOPIC);
-    await waitFor(page, () => window.opens === 1, null, 'our EventSource open');
+      // Our own EventSource, same origin (through the proxy).
+      await page.evaluate((topic) => {
+        window.got = [];
+        window.opens = 0;
+        window.errors = 0;
+        window.resets = [];
+        const es = new EventSource(`/sse?topic=${topic}`);
+        es.onopen = () => { window.opens++; };
+        es.onerror = () => { window.errors++; };
+        es.addEventListener(topic, (e) => window.got.push([e.lastEventId, e.data]));
+        es.addEventListener('hub.reset', (e) => window.resets.push(e.data));
+        window.es = es;
+      }, TOPIC);
+      await waitFor(page, () => window.opens === 1, null, 'our EventSource open');
 
-    const want = []; // [seq, data] for TOPIC
-    const wantDemo = [];
-    const pub = async (tag, n) => {
-      for (let i = 0; i < n; i++) {
-        const d = `${tag} ${i} \u00e9`;
-        want.push([await curlPublish(fh.port, TOPIC, d), d]);
-        const dd = `demo ${tag} ${i}`;
-        wantDemo.push([await curlPublish(fh.port, 'demo', dd), dd]);
+      const want = []; // [seq, data] for TOPIC
+      const wantDemo = [];
+      const pub = async (tag, n) => {
+        for (let i = 0; i < n; i++) {
+          const d = `${tag} ${i} \u00e9`;
+          want.push([await curlPublish(fh.port, TOPIC, d), d]);
+          const dd = `demo ${tag} ${i}`;
+          wantDemo.push([await curlPublish(fh.port, 'demo', dd), dd]);
+        }
+      };
+      const caughtUp = async (what, timeout) => {
+        await waitFor(page, (n) => window.got.length >= n, want.length, `${what}: ${TOPIC}`, timeout);
+        await waitFor(page, (n) => document.querySelectorAll('#sse-log li').length >= n,
+          wantDemo.length, `${what}: demo page #sse-log`, timeout);
+      };
+
+      await pub('live', 3);
+      await caughtUp('live before any cut', 5000);
+      const epoch = (await page.evaluate(() => window.got[0][0])).split('-')[0];
+
+      const cuts = [{ how: 'fin', down: 400 }, { how: 'rst', down: 3000 }];
+      for (const [k, cut] of cuts.entries()) {
+        const before = sseRequests(proxy, TOPIC).length;
+        const lastSeen = `${epoch}-${want[want.length - 1][0]}`;
+        const refusedBefore = proxy.refused();
+        const t0 = Date.now();
+        proxy.cut(cut.how);
+        await pub(`missed-${cut.how}`, 4); // straight to fanhubd, while cut
+        const left = cut.down - (Date.now() - t0);
+        if (left > 0) await sleep(left);
+        proxy.restore();
+        await caughtUp(`after cut ${k + 1} (${cut.how})`, 12000);
+        await waitFor(page, (n) => window.opens === n, k + 2, `reopen ${k + 1}`, 3000);
+        const reqs = sseRequests(proxy, TOPIC);
+        if (reqs.length !== before + 1) {
+          throw new Error(`cut ${k + 1}: ${reqs.length - before} new SSE requests through the proxy, want 1`);
+        }
+        const r = reqs[reqs.length - 1];
+        const delay = r.t - t0;
+        const id = lastEventId(r.head);
+        log(`cut ${k + 1} (${cut.how}, down ${cut.down} ms): reconnected after ${delay} ms ` +
+          `with Last-Event-ID ${id}; ${proxy.refused() - refusedBefore} attempts refused`);
+        if (id !== lastSeen) throw new Error(`cut ${k + 1}: Last-Event-ID ${id}, want ${lastSeen}`);
+        // retry: 2000 honoured (Chromium's own default is 3000 ms). After a
+        // refused attempt, the next one comes another retry later.
+        const lo = cut.down < 2000 ? 1800 : 3800;
+        const hi = cut.down < 2000 ? 2900 : 5500;
+        if (delay < lo || delay > hi) {
+          throw new Error(`cut ${k + 1}: reconnected after ${delay} ms, want ${lo}..${hi} (retry: 2000)`);
+        }
+        if (cut.down > 2000 && proxy.refused() === refusedBefore) {
+          throw new Error(`cut ${k + 1}: the browser made no attempt while the proxy refused`);
+        }
       }
-    };
-    const caughtUp = async (what, timeout) => {
-      await waitFor(page, (n) => window.got.length >= n, want.length, `${what}: ${TOPIC}`, timeout);
-      await waitFor(page, (n) => document.querySelectorAll('#sse-log li').length >= n,
-        wantDemo.length, `${what}: demo page #sse-log`, timeout);
-    };
 
-    await pub('live', 3);
-    await caughtUp('live before any cut', 5000);
-    const epoch = (await page.evaluate(() => window.got[0][0])).split('-')[0];
+      await pub('live-after', 2);
+      await caughtUp('live after the cuts', 5000);
+      await sleep(300); // anything extra would show up by now
 
-    const cuts = [{ how: 'fin', down: 400 }, { how: 'rst', down: 3000 }];
-    for (const [k, cut] of cuts.entries()) {
-      const before = sseRequests(proxy, TOPIC).length;
-      const lastSeen = `${epoch}-${want[want.length - 1][0]}`;
-      const refusedBefore = proxy.refused();
-      const t0 = Date.now();
-      proxy.cut(cut.how);
-      await pub(`missed-${cut.how}`, 4); // straight to fanhubd, while cut
-      const left = cut.down - (Date.now() - t0);
-      if (left > 0) await sleep(left);
-      proxy.restore();
-      await caughtUp(`after cut ${k + 1} (${cut.how})`, 12000);
-      await waitFor(page, (n) => window.opens === n, k + 2, `reopen ${k + 1}`, 3000);
-      const reqs = sseRequests(proxy, TOPIC);
-      if (reqs.length !== before + 1) {
-        throw new Error(`cut ${k + 1}: ${reqs.length - before} new SSE requests through the proxy, want 1`);
+      const got = await page.evaluate(() => window.got);
+      const expect = want.map(([s, d]) => [`${epoch}-${s}`, d]);
+      if (JSON.stringify(got) !== JSON.stringify(expect)) {
+        throw new Error(`our EventSource got ${JSON.stringify(got)}, want ${JSON.stringify(expect)}`);
       }
-      const r = reqs[reqs.length - 1];
-      const delay = r.t - t0;
-      const id = lastEventId(r.head);
-      log(`cut ${k + 1} (${cut.how}, down ${cut.down} ms): reconnected after ${delay} ms ` +
-        `with Last-Event-ID ${id}; ${proxy.refused() - refusedBefore} attempts refused`);
-      if (id !== lastSeen) throw new Error(`cut ${k + 1}: Last-Event-ID ${id}, want ${lastSeen}`);
-      // retry: 2000 honoured (Chromium's own default is 3000 ms). After a
-      // refused attempt, the next one comes another retry later.
-      const lo = cut.down < 2000 ? 1800 : 3800;
-      const hi = cut.down < 2000 ? 2900 : 5500;
-      if (delay < lo || delay > hi) {
-        throw new Error(`cut ${k + 1}: reconnected after ${delay} ms, want ${lo}..${hi} (retry: 2000)`);
+      const items = await page.$$eval('#sse-log li', (lis) => lis.map((li) => li.textContent));
+      const expectDemo = wantDemo.map(([s, d]) => `#${s} ${d}`);
+      if (JSON.stringify(items) !== JSON.stringify(expectDemo)) {
+        throw new Error(`demo #sse-log holds ${JSON.stringify(items)}, want ${JSON.stringify(expectDemo)}`);
       }
-      if (cut.down > 2000 && proxy.refused() === refusedBefore) {
-        throw new Error(`cut ${k + 1}: the browser made no attempt while the proxy refused`);
-      }
-    }
-
-    await pub('live-after', 2);
-    await caughtUp('live after the cuts', 5000);
-    await sleep(300); // anything extra would show up by now
-
-    const got = await page.evaluate(() => window.got);
-    const expect = want.map(([s, d]) => [`${epoch}-${s}`, d]);
-    if (JSON.stringify(got) !== JSON.stringify(expect)) {
-      throw new Error(`our EventSource got ${JSON.stringify(got)}, want ${JSON.stringify(expect)}`);
-    }
-    const items = await page.$$eval('#sse-log li', (lis) => lis.map((li) => li.textContent));
-    const expectDemo = wantDemo.map(([s, d]) => `#${s} ${d}`);
-    if (JSON.stringify(items) !== JSON.stringify(expectDemo)) {
-      throw new Error(`demo #sse-log holds ${JSON.stringify(items)}, want ${JSON.stringify(expectDemo)}`);
-    }
-    const resets = await page.evaluate(() => window.resets);
-    if (resets.length) throw new Error(`hub.reset events: ${JSON.stringify(resets)}`);
-    log(`${got.length} messages on ${TOPIC} and ${items.length} on demo, each once, in order, ` +
-      `${want.length - 5} of them published while cut off`);
-    if (problems.length) throw new Error(problems.join('; '));
-    await context.close();
-    context = null;
+      const resets = await page.evaluate(() => window.resets);
+      if (resets.length) throw new Error(`hub.reset events: ${JSON.stringify(resets)}`);
+      log(`${got.length} messages on ${TOPIC} and ${items.length} on demo, each once, in order, ` +
+        `${want.length - 5} of them published while cut off`);
+    }, { consoleErrors: false });
     await proxy.close();
     await fh.stop();
   } finally {
-    if (context) await context.close().catch(() => {});
     await proxy.close().catch(() => {});
-    fs.rmSync(profile, { recursive: true, force: true });
     fh.kill();
   }
 }

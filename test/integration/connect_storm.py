@@ -9,18 +9,10 @@ import selectors
 import socket
 import time
 
-from fhtest import HOST, Fanhubd, check, metrics, note, run
+from fhtest import HOST, Fanhubd, check, metrics, note, proc_rss_kib, run
 
 N = 1800  # of each kind: the suite runs with 4,096 descriptors
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for ln in f:
-            if ln.startswith("VmRSS:"):
-                return int(ln.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def request(ws, i):
@@ -38,7 +30,7 @@ def main():
         pid = fh.proc.pid
         metrics(fh.port)  # the server has served one request
         time.sleep(0.2)
-        rss0 = rss_kib(pid)
+        rss0 = proc_rss_kib(pid)
         socks = []
         for i in range(2 * N):
             s = socket.create_connection((HOST, fh.port), timeout=10)
@@ -74,7 +66,7 @@ def main():
             check(time.monotonic() < deadline, "not all subscribed")
             time.sleep(0.05)
         time.sleep(0.3)
-        rss1 = rss_kib(pid)
+        rss1 = proc_rss_kib(pid)
         per = (rss1 - rss0) * 1024 / (2 * N)
         note(f"{2 * N} clients at once answered in {took:.2f}s; RSS "
              f"{rss0} -> {rss1} KiB: {per:.0f} B per idle subscriber")

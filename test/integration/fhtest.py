@@ -436,6 +436,15 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def proc_rss_kib(pid):
+    """Resident memory of process `pid`, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for ln in f:
+            if ln.startswith("VmRSS:"):
+                return int(ln.split()[1])
+    raise TestFailure(f"no VmRSS for process {pid}")
+
+
 def cpu_share(pid, seconds):
     """The share of one core process `pid` uses over the next `seconds`."""
     c0, t0 = proc_cpu(pid), time.monotonic()

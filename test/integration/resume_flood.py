@@ -14,19 +14,11 @@ import socket
 import time
 
 from fhtest import (HOST, Fanhubd, check, curl_publish, expect_hello, log,
-                    metrics, recv_json, run, ws_connect)
+                    metrics, proc_rss_kib, recv_json, run, ws_connect)
 
 REPS = 500
 QUARTER = b"q" * (256 * 1024)
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for ln in f:
-            if ln.startswith("VmRSS:"):
-                return int(ln.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def flood_path(prefix, since):
@@ -63,7 +55,7 @@ async def main():
         healthy = await ws_connect(port, "/ws?topic=pulse")
         await expect_hello(healthy)
         base = [await pulse(port, healthy, k) for k in range(3)]
-        rss0 = rss_kib(pid)
+        rss0 = proc_rss_kib(pid)
         socks = [stalled(port, flood_path("/ws" if i % 2 else "/sse",
                                           seqs[0] - 1), i % 2)
                  for i in range(6)]
@@ -73,7 +65,7 @@ async def main():
                   "not subscribe within 5 s")
             time.sleep(0.05)
         lat = [await pulse(port, healthy, k) for k in range(3, 8)]
-        rss1 = rss_kib(pid)
+        rss1 = proc_rss_kib(pid)
         m = metrics(port)
         log(f"RSS {rss0} KiB -> {rss1} KiB (+{rss1 - rss0} KiB) after 6 "
             f"requests of ~{len(flood_path('/sse', seqs[0] - 1))} B; "

@@ -16,7 +16,8 @@ import time
 import websockets
 
 from fhextra import TlsFanhubd, make_cert
-from fhtest import HOST, check, expect_hello, log, parse_response, run
+from fhtest import (HOST, check, expect_hello, log, parse_response, proc_cpu,
+                    run)
 
 FLOODER = r"""
 import socket, ssl, sys, time
@@ -97,10 +98,10 @@ async def main():
                 check(flooder.stdout.readline().strip() == "flooding",
                       "the flooder did not start")
                 await asyncio.sleep(0.3)
-                cpu0 = fh_cpu(fh.proc.pid)
+                cpu0 = proc_cpu(fh.proc.pid)
                 t0 = time.monotonic()
                 flood = await latencies(port, ctx, ws, 100, "flood")
-                cpu = (fh_cpu(fh.proc.pid) - cpu0) / (time.monotonic() - t0)
+                cpu = (proc_cpu(fh.proc.pid) - cpu0) / (time.monotonic() - t0)
                 flooding = flooder.poll() is None
             finally:
                 flooder.kill()
@@ -119,11 +120,6 @@ async def main():
             check(flooding, "the flood ended before the measurement did")
             await ws.close()
 
-
-def fh_cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100.0
 
 
 run(main)
