@@ -171,8 +171,6 @@ $(BUILD)/pg_notify: $(BUILD)/examples/pg_notify.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PQ_LIBS) $(LIBS_PRIVATE)
 $(BUILD)/libuv_host: $(BUILD)/examples/libuv_host.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -luv $(LIBS_PRIVATE)
-# evhttp_host and mhd_host compute Sec-WebSocket-Accept with mbedcrypto,
-# which LIBS_PRIVATE links already.
 $(BUILD)/evhttp_host: $(BUILD)/examples/evhttp_host.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(EVENT_LIBS) -lsqlite3 $(LIBS_PRIVATE)
 $(BUILD)/mhd_host: $(BUILD)/examples/mhd_host.o $(STATIC)

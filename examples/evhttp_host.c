@@ -44,8 +44,6 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <fanhub.h>
-#include <mbedtls/base64.h>
-#include <mbedtls/sha1.h>
 #include <sqlite3.h>
 
 #define SHARDS 2
@@ -184,24 +182,6 @@ static int lists(const char *v, const char *token) {
   return 0;
 }
 
-/* Sec-WebSocket-Accept for `key` (RFC 6455 4.2.2) into out[29]. */
-static int ws_accept(const char *key, char out[29]) {
-  static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-  unsigned char raw[18], sha[20], cat[24 + sizeof(guid) - 1];
-  size_t olen;
-  if (!key || strlen(key) != 24 ||
-      mbedtls_base64_decode(raw, sizeof(raw), &olen, (const unsigned char *)key,
-                            24) ||
-      olen != 16)
-    return -1;
-  memcpy(cat, key, 24);
-  memcpy(cat + 24, guid, sizeof(guid) - 1);
-  return mbedtls_sha1_ret(cat, sizeof(cat), sha) ||
-                 mbedtls_base64_encode((unsigned char *)out, 29, &olen, sha, 20)
-             ? -1
-             : 0;
-}
-
 /* evhttp cannot let go of a connection: evhttp_connection_free() always
  * shutdown()s the socket's write side and closes the descriptor it was
  * given, and a shutdown acts on the socket, every dup of it included.
@@ -232,7 +212,7 @@ static void on_ws(struct evhttp_request *req, void *arg) {
     /* answered */
   } else if (!upgrade || strcasecmp(upgrade, "websocket") != 0 || !conn ||
              !lists(conn, "upgrade") ||
-             ws_accept(evhttp_find_header(in, "Sec-WebSocket-Key"), accept)) {
+             hub_ws_accept_key(evhttp_find_header(in, "Sec-WebSocket-Key"), accept)) {
     reply(req, 400, "text/plain", "not a WebSocket upgrade");
   } else if (!version || strcmp(version, "13") != 0) {
     evhttp_add_header(evhttp_request_get_output_headers(req),

@@ -43,8 +43,6 @@
 #include <unistd.h>
 
 #include <fanhub.h>
-#include <mbedtls/base64.h>
-#include <mbedtls/sha1.h>
 #include <microhttpd.h>
 #include <sqlite3.h>
 
@@ -237,21 +235,6 @@ static void on_close(hub_t *h, const hub_close_info *info, void *user_data) {
     MHD_upgrade_action(info->client_user_data, MHD_UPGRADE_ACTION_CLOSE);
 }
 
-/* Sec-WebSocket-Accept (RFC 6455 4.2.2). */
-static int ws_accept(const char *key, char out[29]) {
-  static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-  unsigned char cat[24 + sizeof(guid) - 1], sha[20];
-  size_t olen;
-  if (strlen(key) != 24)
-    return -1;
-  memcpy(cat, key, 24);
-  memcpy(cat + 24, guid, sizeof(guid) - 1);
-  return mbedtls_sha1_ret(cat, sizeof(cat), sha) ||
-                 mbedtls_base64_encode((unsigned char *)out, 29, &olen, sha, 20)
-             ? -1
-             : 0;
-}
-
 static enum MHD_Result websocket(struct MHD_Connection *c, struct req *r) {
   const char *up = header(c, "Upgrade"), *conn = header(c, "Connection");
   const char *key = header(c, "Sec-WebSocket-Key");
@@ -259,7 +242,7 @@ static enum MHD_Result websocket(struct MHD_Connection *c, struct req *r) {
   char accept[29];
   if (!up || strcasecmp(up, "websocket") != 0 || !conn ||
       !strcasestr(conn, "upgrade") || !version || strcmp(version, "13") != 0 ||
-      !key || ws_accept(key, accept) != 0)
+      !key || hub_ws_accept_key(key, accept) != 0)
     return respond(c, MHD_HTTP_BAD_REQUEST, NULL,
                    "needs a WebSocket (version 13) upgrade\n");
   unsigned status;

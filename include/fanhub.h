@@ -628,6 +628,13 @@ typedef struct hub_request {
   size_t nheaders;
 } hub_request;
 
+/* The Sec-WebSocket-Accept value (RFC 6455 4.2.2) for the NUL-terminated
+ * Sec-WebSocket-Key `key`, for a host whose server answers the upgrade
+ * itself (HUB_PROTO_WEBSOCKET): 28 characters and a NUL into out[29].
+ * Returns 0, or HUB_EINVAL if key is not the base64 of 16 bytes. Any
+ * thread. */
+HUB_EXTERN int hub_ws_accept_key(const char *key, char out[29]);
+
 /* hub_attach_fd() for a host that parsed the request head itself and
  * consumed it from the socket. The request is copied. Same returns; also
  * HUB_EINVAL for a request too large for the request head limit or with

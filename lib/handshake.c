@@ -623,6 +623,12 @@ void handshake_step(struct shard *s, struct client *c) {
     start_sse(s, c, &req, (size_t)r);
 }
 
+int hub_ws_accept_key(const char *key, char out[29]) {
+  if (!key || !out || ws_accept_key(key, strlen(key), out))
+    return HUB_EINVAL;
+  return 0;
+}
+
 const char *hub_request_header(const hub_request_info *req, const char *name,
                                size_t *len) {
   if (!req || !req->internal || !name)

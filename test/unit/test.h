@@ -106,6 +106,7 @@ void test_sleep_ms(int ms);
   X(test_fd_already_upgraded)                                                 \
   X(test_stream_input_backpressure)                                           \
   X(test_stream_bad_topics_and_resume_id)                                     \
+  X(test_ws_accept_key_public)                                                \
   X(test_relay_takes_broadcasts)                                              \
   X(test_deliver_engine_seq)                                                  \
   X(test_report_loss)                                                         \

@@ -295,3 +295,12 @@ void test_stream_input_backpressure(void) {
   close(sp[1]);
   hub_free(hub);
 }
+
+void test_ws_accept_key_public(void) {
+  /* RFC 6455's sample key and answer. */
+  char out[29];
+  CHECK(hub_ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", out) == 0);
+  CHECK(strcmp(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") == 0);
+  CHECK_EQ(hub_ws_accept_key("short", out), HUB_EINVAL);
+  CHECK_EQ(hub_ws_accept_key(NULL, out), HUB_EINVAL);
+}
