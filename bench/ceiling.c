@@ -338,7 +338,7 @@ static void handle_events(struct worker *w, int timeout_ms);
 /* Every INTAKE_EVERY sockets written, a round handles what came in
  * meanwhile (socket events, messages from the other threads), so the
  * sockets it has not written yet get new messages in this round's write:
- * fanhub does the same (lib/shard.c, flush_dirty()), and a ceiling that
+ * fanhub does the same (lib/core/shard.c, flush_dirty()), and a ceiling that
  * did not would not be one. A conn closed meanwhile is freed here if it
  * is still on the list (conn_close() leaves dirty conns to this loop). */
 #define INTAKE_EVERY 64

@@ -1,4 +1,4 @@
-/* The byte-by-byte UTF-8 reference (RFC 3629) that lib/json.c's
+/* The byte-by-byte UTF-8 reference (RFC 3629) that lib/core/json.c's
  * utf8_valid() is checked against, by test_json and fuzz_control. */
 #ifndef TEST_UTF8_REF_H
 #define TEST_UTF8_REF_H

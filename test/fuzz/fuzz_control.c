@@ -1,10 +1,10 @@
-/* libFuzzer target for the WebSocket control protocol (lib/json.c): each
+/* libFuzzer target for the WebSocket control protocol (lib/core/json.c): each
  * input goes through ctl_parse() with a scratch too small and one always
  * big enough, json_skip_value(), utf8_valid() and json_escape(). Besides
  * the sanitizers it aborts when the functions disagree with each other or
  * with a byte-by-byte UTF-8 reference.
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib \
- *     test/fuzz/fuzz_control.c lib/json.c -o fuzz_control
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib/core -Ilib/proto \
+ *     test/fuzz/fuzz_control.c lib/core/json.c -o fuzz_control
  *   ./fuzz_control -max_total_time=60 corpus-copy/ test/fuzz/corpus/control
  */
 #include <stdint.h>

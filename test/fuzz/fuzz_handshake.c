@@ -1,8 +1,8 @@
 /* libFuzzer target for the whole socket request path, driven the way a
- * client drives it: lib/handshake.c (heads parsed in place in the shard's
+ * client drives it: lib/proto/handshake.c (heads parsed in place in the shard's
  * read buffer, copied only when they must wait for more bytes, a body or
  * an auth decision; bytes past the head handed to the WebSocket session;
- * SSE requests followed by bytes refused), lib/http.c, lib/ws.c and the
+ * SSE requests followed by bytes refused), lib/proto/http.c, lib/proto/ws.c and the
  * control protocol after an upgrade, the request and auth callbacks.
  *
  * Each input gets a hub of its own (host-loop mode, one shard) and one

@@ -8,8 +8,8 @@
  *      transitive and agree with fanhub's own pattern_match() on plain
  *      topics.
  * Besides the sanitizers it aborts on any broken invariant.
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib \
- *     test/fuzz/fuzz_jwt.c examples/auth_jwt.c lib/\*.c -o fuzz_jwt \
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib/core -Ilib/proto \
+ *     test/fuzz/fuzz_jwt.c examples/auth_jwt.c lib/\*/\*.c -o fuzz_jwt \
  *     -lwslay -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
  *   ./fuzz_jwt -max_total_time=60 corpus-copy/ test/fuzz/corpus/jwt
  */

@@ -1,4 +1,4 @@
-/* The core alone: linked from lib/'s core objects with no protocol layer,
+/* The core alone: linked from lib/core/'s objects with no protocol layer,
  * no wslay and no mbedTLS, a hub fans out raw payloads to host transports
  * and refuses what needs the protocols. Built and run by
  * test/layers/run.sh. */

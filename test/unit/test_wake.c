@@ -1,5 +1,5 @@
 /* No lost wake-ups. A producer writes a shard's eventfd only when the
- * shard declared itself asleep (lib/shard.c, shard_wake), so a broadcast
+ * shard declared itself asleep (lib/core/shard.c, shard_wake), so a broadcast
  * landing while the shard ends its pass, after it found its ring empty
  * and before it waits, must still be delivered. Each shard has a fast
  * subscriber, flushed first, and a slow one whose write takes ~20 µs:
@@ -46,7 +46,7 @@ static const hub_transport sink_transport = {sink_writev, NULL};
 
 /* The delay before the next broadcast: mostly within the slow write (the
  * shard's pass is not over yet); 1 in 8 within its first naps; 1 in 16
- * around the nap window of lib/shard.c (2 to 5 ms), where it goes from
+ * around the nap window of lib/core/shard.c (2 to 5 ms), where it goes from
  * napping to sleeping. */
 static int64_t next_delay_us(unsigned *seed) {
   int r = rand_r(seed) % 16;

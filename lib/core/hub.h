@@ -12,7 +12,7 @@
 enum hub_state { HUB_NEW, HUB_RUNNING, HUB_STOPPING, HUB_STOPPED };
 
 /* The protocol layer as the core sees it, reached only through this table
- * (lib/session.c): its hub-wide state, its frame encoders, its per-shard
+ * (lib/proto/session.c): its hub-wide state, its frame encoders, its per-shard
  * side. */
 struct hub_protocols {
   /* Before the shards exist, and after they are gone. */

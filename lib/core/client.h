@@ -24,7 +24,7 @@ struct stream_init {
 };
 
 /* What the layer above a client does for the core, which calls it only
- * through this table (lib/session.c is fanhub's own protocols). A client
+ * through this table (lib/proto/session.c is fanhub's own protocols). A client
  * of raw payloads on a host transport has none. Shard thread. */
 struct client_ops {
   /* The client was added to its shard: set up, start the handshake. */
