@@ -9,7 +9,7 @@
  *      topics.
  * Besides the sanitizers it aborts on any broken invariant.
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib/core -Ilib/proto \
- *     test/fuzz/fuzz_jwt.c examples/auth_jwt.c lib/\*/\*.c -o fuzz_jwt \
+ *     test/fuzz/fuzz_jwt.c examples/auth_jwt.c lib/core/\*.c lib/proto/\*.c -o fuzz_jwt \
  *     -lwslay -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
  *   ./fuzz_jwt -max_total_time=60 corpus-copy/ test/fuzz/corpus/jwt
  */
