@@ -339,7 +339,7 @@ static void stream_event(struct bufferevent *bev, short what, void *arg) {
     stream_free(s);
   } else if (!s->gone) {
     s->gone = 1;
-    hub_close(hub, s->id, 0); /* the hub then calls stream_close */
+    hub_client_close(hub, s->id, 0); /* the hub then calls stream_close */
   }
 }
 
@@ -579,10 +579,11 @@ int main(int argc, char **argv) {
   if (rv == 0)
     rv = hub_options_set_shards(o, SHARDS);
   if (rv == 0)
+    rv = hub_options_set_auth_callback(o, authorize, NULL);
+  if (rv == 0)
     rv = hub_new(&hub, o);
   hub_options_free(o);
-  if (rv || (rv = hub_set_auth_callback(hub, authorize, NULL)) ||
-      (rv = hub_start(hub)) || (rv = hub_batch_new(hub, &batch))) {
+  if (rv || (rv = hub_start(hub)) || (rv = hub_batch_new(hub, &batch))) {
     fprintf(stderr, "fanhub: %s\n", hub_strerror(rv));
     return 1;
   }

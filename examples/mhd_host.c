@@ -360,7 +360,7 @@ static void sse_done(void *cls) {
   hub_client_id id = s->id;
   sse_release(s);
   if (!ended)
-    hub_close(hub, id, 0);
+    hub_client_close(hub, id, 0);
 }
 
 static enum MHD_Result sse_stream(struct MHD_Connection *c,
@@ -597,10 +597,11 @@ int main(int argc, char **argv) {
   if (rv == 0)
     rv = hub_options_set_close_callback(o, on_close, NULL);
   if (rv == 0)
+    rv = hub_options_set_auth_callback(o, auth, NULL);
+  if (rv == 0)
     rv = hub_new(&hub, o);
   hub_options_free(o);
-  if (rv || (rv = hub_set_auth_callback(hub, auth, NULL)) ||
-      (rv = hub_start(hub)) || (rv = hub_batch_new(hub, &batch))) {
+  if (rv || (rv = hub_start(hub)) || (rv = hub_batch_new(hub, &batch))) {
     fprintf(stderr, "mhd_host: fanhub: %s\n", hub_strerror(rv));
     return 1;
   }

@@ -217,8 +217,8 @@ typedef struct hub_close_info {
 } hub_close_info;
 
 /* Called on the client's shard thread after a client is closed and its
- * transport released, for any reason: hub_close(), a transport error, the
- * disconnect policy, hub_stop(). It may call any hub_* function except
+ * transport released, for any reason: hub_client_close(), a transport
+ * error, the disconnect policy, hub_stop(). It may call any hub_* function except
  * hub_stop() and hub_free(). */
 typedef void (*hub_close_fn)(hub_t *hub, const hub_close_info *info,
                              void *user_data);
@@ -228,8 +228,9 @@ HUB_EXTERN int hub_options_set_close_callback(hub_options *opt,
 
 /* Close reasons in hub_close_info.code. Values 1000..4999 are WebSocket
  * close codes; the others are fanhub's. */
-#define HUB_CLOSE_NORMAL 1000      /* hub_close() without a code; the peer
-                                      closed cleanly (WS close, SSE EOF) */
+#define HUB_CLOSE_NORMAL 1000      /* hub_client_close() without a code; the
+                                      peer closed cleanly (WS close, SSE
+                                      EOF) */
 #define HUB_CLOSE_GOING_AWAY 1001  /* hub_stop() */
 #define HUB_CLOSE_PROTOCOL 1002    /* the peer broke RFC 6455 */
 #define HUB_CLOSE_ABNORMAL 1006    /* the peer vanished: EOF without a WS
@@ -420,10 +421,10 @@ typedef struct hub_auth_result {
  * {"type":"error","code":"forbidden",...} and the client stays. */
 typedef int (*hub_auth_fn)(hub_t *hub, const hub_auth_request *req,
                            hub_auth_result *res, void *user_data);
-/* Installs the auth callback. Before hub_start() only: returns 0,
- * HUB_EINVAL or HUB_ESTATE. Without one, everything is allowed. */
-HUB_EXTERN int hub_set_auth_callback(hub_t *hub, hub_auth_fn fn,
-                                     void *user_data);
+/* The auth callback (default none: everything is allowed). Returns 0 or
+ * HUB_EINVAL. */
+HUB_EXTERN int hub_options_set_auth_callback(hub_options *opt,
+                                             hub_auth_fn fn, void *user_data);
 /* Answers a pending request. Any thread. Returns 0, HUB_EINVAL or
  * HUB_ENOMEM; a ticket whose client is gone, or that timed out, is
  * ignored. */
@@ -697,7 +698,7 @@ HUB_EXTERN int hub_unsubscribe(hub_t *hub, hub_client_id id,
  * transport released and the close callback fires with `code` (0 means
  * HUB_CLOSE_NORMAL). Idempotent; an unknown id is ignored. Returns 0,
  * HUB_EINVAL, HUB_ENOMEM or HUB_ESTATE. Any thread. */
-HUB_EXTERN int hub_close(hub_t *hub, hub_client_id id, int code);
+HUB_EXTERN int hub_client_close(hub_t *hub, hub_client_id id, int code);
 
 /* ------------------------------------------------------------------------
  * Broadcast

@@ -469,6 +469,7 @@ int main(int argc, char **argv) {
     if (!load_jwt_secret(jwt_file))
       return 1;
     hub_options_set_close_callback(o, on_close, &jwt);
+    hub_options_set_auth_callback(o, auth_jwt_callback, &jwt);
   }
   hub_client_options *copt = NULL;
   if (cert) {
@@ -484,8 +485,6 @@ int main(int argc, char **argv) {
   hub_t *hub = NULL;
   int rv = hub_new(&hub, o);
   hub_options_free(o);
-  if (rv == 0 && jwt_file)
-    rv = hub_set_auth_callback(hub, auth_jwt_callback, &jwt);
 #ifdef FANHUBD_NATS
   if (rv == 0 && nats_url &&
       (rv = hub_nats_attach(hub, no, &nats)) != 0)

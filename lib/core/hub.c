@@ -368,7 +368,7 @@ int hub_client_writable(hub_t *hub, hub_client_id id) {
   return simple_cmd(hub, CMD_WRITABLE, id, 0);
 }
 
-int hub_close(hub_t *hub, hub_client_id id, int code) {
+int hub_client_close(hub_t *hub, hub_client_id id, int code) {
   return simple_cmd(hub, CMD_CLOSE, id, code ? code : HUB_CLOSE_NORMAL);
 }
 

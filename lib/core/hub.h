@@ -43,8 +43,6 @@ struct hub {
   char epoch[17];
   const struct hub_protocols *proto; /* hub__protocols, or NULL */
   bool tls; /* a certificate is loaded */
-  hub_auth_fn auth_fn; /* set before hub_start(), read-only after */
-  void *auth_user_data;
   hub_relay_fn relay; /* set before hub_start(), read-only after */
   void *relay_user_data;
   _Atomic uint64_t sockets; /* socket clients attached */

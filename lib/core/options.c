@@ -20,6 +20,8 @@ void hub__options_defaults(struct hub_options *opt) {
   opt->mem = hub__mem_default;
   opt->on_close = NULL;
   opt->on_close_user_data = NULL;
+  opt->on_auth = NULL;
+  opt->on_auth_user_data = NULL;
   opt->ping_interval_ms = 30000;
   opt->sse_keepalive_ms = 15000;
   opt->sse_retry_ms = 2000;
@@ -150,6 +152,15 @@ int hub_options_set_close_callback(hub_options *opt, hub_close_fn fn,
     return HUB_EINVAL;
   opt->on_close = fn;
   opt->on_close_user_data = user_data;
+  return 0;
+}
+
+int hub_options_set_auth_callback(hub_options *opt, hub_auth_fn fn,
+                                  void *user_data) {
+  if (!opt)
+    return HUB_EINVAL;
+  opt->on_auth = fn;
+  opt->on_auth_user_data = user_data;
   return 0;
 }
 

@@ -17,6 +17,8 @@ struct hub_options {
   hub_mem mem;
   hub_close_fn on_close;
   void *on_close_user_data;
+  hub_auth_fn on_auth;
+  void *on_auth_user_data;
   uint32_t ping_interval_ms;
   uint32_t sse_keepalive_ms;
   uint32_t sse_retry_ms;

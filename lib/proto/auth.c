@@ -153,7 +153,7 @@ static const char *find_token(const struct http_request *req, char *buf,
 bool auth_connect(struct shard *s, struct client *c,
                   const struct http_request *req) {
   struct hub *hub = s->hub;
-  if (!hub->auth_fn || c->auth_state == AUTH_ALLOWED)
+  if (!hub->opt.on_auth || c->auth_state == AUTH_ALLOWED)
     return true;
   if (c->auth_state == AUTH_PENDING)
     return false;
@@ -190,7 +190,7 @@ bool auth_connect(struct shard *s, struct client *c,
   q.client_user_data = c->user_data;
   q.internal = req;
   hub_auth_result res = {0};
-  int v = hub->auth_fn(hub, &q, &res, hub->auth_user_data);
+  int v = hub->opt.on_auth(hub, &q, &res, hub->opt.on_auth_user_data);
   mem_free(s->mem, tokbuf);
   if (v == HUB_AUTH_ALLOW) {
     set_principal(s, c, res.principal);
@@ -213,7 +213,7 @@ bool auth_connect(struct shard *s, struct client *c,
 void auth_request(struct shard *s, struct client *c,
                   const struct client_req *r) {
   struct hub *hub = s->hub;
-  if (!hub->auth_fn) {
+  if (!hub->opt.on_auth) {
     control_execute(s, c, r);
     return;
   }
@@ -234,7 +234,7 @@ void auth_request(struct shard *s, struct client *c,
   q.topic_len = r->topic_len;
   q.client_user_data = c->user_data;
   hub_auth_result res = {0};
-  int v = hub->auth_fn(hub, &q, &res, hub->auth_user_data);
+  int v = hub->opt.on_auth(hub, &q, &res, hub->opt.on_auth_user_data);
   if (v == HUB_AUTH_ALLOW) {
     control_execute(s, c, r);
   } else if (v == HUB_AUTH_PENDING &&
@@ -302,16 +302,6 @@ void auth_forget(struct shard *s, struct client *c) {
     unlink_op(s, op);
     mem_free(s->mem, op);
   }
-}
-
-int hub_set_auth_callback(hub_t *hub, hub_auth_fn fn, void *user_data) {
-  if (!hub)
-    return HUB_EINVAL;
-  if (atomic_load(&hub->state) != HUB_NEW)
-    return HUB_ESTATE;
-  hub->auth_fn = fn;
-  hub->auth_user_data = user_data;
-  return 0;
 }
 
 const char *hub_auth_header(const hub_auth_request *req, const char *name,

@@ -39,7 +39,7 @@
  *           bit 7     queue limits 4 messages, 512 bytes, disconnect
  *   byte 4  bits 0-2  pending auth decisions are answered this many
  *                     chunks later (7: once everything is written)
- *           bits 3-7  n > 0: hub_close() the client after chunk n - 1
+ *           bits 3-7  n > 0: hub_client_close() the client after chunk n - 1
  *   byte 5            128 + n: the hub's (n + 1)-th allocation from the
  *                     attach on fails (hub_options_set_mem); below 128:
  *                     none does */
@@ -257,10 +257,10 @@ static hub_t *make_hub(uint8_t hflags, uint8_t oflags) {
   if (hflags & 128)
     hub_options_set_request_callback(o, on_request, NULL);
   hub_options_set_message_callback(o, on_message, NULL);
+  if (oflags & 4)
+    hub_options_set_auth_callback(o, on_auth, NULL);
   REQUIRE(hub_new(&hub, o) == 0);
   hub_options_free(o);
-  if (oflags & 4)
-    REQUIRE(hub_set_auth_callback(hub, on_auth, NULL) == 0);
   /* A fixed epoch, so "e1-<seq>" resumes can match and runs repeat. */
   REQUIRE(hub_set_sequence(hub, "e1", 0) == 0);
   REQUIRE(hub_start(hub) == 0);
@@ -340,7 +340,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     off += (size_t)w;
     settle();
     if (R.chunk + 1 == later >> 3)
-      REQUIRE(hub_close(R.hub, id, 0) == 0 || R.fail_at);
+      REQUIRE(hub_client_close(R.hub, id, 0) == 0 || R.fail_at);
     complete_tickets(R.chunk);
     if (hflags & 8)
       broadcast();

@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   close(sp[1]);
   run(-1);
-  hub_close(hub, id, 0);
+  hub_client_close(hub, id, 0);
   run(-1);
   return 0;
 }

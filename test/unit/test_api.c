@@ -58,7 +58,7 @@ void test_api_unsubscribe_all_on_close(void) {
   }
   CHECK(WAIT_STAT(hub, subscriptions, 110, 2000));
   CHECK(WAIT_STAT(hub, topics, 100, 2000));
-  CHECK(hub_close(hub, a->id, 4000) == 0);
+  CHECK(hub_client_close(hub, a->id, 4000) == 0);
   CHECK(WAIT_STAT(hub, subscriptions, 10, 2000));
   CHECK(WAIT_STAT(hub, topics, 10, 2000));
   CHECK(WAIT_STAT(hub, clients, 1, 2000));
@@ -67,9 +67,9 @@ void test_api_unsubscribe_all_on_close(void) {
   CHECK(closelog_find(&log, a->id, &info));
   CHECK_EQ(info.code, 4000);
   /* Closing again, or subscribing a closed client, does nothing. */
-  CHECK(hub_close(hub, a->id, 0) == 0);
+  CHECK(hub_client_close(hub, a->id, 0) == 0);
   CHECK(hub_subscribe(hub, a->id, "t1") == 0);
-  CHECK(hub_close(hub, b->id, 0) == 0);
+  CHECK(hub_client_close(hub, b->id, 0) == 0);
   CHECK(WAIT_STAT(hub, subscriptions, 0, 2000));
   CHECK(WAIT_STAT(hub, topics, 0, 2000));
   CHECK(WAIT_STAT(hub, clients_closed, 2, 2000));

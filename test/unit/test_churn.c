@@ -28,7 +28,7 @@ void churn(void) {
     snprintf(topic, sizeof(topic), "c%d", i % 17);
     CHECK(hub_broadcast(hub, topic, "churn-message", 13, 0) > 0);
     if (i >= LIVE)
-      CHECK(hub_close(hub, all[i - LIVE]->id, 0) == 0);
+      CHECK(hub_client_close(hub, all[i - LIVE]->id, 0) == 0);
   }
   CHECK(WAIT_STAT(hub, clients_closed, CYCLES - LIVE, 60000));
   CHECK(WAIT_STAT(hub, clients, LIVE, 5000));

@@ -73,7 +73,7 @@ static void *churn_main(void *p) {
     hub_stats_t s;
     hub_stats(hub, &s, sizeof(s));
     if (rand_r(&c->seed) % 8)
-      hub_close(hub, t->id, 0);
+      hub_client_close(hub, t->id, 0);
   }
   return NULL;
 }

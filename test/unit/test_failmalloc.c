@@ -103,7 +103,7 @@ static bool scenario(struct fm *f) {
     CHECK_B(rv == 0 || rv == HUB_ENOMEM);
   }
   if (t[2]) {
-    rv = hub_close(hub, t[2]->id, 0);
+    rv = hub_client_close(hub, t[2]->id, 0);
     CHECK_B(rv == 0 || rv == HUB_ENOMEM);
   }
   run_shards(hub);

@@ -116,7 +116,7 @@ static struct memtp *to_close;
 
 static void close_other_once(struct memtp *t) {
   t->on_write = NULL;
-  CHECK(hub_close(t->hub, to_close->id, 0) == 0);
+  CHECK(hub_client_close(t->hub, to_close->id, 0) == 0);
 }
 
 static bool got(struct memtp *t, const char *want) {

@@ -473,10 +473,10 @@ void test_wildcard_subscribe(void) {
   free(s);
   /* Patterns leave the index with their last subscriber. */
   CHECK(hub_unsubscribe(hub, a->id, "news.*") == 0);
-  CHECK(hub_close(hub, c->id, 0) == 0);
+  CHECK(hub_client_close(hub, c->id, 0) == 0);
   CHECK(WAIT_STAT(hub, patterns, 2, 2000));
-  CHECK(hub_close(hub, b->id, 0) == 0);
-  CHECK(hub_close(hub, d->id, 0) == 0);
+  CHECK(hub_client_close(hub, b->id, 0) == 0);
+  CHECK(hub_client_close(hub, d->id, 0) == 0);
   CHECK(WAIT_STAT(hub, patterns, 0, 2000));
   hub_free(hub);
   memtp_free(a);

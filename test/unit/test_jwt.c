@@ -729,9 +729,9 @@ void test_jwt_hub(void) {
   hub_options_set_shards(o, 2);
   hub_options_set_client_publish(o, 1);
   hub_options_set_close_callback(o, forget_cb, &jwt);
+  CHECK(hub_options_set_auth_callback(o, auth_jwt_callback, &jwt) == 0);
   CHECK(hub_new(&hub, o) == 0);
   hub_options_free(o);
-  CHECK(hub_set_auth_callback(hub, auth_jwt_callback, &jwt) == 0);
   CHECK(hub_start(hub) == 0);
 
   long long now = (long long)time(NULL);

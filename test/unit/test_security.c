@@ -92,8 +92,8 @@ static hub_t *auth_hub(struct authlog *log, struct closelog *cl) {
   hub_options_set_client_publish(o, 1);
   if (cl)
     hub_options_set_close_callback(o, closelog_cb, cl);
-  if (hub_new(&hub, o) == 0 &&
-      (hub_set_auth_callback(hub, auth_cb, log) || hub_start(hub))) {
+  hub_options_set_auth_callback(o, auth_cb, log);
+  if (hub_new(&hub, o) == 0 && hub_start(hub)) {
     hub_free(hub);
     hub = NULL;
   }
@@ -204,7 +204,7 @@ void test_auth_pending(void) {
   CHECK(hub_auth_complete(hub, stale, &r) == 0);
   r.verdict = 7;
   CHECK(hub_auth_complete(hub, stale, &r) == HUB_EINVAL);
-  CHECK(hub_set_auth_callback(hub, auth_cb, &log) == HUB_ESTATE);
+  CHECK(hub_options_set_auth_callback(NULL, auth_cb, &log) == HUB_EINVAL);
   hub_free(hub);
 }
 

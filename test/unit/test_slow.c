@@ -52,7 +52,7 @@ void test_drop_oldest_keeps_newest(void) {
   got = memtp_take_copy(tight, NULL);
   CHECK(strcmp(got, "m7;m8;m9;") == 0);
   free(got);
-  CHECK(hub_close(hub, slow->id, 0) == 0);
+  CHECK(hub_client_close(hub, slow->id, 0) == 0);
   run_shards(hub);
   hub_close_info info;
   CHECK(closelog_find(&log, slow->id, &info));
