@@ -79,7 +79,8 @@ static int64_t mtp_writev(void *io, const struct iovec *iov, int n) {
   return (int64_t)total;
 }
 
-static const hub_transport mtp_transport = {mtp_writev, NULL};
+static const hub_transport mtp_transport = {sizeof(hub_transport),
+                                            mtp_writev, NULL};
 
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

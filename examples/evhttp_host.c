@@ -309,7 +309,8 @@ static void stream_close(void *io_user) {
   bufferevent_set_timeouts(s->bev, NULL, &flush);
 }
 
-static const hub_transport stream_tp = {stream_writev, stream_close};
+static const hub_transport stream_tp = {
+    .size = sizeof(hub_transport), .writev = stream_writev, .close = stream_close};
 
 /* An SSE client has nothing to say; its bytes are dropped. */
 static void stream_read(struct bufferevent *bev, void *arg) {

@@ -15,7 +15,7 @@ static int64_t stdout_writev(void *io, const struct iovec *iov, int n) {
 int main(void) {
   hub_t *hub = NULL;
   hub_client_id id;
-  hub_transport tp = {stdout_writev, NULL};
+  hub_transport tp = {.size = sizeof(tp), .writev = stdout_writev};
   int rv = hub_new(&hub, NULL);
   if (rv == 0 && (rv = hub_start(hub)) == 0 &&
       (rv = hub_attach_transport(hub, &tp, NULL, NULL, &id)) == 0 &&

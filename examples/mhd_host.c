@@ -365,7 +365,8 @@ static void sse_done(void *cls) {
 
 static enum MHD_Result sse_stream(struct MHD_Connection *c,
                                   const char *principal) {
-  static const hub_transport tp = {sse_writev, sse_close};
+  static const hub_transport tp = {
+      .size = sizeof(tp), .writev = sse_writev, .close = sse_close};
   unsigned status;
   hub_client_options *copt =
       stream_options(c, HUB_PROTO_SSE, principal, &status);

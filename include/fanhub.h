@@ -23,7 +23,28 @@
  * Threads. "Any thread" means any thread, including a shard thread from
  * inside a hub callback. "Shard thread" means the thread running that
  * shard's loop: one of the hub's threads, or the host thread calling
- * hub_shard_run() in host-loop mode.
+ * hub_shard_run() in host-loop mode. Every call on a hub_t is safe from
+ * any thread at any time, except those whose comment restricts them:
+ *   - hub_stop(), hub_free(): not from a shard thread;
+ *   - hub_set_relay(), hub_set_sequence(): before hub_start();
+ *   - hub_deliver(): one thread at a time, in seq order;
+ *   - hub_shard_run(): one thread per shard at a time;
+ *   - hub_request_header(), hub_respond(): inside the request callback;
+ *     hub_auth_header(): inside the auth callback.
+ * Objects the host creates are not thread-safe: a hub_options,
+ * hub_client_options or hub_batch is used by one thread at a time (the
+ * hub reads options only during the call that takes them).
+ *
+ * Structs the host fills. hub_mem, hub_transport, hub_request and the
+ * hub_auth_result given to hub_auth_complete() start with `size`, which
+ * the host sets to sizeof the struct as it was compiled:
+ *   hub_transport tp = {.size = sizeof(tp), .writev = my_writev};
+ * A later version may append fields; it reads only the `size` bytes an
+ * older host passed (the rest take their defaults), and a call with a
+ * size below the first version's fails with HUB_EINVAL. Structs the hub
+ * fills and hands to callbacks (hub_close_info, hub_message_info,
+ * hub_request_info, hub_auth_request) and hub_stats_t (sized by the
+ * caller) only ever grow at their end too.
  */
 #ifndef FANHUB_H
 #define FANHUB_H
@@ -108,9 +129,18 @@ typedef enum hub_policy {
   HUB_DISCONNECT = 1
 } hub_policy;
 
-/* Optional allocator, copied at hub_new(). Every allocation the hub makes
- * goes through it; the functions must be thread-safe. */
+/* Optional allocator (hub_options_set_mem). The functions must be
+ * thread-safe. Every allocation of fanhub's own goes through it. Two
+ * libraries it builds on allocate with their own allocators:
+ *   - wslay, for a WebSocket client: its event context and the buffer of
+ *     an inbound message being assembled (libc malloc);
+ *   - mbedTLS, for TLS: the certificate and key hub_new() parses, and per
+ *     TLS connection its handshake state and two 16 KiB record buffers
+ *     (mbedTLS's calloc: mbedtls_platform_set_calloc_free() sets it for
+ *     the whole process, so fanhub leaves that call to the host).
+ * SSE clients, raw host transports and the core use neither. */
 typedef struct hub_mem {
+  size_t size; /* sizeof(hub_mem): see "Structs the host fills" */
   void *user_data;
   void *(*malloc)(size_t size, void *user_data);
   void (*free)(void *ptr, void *user_data);
@@ -127,6 +157,7 @@ typedef struct hub_mem {
  * ------------------------------------------------------------------------ */
 
 typedef struct hub_transport {
+  size_t size; /* sizeof(hub_transport): see "Structs the host fills" */
   /* Write as many of the bytes in `iov` as can be written now without
    * blocking. Returns the number of bytes taken (0 .. total), or a negative
    * HUB_E* code if the stream is broken, which closes the client. Taking
@@ -402,8 +433,11 @@ typedef struct hub_auth_request {
 #define HUB_AUTH_DENY 1
 #define HUB_AUTH_PENDING 2
 
-/* The answer, filled by the callback (or passed to hub_auth_complete). */
+/* The answer: filled by the callback in the struct it is given (its size
+ * set by the hub), or made by the host for hub_auth_complete() (which
+ * needs the size set: see "Structs the host fills"). */
 typedef struct hub_auth_result {
+  size_t size;           /* sizeof(hub_auth_result) */
   int verdict;           /* HUB_AUTH_ALLOW or HUB_AUTH_DENY */
   const char *principal; /* ALLOW at CONNECT: who the client is, copied
                             (at most 255 bytes, NUL-terminated); NULL: "" */
@@ -425,9 +459,12 @@ typedef int (*hub_auth_fn)(hub_t *hub, const hub_auth_request *req,
  * HUB_EINVAL. */
 HUB_EXTERN int hub_options_set_auth_callback(hub_options *opt,
                                              hub_auth_fn fn, void *user_data);
-/* Answers a pending request. Any thread. Returns 0, HUB_EINVAL or
- * HUB_ENOMEM; a ticket whose client is gone, or that timed out, is
- * ignored. */
+/* Answers a pending request:
+ *   hub_auth_result res = {.size = sizeof(res), .verdict = HUB_AUTH_ALLOW};
+ *   hub_auth_complete(hub, ticket, &res);
+ * Any thread. Returns 0, HUB_EINVAL (no size, a verdict that is neither
+ * ALLOW nor DENY) or HUB_ENOMEM; a ticket whose client is gone, or that
+ * timed out, is ignored. */
 HUB_EXTERN int hub_auth_complete(hub_t *hub, hub_auth_ticket ticket,
                                  const hub_auth_result *res);
 /* A request header's value (case-insensitive name), its length in *len;
@@ -615,18 +652,24 @@ HUB_EXTERN int hub_attach_fd(hub_t *hub, int fd, const void *head,
                              size_t head_len, const hub_client_options *copt,
                              hub_client_id *out);
 
+/* One request header, NUL-terminated name and value. Hosts pass arrays of
+ * it, so it has no size field and never grows. */
 typedef struct hub_header {
   const char *name;
   const char *value;
 } hub_header;
 
-/* A request the host has parsed itself: method ("GET"), target
- * ("/sse?topic=a"), and the headers. All strings NUL-terminated. */
+/* A request the host has parsed itself. */
 typedef struct hub_request {
-  const char *method;
-  const char *target;
+  size_t size;        /* sizeof(hub_request): see "Structs the host fills" */
+  const char *method; /* "GET", NUL-terminated */
+  const char *target; /* "/sse?topic=a", NUL-terminated */
   const hub_header *headers;
   size_t nheaders;
+  /* Bytes the host read past the head, which belong to the client: a
+   * WebSocket client's first frames. May be NULL with extra_len 0. */
+  const void *extra;
+  size_t extra_len;
 } hub_request;
 
 /* The Sec-WebSocket-Accept value (RFC 6455 4.2.2) for the NUL-terminated
@@ -637,9 +680,10 @@ typedef struct hub_request {
 HUB_EXTERN int hub_ws_accept_key(const char *key, char out[29]);
 
 /* hub_attach_fd() for a host that parsed the request head itself and
- * consumed it from the socket. The request is copied. Same returns; also
- * HUB_EINVAL for a request too large for the request head limit or with
- * CR, LF or NUL where they cannot be. */
+ * consumed it from the socket. The request and its extra bytes are
+ * copied. Same returns; also HUB_EINVAL for a head larger than the
+ * request head limit (hub_options_set_max_request_head), extra bytes
+ * beyond the head limit plus the body limit, or CR or LF in a string. */
 HUB_EXTERN int hub_attach_fd_request(hub_t *hub, int fd,
                                      const hub_request *req,
                                      const hub_client_options *copt,

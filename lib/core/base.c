@@ -1,6 +1,7 @@
 /* The stateless corner: version, error strings, default allocator,
  * clock. */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "common.h"
@@ -50,8 +51,26 @@ static void *libc_realloc(void *p, size_t n, void *u) {
   return realloc(p, n);
 }
 
-const hub_mem hub__mem_default = {NULL, libc_malloc, libc_free, libc_calloc,
-                                  libc_realloc};
+const hub_mem hub__mem_default = {sizeof(hub_mem), NULL, libc_malloc,
+                                  libc_free, libc_calloc, libc_realloc};
+
+int hub__copy_sized(void *dst, size_t ours, const void *src, size_t min) {
+  size_t theirs;
+  memcpy(&theirs, src, sizeof(theirs));
+  if (theirs < min)
+    return HUB_EINVAL;
+  if (theirs > ours) {
+    const unsigned char *extra = (const unsigned char *)src + ours;
+    for (size_t i = 0; i < theirs - ours; i++)
+      if (extra[i])
+        return HUB_EINVAL;
+    theirs = ours;
+  }
+  memcpy(dst, src, theirs);
+  memset((char *)dst + theirs, 0, ours - theirs);
+  *(size_t *)dst = ours;
+  return 0;
+}
 
 int64_t hub__now_ms(void) {
   struct timespec ts;

@@ -19,6 +19,14 @@
 /* The libc allocator in hub_mem form; hub_new() copies the host's or this. */
 extern const hub_mem hub__mem_default;
 
+/* Copies a struct the host filled, whose first field is its `size`
+ * (sizeof as the host was built; docs/design.md, "ABI"), into dst, `ours`
+ * bytes (this library's sizeof): what an older host's holds, zeros past
+ * it. HUB_EINVAL for a size below `min` (the fields every version has),
+ * or for a newer host's larger struct whose bytes past ours are not all
+ * zero (fields this library would ignore). */
+int hub__copy_sized(void *dst, size_t ours, const void *src, size_t min);
+
 static inline void *mem_malloc(const hub_mem *m, size_t n) {
   return m->malloc(n, m->user_data);
 }

@@ -299,7 +299,9 @@ void hub__client_discard(hub_t *hub, struct client *c) {
 
 int hub_attach_transport(hub_t *hub, const hub_transport *tp, void *io_user,
                          const hub_client_options *copt, hub_client_id *out) {
-  if (!hub || !tp || !tp->writev || !out)
+  hub_transport t;
+  if (!hub || !tp || !out || hub__copy_sized(&t, sizeof(t), tp, sizeof(t)) ||
+      !t.writev)
     return HUB_EINVAL;
   if (!hub__accepting(hub))
     return HUB_ESTATE;
@@ -312,7 +314,7 @@ int hub_attach_transport(hub_t *hub, const hub_transport *tp, void *io_user,
     mem_free(&hub->opt.mem, cmd);
     return rv;
   }
-  c->tp = *tp;
+  c->tp = t;
   c->io_user = io_user;
   hub__attach_client(hub, c, cmd, out);
   return 0;

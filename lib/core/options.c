@@ -140,9 +140,11 @@ int hub_options_set_mem(hub_options *opt, const hub_mem *mem) {
     opt->mem = hub__mem_default;
     return 0;
   }
-  if (!mem->malloc || !mem->free || !mem->calloc || !mem->realloc)
+  hub_mem m;
+  if (hub__copy_sized(&m, sizeof(m), mem, sizeof(m)) || !m.malloc ||
+      !m.free || !m.calloc || !m.realloc)
     return HUB_EINVAL;
-  opt->mem = *mem;
+  opt->mem = m;
   return 0;
 }
 

@@ -64,28 +64,34 @@ static bool clean(const char *s) { return s && !strpbrk(s, "\r\n"); }
 
 int hub_attach_fd_request(hub_t *hub, int fd, const hub_request *req,
                           const hub_client_options *copt, hub_client_id *out) {
-  if (!hub || fd < 0 || !req || !clean(req->method) || !clean(req->target) ||
-      (req->nheaders && !req->headers))
+  hub_request r;
+  if (!hub || fd < 0 || !req || hub__copy_sized(&r, sizeof(r), req, sizeof(r)) ||
+      !clean(r.method) || !clean(r.target) || (r.nheaders && !r.headers) ||
+      (r.extra_len && !r.extra))
     return HUB_EINVAL;
-  size_t len = strlen(req->method) + strlen(req->target) + 13;
-  for (size_t i = 0; i < req->nheaders; i++) {
-    if (!clean(req->headers[i].name) || !clean(req->headers[i].value))
+  size_t len = strlen(r.method) + strlen(r.target) + 13;
+  for (size_t i = 0; i < r.nheaders; i++) {
+    if (!clean(r.headers[i].name) || !clean(r.headers[i].value))
       return HUB_EINVAL;
-    len += strlen(req->headers[i].name) + strlen(req->headers[i].value) + 4;
+    len += strlen(r.headers[i].name) + strlen(r.headers[i].value) + 4;
   }
   len += 2;
-  if (len > hub->opt.max_request_head)
+  /* The bytes past the head are kept like those hub_attach_fd() gets. */
+  if (len > hub->opt.max_request_head || r.extra_len > head_cap(hub) - len)
     return HUB_EINVAL;
-  char *head = mem_malloc(&hub->opt.mem, len + 1);
+  char *head = mem_malloc(&hub->opt.mem, len + 1 + r.extra_len);
   if (!head) {
     close(fd);
     return HUB_ENOMEM;
   }
-  char *p =
-      head + sprintf(head, "%s %s HTTP/1.1\r\n", req->method, req->target);
-  for (size_t i = 0; i < req->nheaders; i++)
-    p += sprintf(p, "%s: %s\r\n", req->headers[i].name, req->headers[i].value);
+  char *p = head + sprintf(head, "%s %s HTTP/1.1\r\n", r.method, r.target);
+  for (size_t i = 0; i < r.nheaders; i++)
+    p += sprintf(p, "%s: %s\r\n", r.headers[i].name, r.headers[i].value);
   p += sprintf(p, "\r\n");
+  if (r.extra_len) {
+    memcpy(p, r.extra, r.extra_len);
+    p += r.extra_len;
+  }
   int rv = hub_attach_fd(hub, fd, head, (size_t)(p - head), copt, out);
   mem_free(&hub->opt.mem, head);
   return rv;

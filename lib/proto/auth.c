@@ -189,7 +189,7 @@ bool auth_connect(struct shard *s, struct client *c,
   q.principal = "";
   q.client_user_data = c->user_data;
   q.internal = req;
-  hub_auth_result res = {0};
+  hub_auth_result res = {.size = sizeof(res)};
   int v = hub->opt.on_auth(hub, &q, &res, hub->opt.on_auth_user_data);
   mem_free(s->mem, tokbuf);
   if (v == HUB_AUTH_ALLOW) {
@@ -233,7 +233,7 @@ void auth_request(struct shard *s, struct client *c,
   q.topic = r->topic;
   q.topic_len = r->topic_len;
   q.client_user_data = c->user_data;
-  hub_auth_result res = {0};
+  hub_auth_result res = {.size = sizeof(res)};
   int v = hub->opt.on_auth(hub, &q, &res, hub->opt.on_auth_user_data);
   if (v == HUB_AUTH_ALLOW) {
     control_execute(s, c, r);
@@ -317,12 +317,14 @@ const char *hub_auth_header(const hub_auth_request *req, const char *name,
 }
 
 int hub_auth_complete(hub_t *hub, hub_auth_ticket ticket,
-                      const hub_auth_result *res) {
-  if (!hub || !ticket.id || !res ||
-      (res->verdict != HUB_AUTH_ALLOW && res->verdict != HUB_AUTH_DENY))
+                      const hub_auth_result *result) {
+  hub_auth_result res;
+  if (!hub || !ticket.id || !result ||
+      hub__copy_sized(&res, sizeof(res), result, sizeof(res)) ||
+      (res.verdict != HUB_AUTH_ALLOW && res.verdict != HUB_AUTH_DENY))
     return HUB_EINVAL;
-  const char *p = res->principal ? res->principal : "";
-  const char *r = res->reason ? res->reason : "";
+  const char *p = res.principal ? res.principal : "";
+  const char *r = res.reason ? res.reason : "";
   size_t pl = strnlen(p, PRINCIPAL_MAX), rl = strnlen(r, 200);
   struct cmd *c = hub__cmd_new(hub, CMD_AUTH, ticket.id, pl + 1 + rl);
   if (!c)
@@ -331,8 +333,8 @@ int hub_auth_complete(hub_t *hub, hub_auth_ticket ticket,
   c->topic[pl] = '\0';
   memcpy(c->topic + pl + 1, r, rl);
   c->topic[pl + 1 + rl] = '\0';
-  c->code = res->verdict;
-  c->status = res->status;
+  c->code = res.verdict;
+  c->status = res.status;
   c->serial = ticket.serial;
   hub__send_cmd(hub, c);
   return 0;

@@ -33,7 +33,8 @@ static int64_t fd_writev(void *io, const struct iovec *iov, int n) {
 
 static void fd_close(void *io) { close((int)(intptr_t)io); }
 
-const hub_transport conn_fd_transport = {fd_writev, fd_close};
+const hub_transport conn_fd_transport = {sizeof(hub_transport), fd_writev,
+                                         fd_close};
 
 void conn_attach(struct shard *s, struct client *c) {
   int fl = fcntl(c->fd, F_GETFL);

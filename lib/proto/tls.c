@@ -225,4 +225,5 @@ static void tls_close(void *io) {
   mem_free(t->ts->mem, t);
 }
 
-const hub_transport tls_transport = {tls_writev, tls_close};
+const hub_transport tls_transport = {sizeof(hub_transport), tls_writev,
+                                     tls_close};

@@ -100,7 +100,8 @@ static void *fz_realloc(void *p, size_t n, void *ud) {
   (void)ud;
   return fail_now() ? NULL : realloc(p, n);
 }
-static const hub_mem fz_mem = {NULL, fz_malloc, fz_free, fz_calloc, fz_realloc};
+static const hub_mem fz_mem = {sizeof(hub_mem), NULL,      fz_malloc,
+                               fz_free,         fz_calloc, fz_realloc};
 
 static int starts(const char *s, size_t len, const char *prefix) {
   size_t n = strlen(prefix);
@@ -145,7 +146,7 @@ static void complete_tickets(int now) {
       R.tickets[kept++] = R.tickets[i];
       continue;
     }
-    hub_auth_result res = {0};
+    hub_auth_result res = {.size = sizeof(res)};
     res.verdict = R.allow ? HUB_AUTH_ALLOW : HUB_AUTH_DENY;
     res.principal = "late";
     res.status = 401;

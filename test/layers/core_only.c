@@ -39,7 +39,7 @@ int main(void) {
   if (hub_new(&hub, o) || hub_start(hub))
     FAIL("hub_new/hub_start");
   hub_options_free(o);
-  hub_transport tp = {take, NULL};
+  hub_transport tp = {.size = sizeof(tp), .writev = take};
   hub_client_id id;
   if (hub_attach_transport(hub, &tp, NULL, NULL, &id))
     FAIL("a raw host transport");

@@ -48,7 +48,8 @@ static void memtp_close(void *io) {
   pthread_mutex_unlock(&t->lock);
 }
 
-const hub_transport memtp_transport = {memtp_writev, memtp_close};
+const hub_transport memtp_transport = {sizeof(hub_transport), memtp_writev,
+                                      memtp_close};
 
 struct memtp *memtp_new(void) {
   struct memtp *t = calloc(1, sizeof(*t));

@@ -86,6 +86,7 @@ void test_sleep_ms(int ms);
   X(test_handshake_errors)                                                    \
   X(test_stop_sends_going_away)                                               \
   X(test_attach_fd_request)                                                   \
+  X(test_attach_fd_request_extra)                                             \
   X(test_unread_replies_close)                                                \
   X(test_history_ring)                                                        \
   X(test_wildcard_match)                                                      \

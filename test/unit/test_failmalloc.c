@@ -53,7 +53,7 @@ static void *fm_realloc(void *p, size_t n, void *u) {
 
 /* The scenario; returns the number of memtps it made (all freed). */
 static bool scenario(struct fm *f) {
-  hub_mem mem = {f, fm_malloc, fm_free, fm_calloc, fm_realloc};
+  hub_mem mem = {sizeof(mem), f, fm_malloc, fm_free, fm_calloc, fm_realloc};
   hub_options *o;
   hub_options_new(&o);
   hub_options_set_mem(o, &mem);

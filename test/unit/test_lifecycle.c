@@ -6,6 +6,23 @@
 #include "test.h"
 #include "util.h"
 
+static void *test_malloc(size_t n, void *u) {
+  (void)u;
+  return malloc(n);
+}
+static void test_free(void *p, void *u) {
+  (void)u;
+  free(p);
+}
+static void *test_calloc(size_t k, size_t n, void *u) {
+  (void)u;
+  return calloc(k, n);
+}
+static void *test_realloc(void *p, size_t n, void *u) {
+  (void)u;
+  return realloc(p, n);
+}
+
 void test_options_validation(void) {
   hub_options *o;
   CHECK(hub_options_new(NULL) == HUB_EINVAL);
@@ -22,6 +39,22 @@ void test_options_validation(void) {
   CHECK(hub_options_set_max_topic_len(o, 0) == HUB_EINVAL);
   hub_mem bad = {0};
   CHECK(hub_options_set_mem(o, &bad) == HUB_EINVAL);
+  /* The size field: an older host's smaller struct is refused below the
+   * first version's size; a newer host's larger one is taken when what
+   * this library does not know is zero, and refused otherwise. */
+  struct {
+    hub_mem m;
+    uint64_t newer_field;
+  } newer = {{0}, 0};
+  newer.m = (hub_mem){sizeof(newer), NULL, test_malloc, test_free,
+                      test_calloc, test_realloc};
+  CHECK(hub_options_set_mem(o, &newer.m) == 0);
+  newer.newer_field = 1;
+  CHECK(hub_options_set_mem(o, &newer.m) == HUB_EINVAL);
+  newer.m.size = sizeof(hub_mem) - sizeof(void *);
+  CHECK(hub_options_set_mem(o, &newer.m) == HUB_EINVAL);
+  newer.m.size = sizeof(hub_mem);
+  CHECK(hub_options_set_mem(o, &newer.m) == 0);
   CHECK(hub_options_set_mem(o, NULL) == 0);
   CHECK(hub_options_set_shards(NULL, 1) == HUB_EINVAL);
   hub_options_free(o);
@@ -76,6 +109,10 @@ void test_lifecycle_states(void) {
   int64_t s1 = hub_broadcast(hub, "t", "x", 1, 0);
   int64_t s2 = hub_broadcast(hub, "u", NULL, 0, HUB_MSG_JSON);
   CHECK(s1 > 0 && s2 == s1 + 1);
+  hub_client_id tid;
+  hub_transport unsized = memtp_transport;
+  unsized.size = 0;
+  CHECK(hub_attach_transport(hub, &unsized, NULL, NULL, &tid) == HUB_EINVAL);
   CHECK(hub_stop(hub, 0) == 0);
   CHECK(hub_stop(hub, 0) == HUB_ESTATE);
   CHECK(hub_broadcast(hub, "t", "x", 1, 0) == HUB_ESTATE);

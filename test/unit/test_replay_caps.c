@@ -49,7 +49,8 @@ static void *cnt_realloc(void *p, size_t n, void *ud) {
 static hub_t *counted_hub(uint64_t qbytes) {
   hub_options *o;
   hub_t *hub = NULL;
-  hub_mem mem = {NULL, cnt_malloc, cnt_free, cnt_calloc, cnt_realloc};
+  hub_mem mem = {sizeof(mem), NULL, cnt_malloc, cnt_free, cnt_calloc,
+                 cnt_realloc};
   hub_options_new(&o);
   hub_options_set_shards(o, 1);
   hub_options_set_mem(o, &mem);

@@ -75,7 +75,7 @@ static void *answerer(void *p) {
   test_sleep_ms(50);
   pthread_mutex_lock(&a->log->lock);
   for (int i = 0; i < a->log->npending; i++) {
-    hub_auth_result r = {HUB_AUTH_ALLOW, "bob-the-slow", 0, NULL};
+    hub_auth_result r = {sizeof(r), HUB_AUTH_ALLOW, "bob-the-slow", 0, NULL};
     hub_auth_complete(a->hub, a->log->pending[i], &r);
   }
   a->log->npending = 0;
@@ -200,10 +200,12 @@ void test_auth_pending(void) {
   CHECK(WAIT_STAT(hub, auth_timeouts, 2, 2000));
   /* A stale ticket is ignored. */
   hub_auth_ticket stale = {id, 12345};
-  hub_auth_result r = {HUB_AUTH_ALLOW, NULL, 0, NULL};
+  hub_auth_result r = {sizeof(r), HUB_AUTH_ALLOW, NULL, 0, NULL};
   CHECK(hub_auth_complete(hub, stale, &r) == 0);
   r.verdict = 7;
   CHECK(hub_auth_complete(hub, stale, &r) == HUB_EINVAL);
+  hub_auth_result unsized = {.verdict = HUB_AUTH_ALLOW}; /* no .size */
+  CHECK(hub_auth_complete(hub, stale, &unsized) == HUB_EINVAL);
   CHECK(hub_options_set_auth_callback(NULL, auth_cb, &log) == HUB_EINVAL);
   hub_free(hub);
 }

@@ -513,15 +513,54 @@ void test_attach_fd_request(void) {
   int sp[2];
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
   hub_header hdrs[] = {{"Host", "x"}, {"Accept", "text/event-stream"}};
-  hub_request req = {"GET", "/sse?topic=t", hdrs, 2};
+  hub_request req = {sizeof(req), "GET", "/sse?topic=t", hdrs, 2, NULL, 0};
   hub_client_id id;
   hub_header bad[] = {{"Host", "x\r\nEvil: 1"}};
-  hub_request evil = {"GET", "/sse", bad, 1};
+  hub_request evil = {sizeof(evil), "GET", "/sse", bad, 1, NULL, 0};
   CHECK(hub_attach_fd_request(hub, sp[0], &evil, NULL, &id) == HUB_EINVAL);
+  /* No size (a struct the library cannot know the layout of): refused. */
+  hub_request unsized = req;
+  unsized.size = 0;
+  CHECK(hub_attach_fd_request(hub, sp[0], &unsized, NULL, &id) == HUB_EINVAL);
   CHECK(hub_attach_fd_request(hub, sp[0], &req, NULL, &id) == 0);
   char head[1024];
   CHECK_EQ(wsc_read_head(sp[1], head, sizeof(head), 2000), 200);
   CHECK(WAIT_STAT(hub, subscriptions, 1, 2000));
+  close(sp[1]);
+  hub_free(hub);
+}
+
+void test_attach_fd_request_extra(void) {
+  /* A WebSocket client's first frame, read by the host past the head, goes
+   * to the session: its ping is answered right after the 101. */
+  hub_t *hub = sock_hub(NULL, 0, 0, 0);
+  CHECK(hub);
+  int sp[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
+  hub_header hdrs[] = {{"Host", "x"},
+                       {"Upgrade", "websocket"},
+                       {"Connection", "Upgrade"},
+                       {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                       {"Sec-WebSocket-Version", "13"}};
+  unsigned char ping[32];
+  size_t n = wsc_encode(ping, true, 0, 0x9, "early", 5, true);
+  hub_request req = {.size = sizeof(req), .method = "GET", .target = "/ws",
+                     .headers = hdrs, .nheaders = 5, .extra = ping,
+                     .extra_len = n};
+  hub_client_id id;
+  /* Extra bytes beyond what a head and a body may hold are refused. */
+  req.extra_len = (size_t)1 << 30;
+  CHECK(hub_attach_fd_request(hub, sp[0], &req, NULL, &id) == HUB_EINVAL);
+  req.extra_len = n;
+  CHECK(hub_attach_fd_request(hub, sp[0], &req, NULL, &id) == 0);
+  char head[1024], buf[256];
+  CHECK_EQ(wsc_read_head(sp[1], head, sizeof(head), 2000), 101);
+  unsigned op = 0;
+  long got;
+  do
+    got = wsc_recv(sp[1], &op, buf, sizeof(buf), 2000);
+  while (got >= 0 && op != 0xA);
+  CHECK(got == 5 && op == 0xA && memcmp(buf, "early", 5) == 0);
   close(sp[1]);
   hub_free(hub);
 }

@@ -24,7 +24,8 @@ static int64_t host_writev(void *io, const struct iovec *iov, int n) {
   return errno == EAGAIN ? 0 : HUB_ESYS;
 }
 static void host_close(void *io) { close((int)(intptr_t)io); }
-static const hub_transport host_tp = {host_writev, host_close};
+static const hub_transport host_tp = {sizeof(hub_transport), host_writev,
+                                      host_close};
 
 /* Attaches a host stream speaking `proto`; returns the client's end. */
 static int host_stream(hub_t *hub, hub_client_options *copt,

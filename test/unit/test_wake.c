@@ -42,7 +42,8 @@ static int64_t sink_writev(void *io, const struct iovec *iov, int n) {
   return (int64_t)total;
 }
 
-static const hub_transport sink_transport = {sink_writev, NULL};
+static const hub_transport sink_transport = {sizeof(hub_transport),
+                                             sink_writev, NULL};
 
 /* The delay before the next broadcast: mostly within the slow write (the
  * shard's pass is not over yet); 1 in 8 within its first naps; 1 in 16
