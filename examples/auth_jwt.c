@@ -398,54 +398,6 @@ static bool pattern_valid(const char *s, size_t n) {
   return true;
 }
 
-/* The token of s starting at *pos (end of s: returns false). */
-static bool next_token(const char *s, size_t n, size_t *pos, const char **tok,
-                       size_t *tl) {
-  if (*pos > n)
-    return false;
-  const char *dot = memchr(s + *pos, '.', n - *pos);
-  size_t e = dot ? (size_t)(dot - s) : n;
-  *tok = s + *pos;
-  *tl = e - *pos;
-  *pos = e + 1;
-  return true;
-}
-
-/* No empty token, and ">" only as the last one. */
-static bool tokens_ok(const char *s, size_t n) {
-  size_t pos = 0, tl;
-  const char *t;
-  while (next_token(s, n, &pos, &t, &tl))
-    if (tl == 0 || (tl == 1 && t[0] == '>' && pos <= n))
-      return false;
-  return true;
-}
-
-int auth_jwt_covers(const char *grant, size_t glen, const char *req,
-                    size_t rlen) {
-  if (!grant || !req || glen == 0 || rlen == 0 || !tokens_ok(req, rlen) ||
-      !tokens_ok(grant, glen))
-    return 0;
-  size_t gp = 0, rp = 0;
-  for (;;) {
-    const char *g, *r;
-    size_t gl, rl;
-    bool hg = next_token(grant, glen, &gp, &g, &gl);
-    bool hr = next_token(req, rlen, &rp, &r, &rl);
-    if (!hg || !hr)
-      return !hg && !hr;
-    if (gl == 1 && g[0] == '>')
-      return 1; /* the last token: covers what is left (at least r) */
-    if (gl == 1 && g[0] == '*') {
-      if (rl == 1 && r[0] == '>')
-        return 0; /* one token cannot cover one-or-more */
-      continue;
-    }
-    if (gl != rl || memcmp(g, r, gl) != 0)
-      return 0;
-  }
-}
-
 /* ------------------------------------------------------------------------
  * Header and claims
  * ------------------------------------------------------------------------ */
@@ -882,7 +834,7 @@ static int topic_cb(struct auth_jwt *a, const hub_auth_request *req,
       p += strlen(p) + 1;
     for (unsigned i = 0; i < n && verdict != HUB_AUTH_ALLOW; i++) {
       size_t pl = strlen(p);
-      if (auth_jwt_covers(p, pl, req->topic, req->topic_len))
+      if (hub_pattern_covers(p, pl, req->topic, req->topic_len))
         verdict = HUB_AUTH_ALLOW;
       p += pl + 1;
     }

@@ -20,10 +20,10 @@
  *
  * Patterns are NATS-style, like fanhub's own: tokens separated by '.',
  * "*" one token, a last ">" one or more. A request for topic or pattern R
- * is allowed when some granted pattern G covers it: token by token, a
- * literal in G must equal R's token, "*" in G covers any one token of R
- * except ">", and a last ">" in G covers one or more remaining tokens of
- * anything. Wildcards in R are taken as literal tokens, so "news.*" may
+ * is allowed when some granted pattern G covers it (hub_pattern_covers()):
+ * token by token, a literal in G must equal R's token, "*" in G covers
+ * any one token of R except ">", and a last ">" in G covers one or more
+ * remaining tokens of anything. Wildcards in R are taken as literal tokens, so "news.*" may
  * subscribe to "news.*" and "news.sport" but not to "news.>". Neither
  * may have an empty token, nor a ">" that is not the last token.
  *
@@ -110,11 +110,6 @@ void auth_jwt_free(struct auth_jwt *a);
  * leeway. */
 int auth_jwt_verify(const struct auth_jwt *a, const char *token, size_t len,
                     int64_t now, struct auth_jwt_claims *out);
-
-/* 1 if granted pattern `grant` covers the requested topic or pattern
- * `req` (see above), else 0. */
-int auth_jwt_covers(const char *grant, size_t glen, const char *req,
-                    size_t rlen);
 
 /* The hub_auth_fn; user_data is the struct auth_jwt. */
 int auth_jwt_callback(hub_t *hub, const hub_auth_request *req,

@@ -89,16 +89,19 @@ static int route(hub_t *h, const hub_request_info *r, void *user_data) {
   char topic[257], body[48];
   if (is(r, "GET", "/ws") || is(r, "GET", "/sse"))
     return HUB_ROUTE_STREAM;
-  /* ?topic=T, taken as is (no percent-decoding: plain topic names only). */
-  size_t tl = r->query_len > 6 ? r->query_len - 6 : 0;
-  if (!is(r, "POST", "/publish") || tl == 0 || tl >= sizeof(topic) ||
-      memcmp(r->query, "topic=", 6) != 0 ||
-      memchr(r->query, '&', r->query_len)) {
+  /* ?topic=T, decoded as fanhub decodes its own. */
+  const char *q = r->query;
+  size_t ql = r->query_len, tl = 0;
+  char key[8];
+  int rv;
+  while ((rv = hub_query_next(&q, &ql, key, sizeof(key), NULL, topic,
+                              sizeof(topic), &tl)) == 1 &&
+         strcmp(key, "topic") != 0)
+    ;
+  if (!is(r, "POST", "/publish") || rv != 1 || tl == 0) {
     hub_respond(h, r, 404, NULL, "not found\n", 10);
     return HUB_ROUTE_DONE;
   }
-  memcpy(topic, r->query + 6, tl);
-  topic[tl] = '\0';
   int64_t seq = hub_broadcast(h, topic, r->body, r->body_len, 0);
   int n = seq < 0 ? snprintf(body, sizeof(body), "%s\n", hub_strerror((int)seq))
                   : snprintf(body, sizeof(body), "{\"seq\":%lld}\n",

@@ -882,6 +882,37 @@ HUB_EXTERN int hub_shard_fd(const hub_t *hub, int i);
 HUB_EXTERN int hub_shard_run(hub_t *hub, int i, int timeout_ms);
 
 /* ------------------------------------------------------------------------
+ * Helpers for hosts: what fanhub itself does with topics and queries
+ * ------------------------------------------------------------------------ */
+
+/* 1 if every topic that `subject` (a topic, or a pattern a client
+ * subscribes to) stands for is matched by `pattern`, else 0: what an auth
+ * callback checks a requested topic against a granted pattern with.
+ * Token by token, a literal in `pattern` must equal the subject's token,
+ * "*" covers any one token except ">", and a last ">" covers one or more
+ * tokens of anything; wildcards in `subject` count as what they stand for,
+ * so "news.*" covers "news.sport" and "news.*", not "news.>". Either
+ * string with an empty token, or a ">" that is not its last token, covers
+ * nothing and is covered by nothing. Lengths bound the strings (no NUL
+ * needed). Any thread. */
+HUB_EXTERN int hub_pattern_covers(const char *pattern, size_t pattern_len,
+                                  const char *subject, size_t subject_len);
+
+/* Reads the next parameter of a query string ("topic=a&topic=b", as
+ * hub_request_info.query holds it), decoded the way fanhub reads ?topic=
+ * and ?token=: '+' is a space, %XX a byte. The key goes to
+ * key[0..key_cap) and the value to value[0..value_cap), each
+ * NUL-terminated, their lengths without the NUL to *key_len and
+ * *value_len (either may be NULL); a parameter without '=' has an empty
+ * value, and empty parameters ("a=1&&b=2") are skipped. *query and *len
+ * move past the parameter. Returns 1 for a parameter, 0 at the end, or
+ * HUB_EINVAL for a bad %-escape, a decoded NUL, or a key or value that
+ * does not fit (*query and *len then stay where they were). Any thread. */
+HUB_EXTERN int hub_query_next(const char **query, size_t *len, char *key,
+                              size_t key_cap, size_t *key_len, char *value,
+                              size_t value_cap, size_t *value_len);
+
+/* ------------------------------------------------------------------------
  * Stats
  * ------------------------------------------------------------------------ */
 

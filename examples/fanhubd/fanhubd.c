@@ -109,44 +109,16 @@ static bool is(const hub_request_info *r, const char *method,
          r->path_len == strlen(path) && memcmp(r->path, path, r->path_len) == 0;
 }
 
-static int hexval(int ch) {
-  if (ch >= '0' && ch <= '9')
-    return ch - '0';
-  if (ch >= 'a' && ch <= 'f')
-    return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F')
-    return ch - 'A' + 10;
-  return -1;
-}
-
-/* The percent-decoded value of query parameter `key`, or false. */
-static bool query_param(const char *q, size_t qlen, const char *key,
+/* The decoded value of query parameter `name` (the first one), or false
+ * if it is absent, empty or does not fit. */
+static bool query_param(const hub_request_info *r, const char *name,
                         char *out, size_t cap) {
-  size_t kl = strlen(key);
-  const char *p = q, *end = q + qlen;
-  while (p < end) {
-    const char *amp = memchr(p, '&', (size_t)(end - p));
-    const char *pe = amp ? amp : end;
-    if ((size_t)(pe - p) > kl && p[kl] == '=' && memcmp(p, key, kl) == 0) {
-      size_t o = 0;
-      for (const char *v = p + kl + 1; v < pe; v++) {
-        int ch = (unsigned char)*v;
-        if (ch == '%' && pe - v >= 3 && hexval(v[1]) >= 0 &&
-            hexval(v[2]) >= 0) {
-          ch = hexval(v[1]) * 16 + hexval(v[2]);
-          v += 2;
-        } else if (ch == '+') {
-          ch = ' ';
-        }
-        if (ch == 0 || o + 1 >= cap)
-          return false;
-        out[o++] = (char)ch;
-      }
-      out[o] = '\0';
-      return o > 0;
-    }
-    p = pe + 1;
-  }
+  const char *q = r->query;
+  size_t ql = r->query_len, vl;
+  char key[32];
+  while (hub_query_next(&q, &ql, key, sizeof(key), NULL, out, cap, &vl) == 1)
+    if (strcmp(key, name) == 0)
+      return vl > 0;
   return false;
 }
 
@@ -175,7 +147,7 @@ static void publish(hub_t *hub, const hub_request_info *r) {
     text(hub, r, 401, "missing or wrong bearer token\n");
     return;
   }
-  if (!query_param(r->query, r->query_len, "topic", topic, sizeof(topic))) {
+  if (!query_param(r, "topic", topic, sizeof(topic))) {
     text(hub, r, 400, "need ?topic=\n");
     return;
   }

@@ -13,5 +13,9 @@ bool pattern_is_wild(const char *pat, size_t len);
 /* True if topic matches pat (a plain pattern matches only itself). */
 bool pattern_match(const char *pat, size_t plen, const char *topic,
                    size_t tlen);
+/* True if every topic `sub` (a topic or a pattern) matches, pat matches
+ * too: hub_pattern_covers(). */
+bool pattern_covers(const char *pat, size_t plen, const char *sub,
+                    size_t slen);
 
 #endif

@@ -4,6 +4,8 @@
 
 #include "http.h"
 
+#include "fanhub.h"
+
 void http_limits_default(struct http_limits *lim) {
   lim->max_head = 8192;
   lim->max_line = 4096;
@@ -291,4 +293,23 @@ int http_query_next(const char **q, size_t *qlen, char *key, size_t key_cap,
   *q = amp;
   *qlen = (size_t)(end - amp);
   return 1;
+}
+
+int hub_query_next(const char **query, size_t *len, char *key, size_t key_cap,
+                   size_t *key_len, char *value, size_t value_cap,
+                   size_t *value_len) {
+  size_t kl, vl;
+  if (!query || !len || (!*query && *len) || !key || !key_cap || !value ||
+      !value_cap)
+    return HUB_EINVAL;
+  int rv = *len ? http_query_next(query, len, key, key_cap, &kl, value,
+                                  value_cap, &vl)
+                : 0;
+  if (rv < 0)
+    return HUB_EINVAL;
+  if (key_len)
+    *key_len = rv ? kl : 0;
+  if (value_len)
+    *value_len = rv ? vl : 0;
+  return rv;
 }

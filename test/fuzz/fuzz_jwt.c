@@ -4,7 +4,7 @@
  *      header, so the claim reader sees hostile JSON that passed the
  *      signature check; an accepted token also goes through the callback
  *      (CONNECT, then SUBSCRIBE/PUBLISH on each grant, then forget);
- *   2: the rest is "grant\0request\0third": auth_jwt_covers() must be
+ *   2: the rest is "grant\0request\0third": hub_pattern_covers() must be
  *      transitive and agree with fanhub's own pattern_match() on plain
  *      topics.
  * Besides the sanitizers it aborts on any broken invariant.
@@ -82,7 +82,7 @@ static void check_claims(const struct auth_jwt_claims *c) {
       size_t pl = strnlen(p, AUTH_JWT_MAX_PATTERN + 1);
       ASSERT(pl >= 1 && pl <= AUTH_JWT_MAX_PATTERN);
       /* a granted pattern covers itself, and matches itself when plain */
-      ASSERT(auth_jwt_covers(p, pl, p, pl));
+      ASSERT(hub_pattern_covers(p, pl, p, pl));
       if (plain(p))
         ASSERT(pattern_match(p, pl, p, pl));
     }
@@ -197,19 +197,19 @@ static void mode_covers(const char *in, size_t n) {
       start = i + 1;
     }
   }
-  int ab = auth_jwt_covers(s[0], l[0], s[1], l[1]);
-  int bc = auth_jwt_covers(s[1], l[1], s[2], l[2]);
-  int ac = auth_jwt_covers(s[0], l[0], s[2], l[2]);
+  int ab = hub_pattern_covers(s[0], l[0], s[1], l[1]);
+  int bc = hub_pattern_covers(s[1], l[1], s[2], l[2]);
+  int ac = hub_pattern_covers(s[0], l[0], s[2], l[2]);
   ASSERT(ab == 0 || ab == 1);
   if (ab && bc)
     ASSERT(ac);
   if (ab) /* anything covered is covered by itself */
-    ASSERT(auth_jwt_covers(s[1], l[1], s[1], l[1]));
+    ASSERT(hub_pattern_covers(s[1], l[1], s[1], l[1]));
   for (int i = 0; i < 2; i++) {
     const char *g = s[0], *r = s[i + 1];
     size_t gl = l[0], rl = l[i + 1];
     if (well_formed(g, gl) && well_formed(r, rl) && !pattern_is_wild(r, rl))
-      ASSERT(auth_jwt_covers(g, gl, r, rl) == pattern_match(g, gl, r, rl));
+      ASSERT(hub_pattern_covers(g, gl, r, rl) == pattern_match(g, gl, r, rl));
   }
 }
 

@@ -133,6 +133,7 @@ void test_sleep_ms(int ms);
   X(test_http_has_token)                                                      \
   X(test_http_query)                                                          \
   X(test_http_query_errors)                                                   \
+  X(test_query_next_public)                                                   \
   X(test_http_reject)                                                         \
   X(test_http_version)                                                        \
   X(test_http_limit_head)                                                     \
@@ -154,7 +155,7 @@ void test_sleep_ms(int ms);
   X(test_jwt_times)                                                           \
   X(test_jwt_malformed)                                                       \
   X(test_jwt_claim_types)                                                     \
-  X(test_jwt_covers)                                                          \
+  X(test_pattern_covers)                                                      \
   X(test_jwt_callback)                                                        \
   X(test_jwt_hub)                                                             \
   X(churn)                                                                    \

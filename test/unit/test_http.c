@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fanhub.h"
 #include "http.h"
 #include "test.h"
 
@@ -548,4 +549,51 @@ void test_http_prefixes(void) {
   for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
     CHECK(feed(good[i].s, good[i].len, NULL,
                good[i].head ? good[i].head : (int)good[i].len));
+}
+
+void test_query_next_public(void) {
+  /* hub_query_next(): the parser above, for hosts, with HUB_EINVAL. */
+  const char *q = "topic=news%2Esport&&flag&topic=a+b";
+  size_t len = strlen(q), kl, vl;
+  char key[16], val[16];
+  CHECK_EQ(hub_query_next(&q, &len, key, sizeof(key), &kl, val, sizeof(val),
+                          &vl),
+           1);
+  CHECK(strcmp(key, "topic") == 0 && kl == 5 &&
+        strcmp(val, "news.sport") == 0 && vl == 10);
+  CHECK_EQ(hub_query_next(&q, &len, key, sizeof(key), NULL, val, sizeof(val),
+                          &vl),
+           1);
+  CHECK(strcmp(key, "flag") == 0 && vl == 0 && val[0] == '\0');
+  CHECK_EQ(hub_query_next(&q, &len, key, sizeof(key), &kl, val, sizeof(val),
+                          NULL),
+           1);
+  CHECK(strcmp(val, "a b") == 0);
+  CHECK_EQ(hub_query_next(&q, &len, key, sizeof(key), &kl, val, sizeof(val),
+                          &vl),
+           0);
+  CHECK(kl == 0 && vl == 0);
+  /* A bad escape: HUB_EINVAL, and the caller stays at it. */
+  q = "a=%4";
+  len = 4;
+  CHECK_EQ(hub_query_next(&q, &len, key, sizeof(key), &kl, val, sizeof(val),
+                          &vl),
+           HUB_EINVAL);
+  CHECK(len == 4 && strcmp(q, "a=%4") == 0);
+  /* A value that does not fit, and arguments that make no sense. */
+  q = "a=0123456789abcdef";
+  len = strlen(q);
+  CHECK_EQ(hub_query_next(&q, &len, key, sizeof(key), &kl, val, sizeof(val),
+                          &vl),
+           HUB_EINVAL);
+  CHECK_EQ(hub_query_next(NULL, &len, key, sizeof(key), &kl, val, sizeof(val),
+                          &vl),
+           HUB_EINVAL);
+  CHECK_EQ(hub_query_next(&q, &len, key, 0, &kl, val, sizeof(val), &vl),
+           HUB_EINVAL);
+  const char *none = NULL;
+  size_t zero = 0;
+  CHECK_EQ(hub_query_next(&none, &zero, key, sizeof(key), &kl, val,
+                          sizeof(val), &vl),
+           0);
 }

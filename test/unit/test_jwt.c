@@ -494,7 +494,7 @@ void test_jwt_claim_types(void) {
   auth_jwt_free(&jwt);
 }
 
-void test_jwt_covers(void) {
+void test_pattern_covers(void) {
   static const struct {
     const char *grant, *req;
     int want;
@@ -552,17 +552,17 @@ void test_jwt_covers(void) {
       {"", "news", 0},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    int got = auth_jwt_covers(cases[i].grant, strlen(cases[i].grant),
-                              cases[i].req, strlen(cases[i].req));
+    int got = hub_pattern_covers(cases[i].grant, strlen(cases[i].grant),
+                                 cases[i].req, strlen(cases[i].req));
     if (got != cases[i].want)
       fprintf(stderr, "  grant %s, request %s: %d\n", cases[i].grant,
               cases[i].req, got);
     CHECK_EQ(got, cases[i].want);
   }
-  CHECK_EQ(auth_jwt_covers(NULL, 0, "a", 1), 0);
+  CHECK_EQ(hub_pattern_covers(NULL, 0, "a", 1), 0);
   /* lengths, not NULs, bound the strings */
-  CHECK_EQ(auth_jwt_covers("news.>xyz", 6, "news.a", 6), 1);
-  CHECK_EQ(auth_jwt_covers("news", 4, "news.a", 4), 1);
+  CHECK_EQ(hub_pattern_covers("news.>xyz", 6, "news.a", 6), 1);
+  CHECK_EQ(hub_pattern_covers("news", 4, "news.a", 4), 1);
 }
 
 static int64_t fake_now = NOW;
