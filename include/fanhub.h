@@ -44,7 +44,8 @@
  * size below the first version's fails with HUB_EINVAL. Structs the hub
  * fills and hands to callbacks (hub_close_info, hub_message_info,
  * hub_request_info, hub_auth_request) and hub_stats_t (sized by the
- * caller) only ever grow at their end too.
+ * caller) only ever grow at their end too. hub_header and hub_auth_ticket,
+ * which travel in arrays or by value, never change.
  */
 #ifndef FANHUB_H
 #define FANHUB_H
@@ -395,7 +396,8 @@ typedef enum hub_auth_kind {
   HUB_AUTH_PUBLISH = 3    /* a WebSocket client's {"op":"publish"} */
 } hub_auth_kind;
 
-/* Names one pending decision; pass it back to hub_auth_complete(). */
+/* Names one pending decision; pass it back to hub_auth_complete(). It
+ * travels by value, so it never grows. */
 typedef struct hub_auth_ticket {
   hub_client_id id;
   uint64_t serial;
