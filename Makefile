@@ -174,17 +174,20 @@ MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS  := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 $(BUILD)/examples/mhd_host.o: CFLAGS_ALL += $(MHD_CFLAGS)
 
-$(BUILD)/sqlite_broadcast: $(BUILD)/examples/sqlite_broadcast.o $(STATIC)
+# examples/sqlite_batch.c: the SQLite hooks of the three SQLite hosts.
+SQLITE_BATCH := $(BUILD)/examples/sqlite_batch.o
+$(BUILD)/sqlite_broadcast: $(BUILD)/examples/sqlite_broadcast.o $(SQLITE_BATCH) \
+                           $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lsqlite3 $(LIBS_PRIVATE)
 $(BUILD)/pg_notify: $(BUILD)/examples/pg_notify.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PQ_LIBS) $(LIBS_PRIVATE)
 $(BUILD)/libuv_host: $(BUILD)/examples/libuv_host.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -luv $(LIBS_PRIVATE)
-$(BUILD)/evhttp_host: $(BUILD)/examples/evhttp_host.o $(STATIC)
+$(BUILD)/evhttp_host: $(BUILD)/examples/evhttp_host.o $(SQLITE_BATCH) $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(EVENT_LIBS) -lsqlite3 $(LIBS_PRIVATE)
-$(BUILD)/mhd_host: $(BUILD)/examples/mhd_host.o $(STATIC)
+$(BUILD)/mhd_host: $(BUILD)/examples/mhd_host.o $(SQLITE_BATCH) $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(MHD_LIBS) -lsqlite3 $(LIBS_PRIVATE)
--include $(HOST_EXAMPLES:$(BUILD)/%=$(BUILD)/examples/%.d)
+-include $(HOST_EXAMPLES:$(BUILD)/%=$(BUILD)/examples/%.d) $(SQLITE_BATCH:.o=.d)
 
 # Unit tests link the library's objects so they can reach internals too,
 # and libfanhub-nats's outbox (which needs no libnats).

@@ -46,6 +46,8 @@
 #include <fanhub.h>
 #include <sqlite3.h>
 
+#include "sqlite_batch.h"
+
 #define SHARDS 2
 #define MAX_TOKENS 8
 /* Output an SSE stream may have waiting in its bufferevent before the
@@ -54,8 +56,8 @@
 #define STREAM_BUFFER (256 * 1024)
 
 static hub_t *hub;
-static hub_batch *batch; /* the open transaction's changes */
-static int stage_failed; /* a change of it could not be staged */
+static hub_batch *batch;            /* the open transaction's changes */
+static struct sqlite_batch changes; /* SQLite's hooks, staging into batch */
 static sqlite3 *db;
 static struct event_base *base;
 static struct evhttp *http;
@@ -65,35 +67,6 @@ static int placeholder; /* /dev/null, put under a WebSocket's old fd */
 static int stopping, flushing;
 static struct { const char *secret, *who; } tokens[MAX_TOKENS];
 static int ntokens;
-
-/* --- SQLite: stage in the update hook, publish after COMMIT ----------- */
-
-static void on_update(void *arg, int op, const char *dbname, const char *table,
-                      sqlite3_int64 rowid) {
-  (void)arg, (void)dbname;
-  char data[64];
-  int n = snprintf(data, sizeof(data), "{\"op\":\"%s\",\"id\":%lld}",
-                   op == SQLITE_INSERT   ? "insert"
-                   : op == SQLITE_UPDATE ? "update"
-                                         : "delete",
-                   (long long)rowid);
-  if (hub_batch_add(batch, table, data, (size_t)n, HUB_MSG_JSON) != 0)
-    stage_failed = 1;
-}
-
-/* Non-zero turns the COMMIT into a ROLLBACK: better no commit than one
- * whose broadcast would miss rows. It never publishes: the commit can
- * still fail after it. */
-static int on_commit(void *arg) {
-  (void)arg;
-  return stage_failed;
-}
-
-static void on_rollback(void *arg) {
-  (void)arg;
-  hub_batch_discard(batch);
-  stage_failed = 0;
-}
 
 /* --- HTTP helpers ------------------------------------------------------ */
 
@@ -394,8 +367,7 @@ static void on_sse(struct evhttp_request *req, void *arg) {
 
 /* One transaction for the whole body: any failure rolls it all back, so
  * the rollback hook drops everything staged and no statement is ever
- * undone alone (which would take hub_batch_truncate, see
- * examples/sqlite_broadcast.c). */
+ * undone alone (which would take sqlite_batch_run, see sqlite_batch.h). */
 static void on_items(struct evhttp_request *req, void *arg) {
   sqlite3_stmt *ins = arg;
   struct evkeyvalq query;
@@ -569,9 +541,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: %s\n", path, sqlite3_errmsg(db));
     return 1;
   }
-  sqlite3_update_hook(db, on_update, NULL);
-  sqlite3_commit_hook(db, on_commit, NULL);
-  sqlite3_rollback_hook(db, on_rollback, NULL);
 
   hub_options *o;
   int rv = hub_options_new(&o);
@@ -588,6 +557,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "fanhub: %s\n", hub_strerror(rv));
     return 1;
   }
+  /* Each row change on topic "<table>" as {"op":"insert","id":N}, staged
+   * in batch until on_items publishes it after COMMIT. */
+  sqlite_batch_init(&changes, db, batch, "", "id");
 
   base = event_base_new();
   http = base ? evhttp_new(base) : NULL;

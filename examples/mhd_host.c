@@ -46,44 +46,18 @@
 #include <microhttpd.h>
 #include <sqlite3.h>
 
+#include "sqlite_batch.h"
+
 #define MAX_TOKENS 16
 #define MAX_BODY (1 << 20)
 #define SSE_BUF (16 << 10)
 
 static hub_t *hub;
 static sqlite3 *db;
-static hub_batch *batch; /* the open transaction's changes */
-static bool stage_failed;
+static hub_batch *batch;            /* the open transaction's changes */
+static struct sqlite_batch changes; /* SQLite's hooks, staging into batch */
 static const char *tokens[MAX_TOKENS][2]; /* secret, principal */
 static int ntokens;
-
-/* ---- SQLite: stage in the update hook, publish after COMMIT ------------ */
-
-static void on_update(void *arg, int op, const char *dbname, const char *table,
-                      sqlite3_int64 rowid) {
-  (void)arg, (void)dbname;
-  char data[80];
-  int n = snprintf(data, sizeof(data), "{\"op\":\"%s\",\"rowid\":%lld}",
-                   op == SQLITE_INSERT   ? "insert"
-                   : op == SQLITE_UPDATE ? "update"
-                                         : "delete",
-                   (long long)rowid);
-  if (hub_batch_add(batch, table, data, (size_t)n, HUB_MSG_JSON))
-    stage_failed = true;
-}
-
-/* Non-zero turns the COMMIT into a ROLLBACK: better no commit than one
- * whose broadcast would miss changes. */
-static int on_commit(void *arg) {
-  (void)arg;
-  return stage_failed;
-}
-
-static void on_rollback(void *arg) {
-  (void)arg;
-  hub_batch_discard(batch);
-  stage_failed = false;
-}
 
 /* ---- HTTP helpers ------------------------------------------------------ */
 
@@ -406,7 +380,8 @@ static enum MHD_Result sse_stream(struct MHD_Connection *c,
 /* One transaction, on MHD's thread (it blocks that thread meanwhile: a
  * busy host would hand it to a worker, with a batch of its own). Any
  * failure rolls the whole transaction back, and with it what was staged:
- * no statement is undone alone, unlike in sqlite_broadcast.c. */
+ * no statement is undone alone (which would take sqlite_batch_run, see
+ * sqlite_batch.h). */
 static enum MHD_Result post_items(struct MHD_Connection *c, struct req *r) {
   char out[512];
   int rows = 0;
@@ -429,8 +404,7 @@ static enum MHD_Result post_items(struct MHD_Connection *c, struct req *r) {
   if (rc == SQLITE_OK) {
     int n = snprintf(out, sizeof(out), "{\"by\":\"%s\",\"rows\":%d}",
                      r->principal, rows);
-    if (hub_batch_add(batch, "private.audit", out, (size_t)n, HUB_MSG_JSON))
-      stage_failed = true;
+    sqlite_batch_add(&changes, "private.audit", out, (size_t)n, HUB_MSG_JSON);
     rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
   }
   if (rc != SQLITE_OK) {
@@ -606,9 +580,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mhd_host: fanhub: %s\n", hub_strerror(rv));
     return 1;
   }
-  sqlite3_update_hook(db, on_update, NULL);
-  sqlite3_commit_hook(db, on_commit, NULL);
-  sqlite3_rollback_hook(db, on_rollback, NULL);
+  /* Each row change on topic "<table>" as {"op":"insert","rowid":N},
+   * staged in batch until post_items publishes it after COMMIT. */
+  sqlite_batch_init(&changes, db, batch, "", "rowid");
 
   char host[64];
   const char *colon = strrchr(spec, ':');

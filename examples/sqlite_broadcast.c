@@ -9,29 +9,19 @@
  * (any GET: /ws?topic=table.items, /sse?topic=table.%3E); every committed
  * row change arrives on topic "table.<name>" as {"op":"insert","rowid":7}.
  *
- * The pattern, for any database with change hooks:
- *   update hook    stages one broadcast per row change (hub_batch_add)
- *   commit hook    never publishes: it runs before the commit is final (the
- *                  COMMIT can still fail); it only vetoes a commit whose
- *                  changes could not all be staged
- *   rollback hook  drops what was staged (hub_batch_discard)
- *   a statement    takes hub_batch_count() before it runs; when it fails
- *                  inside a transaction that stays open, the database
- *                  undid it alone and no hook said so:
- *                  hub_batch_truncate() back to that count
- *   after a statement returns SQLITE_OK with the connection back in
- *   autocommit mode, the transaction is durable: hub_batch_publish().
- * All of it runs on the one thread that uses the connection, which also
- * owns the batch. Not covered by the update hook (SQLite's rules): WITHOUT
- * ROWID tables, rows deleted by REPLACE conflict resolution or by the
- * truncate optimization (DELETE without WHERE and without triggers).
+ * The pattern (stage in the update hook, publish only once the commit is
+ * final, drop what a rollback or a failed statement undid) is explained
+ * in sqlite_batch.h, which holds the SQLite side: its hooks stage each row
+ * change in a hub_batch, and sqlite_batch_run() runs each statement so
+ * that one failing inside a transaction is undone whole, with what it
+ * staged. This file publishes the batch after every statement that leaves
+ * no transaction open, and prints how long the commit and the publish
+ * took.
  *
  * A line stops at its first failing statement. Inside a transaction that
  * statement is undone whole and the transaction stays open, for a later
- * line to COMMIT or ROLLBACK. ROLLBACK TO is refused (the authorizer):
- * following it would take a mark per savepoint name, kept by SQLite's
- * nesting rules; a host that does truncates to the mark taken at the
- * SAVEPOINT. */
+ * line to COMMIT or ROLLBACK. ROLLBACK TO is refused
+ * (sqlite_batch_refuse_rollback_to()). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
@@ -45,10 +35,11 @@
 #include <fanhub.h>
 #include <sqlite3.h>
 
+#include "sqlite_batch.h"
+
 static hub_t *hub;
 static hub_batch *batch; /* the open transaction's changes */
-static int stage_failed; /* a change of it could not be staged */
-static int own_sql;      /* running this file's own savepoint statements */
+static struct sqlite_batch changes; /* SQLite's hooks, staging into batch */
 
 static double now_ms(void) {
   struct timespec ts;
@@ -56,97 +47,22 @@ static double now_ms(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static void on_update(void *arg, int op, const char *db, const char *table,
-                      sqlite3_int64 rowid) {
-  (void)arg, (void)db;
-  char topic[256], data[80];
-  const char *name = op == SQLITE_INSERT   ? "insert"
-                     : op == SQLITE_UPDATE ? "update"
-                                           : "delete";
-  int n = snprintf(data, sizeof(data), "{\"op\":\"%s\",\"rowid\":%lld}", name,
-                   (long long)rowid);
-  if (snprintf(topic, sizeof(topic), "table.%s", table) >= (int)sizeof(topic) ||
-      hub_batch_add(batch, topic, data, (size_t)n, HUB_MSG_JSON) != 0)
-    stage_failed = 1;
-}
-
-/* Non-zero turns the COMMIT into a ROLLBACK: better no commit than a
- * commit whose broadcast would miss changes. */
-static int on_commit(void *arg) {
-  (void)arg;
-  return stage_failed;
-}
-
-static void on_rollback(void *arg) {
-  (void)arg;
-  hub_batch_discard(batch);
-  stage_failed = 0;
-}
-
-/* The client's ROLLBACK TO is refused (see the top of the file). */
-static int authorize(void *arg, int action, const char *a1, const char *a2,
-                     const char *a3, const char *a4) {
-  (void)arg, (void)a2, (void)a3, (void)a4;
-  return action == SQLITE_SAVEPOINT && strcmp(a1, "ROLLBACK") == 0 && !own_sql
-             ? SQLITE_DENY
-             : SQLITE_OK;
-}
-
-/* Undoes what ran since "SAVEPOINT fanhub_stmt" and drops what it staged,
- * the broadcasts after the first `mark`. Failing that, the whole
- * transaction goes (through on_rollback): a row staged and not undone, or
- * undone and still staged, must never be published. */
-static void undo_statement(sqlite3 *db, size_t mark, int stage_failed_before) {
-  own_sql = 1;
-  int rc = sqlite3_exec(db, "ROLLBACK TO fanhub_stmt; RELEASE fanhub_stmt",
-                        NULL, NULL, NULL);
-  own_sql = 0;
-  if (rc == SQLITE_OK && hub_batch_truncate(batch, mark) == 0)
-    stage_failed = stage_failed_before;
-  else
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-}
-
 /* Runs the statements of `sql` up to the first that fails. After each
  * statement that leaves no transaction open, whatever is still staged was
- * committed (every rollback discards through on_rollback, every statement
- * undone alone is truncated away): it is published. That holds after an
- * error too: a failing INSERT OR FAIL in autocommit mode commits the rows
- * before it. Returns 0 or -1 (message in err). */
+ * committed (every rollback discards through the rollback hook, every
+ * statement undone alone is truncated away): it is published. That holds
+ * after an error too: a failing INSERT OR FAIL in autocommit mode commits
+ * the rows before it. Returns 0 or -1 (message in err). */
 static int run_sql(sqlite3 *db, const char *sql, char *err, size_t errlen) {
   int rc = SQLITE_OK;
   while (*sql && rc == SQLITE_OK) {
     sqlite3_stmt *st = NULL;
     double t0 = now_ms();
     rc = sqlite3_prepare_v2(db, sql, -1, &st, &sql);
-    /* Inside a transaction SQLite undoes a failed statement without the
-     * rollback hook, and under OR FAIL (a clause, the table's ON CONFLICT
-     * or a trigger's RAISE(FAIL)) only in part, keeping rows whose
-     * broadcasts the batch cannot tell apart from the others. A statement
-     * that may write runs under a savepoint of its own, so that a failed
-     * one is undone whole, back to the batch count taken before it.
-     * Transaction control (BEGIN, COMMIT, SAVEPOINT, RELEASE) counts as
-     * read-only: releasing ours must not release a savepoint it set. */
-    int guard = st && !sqlite3_get_autocommit(db) && !sqlite3_stmt_readonly(st);
-    size_t mark = hub_batch_count(batch);
-    int stage_failed_before = stage_failed;
-    if (guard)
-      rc = sqlite3_exec(db, "SAVEPOINT fanhub_stmt", NULL, NULL, NULL);
-    if (rc == SQLITE_OK && st) {
-      while (sqlite3_step(st) == SQLITE_ROW)
-        ;
-      rc = sqlite3_finalize(st);
-    } else {
-      sqlite3_finalize(st); /* not run: keeps the error of what failed */
-    }
-    guard = guard && !sqlite3_get_autocommit(db);
-    if (guard && rc == SQLITE_OK)
-      rc = sqlite3_exec(db, "RELEASE fanhub_stmt", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
+    if (rc == SQLITE_OK)
+      rc = sqlite_batch_run(&changes, st, err, errlen);
+    else
       snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-      if (guard)
-        undo_statement(db, mark, stage_failed_before);
-    }
     if (!sqlite3_get_autocommit(db) || hub_batch_count(batch) == 0)
       continue; /* inside a transaction, or nothing committed */
     /* Committed: the changes are durable, now they may be seen. */
@@ -224,10 +140,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "fanhub: %s\n", hub_strerror(rv));
     return 1;
   }
-  sqlite3_update_hook(db, on_update, NULL);
-  sqlite3_commit_hook(db, on_commit, NULL);
-  sqlite3_rollback_hook(db, on_rollback, NULL);
-  sqlite3_set_authorizer(db, authorize, NULL);
+  /* Each row change on "table.<name>" as {"op":"insert","rowid":7}. */
+  sqlite_batch_init(&changes, db, batch, "table.", "rowid");
+  sqlite_batch_refuse_rollback_to(&changes); /* stdin's SQL may be anything */
   int lfd = listen_on(spec);
   if (lfd < 0) {
     fprintf(stderr, "cannot listen on %s: %s\n", spec, strerror(errno));
