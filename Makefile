@@ -174,12 +174,14 @@ MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS  := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 $(BUILD)/examples/mhd_host.o: CFLAGS_ALL += $(MHD_CFLAGS)
 
-# examples/sqlite_batch.c: the SQLite hooks of the three SQLite hosts.
+# examples/sqlite_batch.c: the SQLite hooks of the three SQLite hosts;
+# examples/listen_tcp.c: the listener of the two that accept clients.
 SQLITE_BATCH := $(BUILD)/examples/sqlite_batch.o
+LISTEN_TCP := $(BUILD)/examples/listen_tcp.o
 $(BUILD)/sqlite_broadcast: $(BUILD)/examples/sqlite_broadcast.o $(SQLITE_BATCH) \
-                           $(STATIC)
+                           $(LISTEN_TCP) $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lsqlite3 $(LIBS_PRIVATE)
-$(BUILD)/pg_notify: $(BUILD)/examples/pg_notify.o $(STATIC)
+$(BUILD)/pg_notify: $(BUILD)/examples/pg_notify.o $(LISTEN_TCP) $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PQ_LIBS) $(LIBS_PRIVATE)
 $(BUILD)/libuv_host: $(BUILD)/examples/libuv_host.o $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -luv $(LIBS_PRIVATE)
@@ -187,7 +189,8 @@ $(BUILD)/evhttp_host: $(BUILD)/examples/evhttp_host.o $(SQLITE_BATCH) $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(EVENT_LIBS) -lsqlite3 $(LIBS_PRIVATE)
 $(BUILD)/mhd_host: $(BUILD)/examples/mhd_host.o $(SQLITE_BATCH) $(STATIC)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(MHD_LIBS) -lsqlite3 $(LIBS_PRIVATE)
--include $(HOST_EXAMPLES:$(BUILD)/%=$(BUILD)/examples/%.d) $(SQLITE_BATCH:.o=.d)
+-include $(HOST_EXAMPLES:$(BUILD)/%=$(BUILD)/examples/%.d) $(SQLITE_BATCH:.o=.d) \
+         $(LISTEN_TCP:.o=.d)
 
 # Unit tests link the library's objects so they can reach internals too,
 # and libfanhub-nats's outbox (which needs no libnats).

@@ -16,7 +16,6 @@
  * is sent quoted); notifications sent while the connection is down are
  * lost: LISTEN/NOTIFY keeps no backlog. The connects are blocking libpq
  * calls, for brevity (PQconnectStart/PQconnectPoll would not block). */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -29,6 +28,8 @@
 
 #include <fanhub.h>
 #include <libpq-fe.h>
+
+#include "listen_tcp.h"
 
 #define MAX_CHANNELS 32
 
@@ -71,26 +72,6 @@ static void drain(hub_t *hub, PGconn *pg) {
   }
 }
 
-static int listen_on(const char *spec) {
-  char host[64];
-  const char *colon = strrchr(spec, ':');
-  struct sockaddr_in sa = {.sin_family = AF_INET};
-  if (!colon || (size_t)(colon - spec) >= sizeof(host))
-    return -1;
-  memcpy(host, spec, (size_t)(colon - spec));
-  host[colon - spec] = '\0';
-  sa.sin_port = htons((uint16_t)atoi(colon + 1));
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  socklen_t sl = sizeof(sa);
-  if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
-      bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 128) ||
-      getsockname(fd, (struct sockaddr *)&sa, &sl))
-    return -1;
-  printf("pg_notify listening on http://%s:%u/\n", host, ntohs(sa.sin_port));
-  fflush(stdout);
-  return fd;
-}
-
 int main(int argc, char **argv) {
   const char *conninfo = NULL, *spec = "127.0.0.1:0";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -125,7 +106,7 @@ int main(int argc, char **argv) {
   PGconn *pg = pg_connect(conninfo);
   if (pg)
     drain(hub, pg); /* any that came with the LISTEN replies */
-  int lfd = listen_on(spec);
+  int lfd = listen_tcp(spec, "pg_notify");
   if (!pg || lfd < 0 || sigfd < 0) {
     if (lfd < 0)
       fprintf(stderr, "cannot listen on %s: %s\n", spec, strerror(errno));

@@ -22,7 +22,6 @@
  * statement is undone whole and the transaction stays open, for a later
  * line to COMMIT or ROLLBACK. ROLLBACK TO is refused
  * (sqlite_batch_refuse_rollback_to()). */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -35,6 +34,7 @@
 #include <fanhub.h>
 #include <sqlite3.h>
 
+#include "listen_tcp.h"
 #include "sqlite_batch.h"
 
 static hub_t *hub;
@@ -85,26 +85,6 @@ static int run_sql(sqlite3 *db, const char *sql, char *err, size_t errlen) {
   return rc == SQLITE_OK ? 0 : -1;
 }
 
-static int listen_on(const char *spec) {
-  char host[64];
-  const char *colon = strrchr(spec, ':');
-  struct sockaddr_in sa = {.sin_family = AF_INET};
-  if (!colon || (size_t)(colon - spec) >= sizeof(host))
-    return -1;
-  memcpy(host, spec, (size_t)(colon - spec));
-  host[colon - spec] = '\0';
-  sa.sin_port = htons((uint16_t)atoi(colon + 1));
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  socklen_t sl = sizeof(sa);
-  if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
-      bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 128) ||
-      getsockname(fd, (struct sockaddr *)&sa, &sl))
-    return -1;
-  printf("sqlite_broadcast listening on http://%s:%u/\n", host,
-         ntohs(sa.sin_port));
-  return fd;
-}
-
 int main(int argc, char **argv) {
   const char *path = NULL, *spec = "127.0.0.1:0";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -143,7 +123,7 @@ int main(int argc, char **argv) {
   /* Each row change on "table.<name>" as {"op":"insert","rowid":7}. */
   sqlite_batch_init(&changes, db, batch, "table.", "rowid");
   sqlite_batch_refuse_rollback_to(&changes); /* stdin's SQL may be anything */
-  int lfd = listen_on(spec);
+  int lfd = listen_tcp(spec, "sqlite_broadcast");
   if (lfd < 0) {
     fprintf(stderr, "cannot listen on %s: %s\n", spec, strerror(errno));
     return 1;
