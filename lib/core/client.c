@@ -251,7 +251,7 @@ void client_flush(struct shard *s, struct client *c) {
     }
     if (w > 0)
       c->stuck_ms = 0; /* progress */
-    if ((size_t)w < total || (c->ops && c->ops->wants_write(c))) {
+    if ((size_t)w < total || c->held) {
       c->blocked = true;
       if (!c->stuck_ms)
         c->stuck_ms = hub__now_ms();

@@ -37,8 +37,6 @@ struct client_ops {
   void (*eof)(struct shard *s, struct client *c);
   /* A timer of list `list` (timer.h) is due; re-arm it if it repeats. */
   void (*tick)(struct shard *s, struct client *c, int list);
-  /* Output the layer holds that the transport has not taken yet. */
-  bool (*wants_write)(const struct client *c);
   /* Tell the client that `dropped` messages of its subscription to
    * `topic` (seqs `from` to `to`) were lost, and that what it asked to be
    * replayed cannot be (`reason`: RESET_* of topic_index.h). */
@@ -85,7 +83,11 @@ struct client {
   void *io_user;
   const struct client_ops *ops; /* NULL: raw payloads on a host transport */
   uint64_t deliveries;
-  int64_t stuck_ms;     /* since when writes make no progress, or 0 */
+  int64_t stuck_ms; /* since when writes make no progress, or 0 */
+  /* The transport took bytes it could not send yet (a TLS record the
+   * socket refused): set and cleared by the layer that holds them, so the
+   * flush waits for EPOLLOUT without asking the layer after every write. */
+  bool held;
   struct tls_conn *tls; /* TLS clients: also the transport's io_user */
   uint64_t drops;
   /* Cold: lookup, lifecycle, timers, protocol state, security. */

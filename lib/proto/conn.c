@@ -51,7 +51,7 @@ void conn_attach(struct shard *s, struct client *c) {
   if (!handshake_attach(s, c))
     return; /* refused, or streaming already */
   if (c->want_tls) {
-    if (!(c->tls = tls_conn_new(s, c->fd))) {
+    if (!(c->tls = tls_conn_new(s, c->fd, &c->held))) {
       client_doom(s, c, HUB_CLOSE_TRANSPORT);
       return;
     }

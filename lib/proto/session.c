@@ -39,10 +39,6 @@ static void tick(struct shard *s, struct client *c, int list) {
   timer_add(s, c, list);
 }
 
-static bool wants_write(const struct client *c) {
-  return c->tls && tls_wants_write(c->tls);
-}
-
 /* hub_stop(): a WebSocket client gets a close frame (1001), a request not
  * answered yet goes at once, a stream once its queue is written. */
 static void stop(struct shard *s, struct client *c) {
@@ -64,8 +60,8 @@ static void release(struct shard *s, struct client *c) {
 }
 
 const struct client_ops session_ops = {
-    attach,       conn_event, conn_input, conn_eof, tick, wants_write,
-    notice_lagged, notice_reset, stop,     release};
+    attach,        conn_event,   conn_input, conn_eof, tick,
+    notice_lagged, notice_reset, stop,       release};
 
 static int shard_init_(struct shard *s, const struct hub_options *opt) {
   struct hub *hub = s->hub;

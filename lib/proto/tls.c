@@ -34,9 +34,11 @@ struct tls_conn {
   bool done;       /* handshake complete */
   bool want_write; /* the last operation stopped on a full socket */
   /* A record mbedTLS took but could not send all of: it must be offered
-   * again with the same length, so its plaintext is kept here. */
+   * again with the same length, so its plaintext is kept here; *held says
+   * so to the client's flush. */
   unsigned char *pend;
   size_t pend_len;
+  bool *held;
 };
 
 int tls_shard_init(struct shard *s, const char *cert, size_t cert_len,
@@ -102,12 +104,13 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len) {
   return MBEDTLS_ERR_NET_RECV_FAILED;
 }
 
-struct tls_conn *tls_conn_new(struct shard *s, int fd) {
+struct tls_conn *tls_conn_new(struct shard *s, int fd, bool *held) {
   struct tls_conn *t = mem_calloc(s->mem, 1, sizeof(*t));
   if (!t)
     return NULL;
   t->ts = s->tls;
   t->fd = fd;
+  t->held = held;
   mbedtls_ssl_init(&t->ssl);
   if (mbedtls_ssl_setup(&t->ssl, &s->tls->conf)) {
     mbedtls_ssl_free(&t->ssl);
@@ -165,6 +168,7 @@ int tls_flush(struct tls_conn *t) {
   mem_free(t->ts->mem, t->pend);
   t->pend = NULL;
   t->pend_len = 0;
+  *t->held = false;
   return 0;
 }
 
@@ -203,12 +207,13 @@ static int64_t tls_writev(void *io, const struct iovec *iov, int n) {
     if (!again(r))
       return HUB_ESYS;
     /* mbedTLS holds this record now; it counts as taken, and the client
-     * waits for EPOLLOUT because tls_wants_write() says so. */
+     * waits for EPOLLOUT because *held says so. */
     t->pend = mem_malloc(t->ts->mem, len);
     if (!t->pend)
       return HUB_ENOMEM;
     memcpy(t->pend, t->ts->gather, len);
     t->pend_len = len;
+    *t->held = true;
     total += len;
     break;
   }

@@ -20,8 +20,10 @@ int tls_shard_init(struct shard *s, const char *cert, size_t cert_len,
                    const char *key, size_t key_len);
 void tls_shard_free(struct shard *s);
 
-/* A TLS server connection on `fd`, or NULL. */
-struct tls_conn *tls_conn_new(struct shard *s, int fd);
+/* A TLS server connection on `fd`, or NULL. `*held` is true while it
+ * holds output the socket did not take (the client's flag, see struct
+ * client). */
+struct tls_conn *tls_conn_new(struct shard *s, int fd, bool *held);
 /* writev/close for a TLS client; io_user is its tls_conn. */
 extern const hub_transport tls_transport;
 
@@ -34,8 +36,8 @@ ssize_t tls_read(struct tls_conn *t, unsigned char *buf, size_t len);
 /* True if mbedTLS holds input the socket will not signal again: plaintext
  * of a record not read out, or bytes of a record already received. */
 bool tls_has_buffered(const struct tls_conn *t);
-/* True while mbedTLS holds output it could not write yet: wait for
- * EPOLLOUT, then tls_flush(). */
+/* True while mbedTLS holds output it could not write yet (or, during the
+ * handshake, wants to write): wait for EPOLLOUT, then tls_flush(). */
 bool tls_wants_write(const struct tls_conn *t);
 /* Writes pending output; 0 when all is out, 1 still pending, HUB_ESYS. */
 int tls_flush(struct tls_conn *t);
