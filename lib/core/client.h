@@ -9,19 +9,6 @@
 #include "registry.h"
 
 struct shard;
-struct ws_in;
-struct handshake;
-struct tls_conn;
-struct replay_batch;
-
-/* The subscriptions a client was attached with
- * (hub_client_options_add_topic), made once it streams. */
-struct stream_init {
-  int64_t since; /* -1: live */
-  bool epoch_ok;
-  uint32_t ntopics;
-  char topics[]; /* ntopics NUL-terminated names */
-};
 
 /* What the layer above a client does for the core, which calls it only
  * through this table (lib/proto/session.c is fanhub's own protocols). A client
@@ -62,6 +49,9 @@ enum client_kind {
   CLIENT_SSE
 };
 
+/* A client with ops is allocated as hub_protocols.client_size bytes
+ * (hub.h): this struct first, the protocols' state of it after, so they
+ * reach that state without a pointer to follow. */
 struct client {
   /* Hot: what every fanout and flush round reads or writes, first, so a
    * delivery touches two cache lines of the client and a write three. */
@@ -88,45 +78,23 @@ struct client {
    * socket refused): set and cleared by the layer that holds them, so the
    * flush waits for EPOLLOUT without asking the layer after every write. */
   bool held;
-  struct tls_conn *tls; /* TLS clients: also the transport's io_user */
   uint64_t drops;
-  /* Cold: lookup, lifecycle, timers, protocol state, security. */
+  /* Cold: lookup, lifecycle, timers. */
   struct hnode node; /* in shard->clients, keyed by id */
   hub_client_id id;
   void *user_data;
   struct sub_list subs;
-  bool raw;       /* WebSocket frames without the JSON envelope */
-  bool ping_due;  /* a ping went out and no byte came back since */
-  bool got_input; /* bytes arrived since the last timer tick */
-  bool want_tls;  /* hub_attach_fd() with TLS; c->tls from conn_attach */
-  bool tls_ready; /* the TLS handshake is done */
-  bool on_reread; /* on shard->reread */
-  int close_code;
+  char *principal; /* from the attach or the auth callback, or NULL */
   struct client *doomed_next;
   struct client *reread_next;
+  int close_code;
+  bool on_reread; /* on shard->reread */
   /* The shard's timer list for this client's kind (ping, keepalive,
    * handshake timeout): every member has the same period, so the list is
    * ordered by due time and a tick only looks at its head. */
+  uint8_t tlist; /* TL_* or TL_NONE */
   struct client *tnext, *tprev;
   int64_t due_ms;
-  uint8_t tlist;              /* TL_* or TL_NONE */
-  struct handshake *hs;       /* while kind == CLIENT_HTTP */
-  struct ws_in *ws;           /* while a WebSocket client is inside a frame */
-  struct replay_batch *batch; /* while its request's topics subscribe */
-  struct stream_init *init;   /* until it streams */
-  /* Security (auth.c, admission.c). */
-  char *principal;          /* from the auth callback, or NULL */
-  struct auth_op *auth_ops; /* decisions waiting for the host */
-  uint64_t auth_serial;
-  uint8_t auth_state; /* AUTH_* */
-  uint8_t auth_npending;
-  bool routed;              /* the request callback said "stream" */
-  bool counted, ip_counted; /* in the connection caps */
-  uint8_t family;           /* AF_INET, AF_INET6, or 0: unknown */
-  uint16_t port;
-  uint8_t addr[16];
-  int64_t rate_tokens, rate_ms; /* inbound message budget */
-  int64_t input_ms;             /* last bytes from the client */
 };
 
 /* Queues one message for the client, applying its limits and policy. */

@@ -225,11 +225,20 @@ void hub__send_cmd(struct hub *hub, struct cmd *c) {
   shard_wake(s);
 }
 
-/* A client set up with the hub's defaults and `copt`, not yet attached. */
-struct client *hub__client_new(hub_t *hub, const hub_client_options *copt) {
-  struct client *c = mem_calloc(&hub->opt.mem, 1, sizeof(*c));
+int hub__client_new(hub_t *hub, const hub_client_options *copt,
+                    hub_protocol proto, struct client **out) {
+  static const uint8_t kind[] = {[HUB_PROTO_RAW] = CLIENT_HOST,
+                                 [HUB_PROTO_HTTP] = CLIENT_HTTP,
+                                 [HUB_PROTO_WEBSOCKET] = CLIENT_WS,
+                                 [HUB_PROTO_SSE] = CLIENT_SSE};
+  *out = NULL;
+  if (proto != HUB_PROTO_RAW && !hub->proto)
+    return HUB_EINVAL; /* linked without the protocols */
+  struct client *c = mem_calloc(
+      &hub->opt.mem, 1,
+      proto == HUB_PROTO_RAW ? sizeof(*c) : hub->proto->client_size);
   if (!c)
-    return NULL;
+    return HUB_ENOMEM;
   c->id = atomic_fetch_add(&hub->next_id, 1) + 1;
   c->node.hash = hash_u64(c->id);
   c->fd = -1;
@@ -239,6 +248,8 @@ struct client *hub__client_new(hub_t *hub, const hub_client_options *copt) {
   c->max_bytes = hub->opt.queue_max_bytes;
   c->policy = (uint8_t)hub->opt.policy;
   c->state = CLIENT_OPEN;
+  c->kind = kind[proto];
+  c->ops = proto == HUB_PROTO_RAW ? NULL : hub->proto->client;
   if (copt) {
     if (copt->set & COPT_LIMITS) {
       c->max_msgs = copt->queue_max_msgs;
@@ -247,43 +258,22 @@ struct client *hub__client_new(hub_t *hub, const hub_client_options *copt) {
     if (copt->set & COPT_POLICY)
       c->policy = (uint8_t)copt->policy;
     c->user_data = copt->user_data;
-    c->raw = copt->raw;
   }
-  return c;
-}
-
-/* Sets the client up to speak `proto` (resolved from HUB_PROTO_DEFAULT by
- * the caller), with the principal and initial subscriptions of `copt`.
- * Returns 0, HUB_EINVAL or HUB_ENOMEM; the caller frees the client. */
-int hub__client_protocol(hub_t *hub, struct client *c,
-                           const hub_client_options *copt,
-                           hub_protocol proto) {
-  static const uint8_t kind[] = {[HUB_PROTO_RAW] = CLIENT_HOST,
-                                 [HUB_PROTO_HTTP] = CLIENT_HTTP,
-                                 [HUB_PROTO_WEBSOCKET] = CLIENT_WS,
-                                 [HUB_PROTO_SSE] = CLIENT_SSE};
-  if (proto != HUB_PROTO_RAW && !hub->proto)
-    return HUB_EINVAL; /* linked without the protocols */
-  c->kind = kind[proto];
-  c->ops = proto == HUB_PROTO_RAW ? NULL : hub->proto->client;
-  if (!copt)
-    return 0;
-  if (copt->principal && !(c->principal = mem_malloc(
-                               &hub->opt.mem, strlen(copt->principal) + 1)))
-    return HUB_ENOMEM;
-  if (copt->principal)
-    strcpy(c->principal, copt->principal);
-  if (!copt->ntopics || proto == HUB_PROTO_RAW)
-    return 0;
-  struct stream_init *in =
-      mem_malloc(&hub->opt.mem, sizeof(*in) + copt->topics_len);
-  if (!in)
-    return HUB_ENOMEM;
-  in->since = copt->since;
-  in->epoch_ok = !copt->epoch[0] || strcmp(copt->epoch, hub->epoch) == 0;
-  in->ntopics = copt->ntopics;
-  memcpy(in->topics, copt->topics, copt->topics_len);
-  c->init = in;
+  int rv = 0;
+  if (copt && copt->principal) {
+    size_t n = strlen(copt->principal) + 1;
+    if ((c->principal = mem_malloc(&hub->opt.mem, n)))
+      memcpy(c->principal, copt->principal, n);
+    else
+      rv = HUB_ENOMEM;
+  }
+  if (!rv && c->ops)
+    rv = hub->proto->client_init(hub, c, copt);
+  if (rv) {
+    hub__client_discard(hub, c);
+    return rv;
+  }
+  *out = c;
   return 0;
 }
 
@@ -291,9 +281,9 @@ int hub__client_protocol(hub_t *hub, struct client *c,
 void hub__client_discard(hub_t *hub, struct client *c) {
   if (!c)
     return;
+  if (c->ops)
+    hub->proto->client_discard(hub, c);
   mem_free(&hub->opt.mem, c->principal);
-  mem_free(&hub->opt.mem, c->init);
-  mem_free(&hub->opt.mem, c->hs);
   mem_free(&hub->opt.mem, c);
 }
 
@@ -306,11 +296,10 @@ int hub_attach_transport(hub_t *hub, const hub_transport *tp, void *io_user,
   if (!hub__accepting(hub))
     return HUB_ESTATE;
   hub_protocol proto = copt && copt->protocol ? copt->protocol : HUB_PROTO_RAW;
-  struct client *c = hub__client_new(hub, copt);
+  struct client *c;
   struct cmd *cmd = hub__cmd_new(hub, CMD_ATTACH, 0, 0);
-  int rv = c && cmd ? hub__client_protocol(hub, c, copt, proto) : HUB_ENOMEM;
+  int rv = cmd ? hub__client_new(hub, copt, proto, &c) : HUB_ENOMEM;
   if (rv) {
-    hub__client_discard(hub, c);
     mem_free(&hub->opt.mem, cmd);
     return rv;
   }

@@ -24,6 +24,15 @@ struct hub_protocols {
                 const hub_mem *mem, struct iovec *out);
   const struct shard_ops *shard;
   const struct client_ops *client; /* for clients that speak them */
+  /* Such a client is one allocation of client_size bytes: struct client
+   * first, their state of it after. client_init() sets that state up from
+   * the attach's options (copt may be NULL), before the attach, on the
+   * caller's thread: 0 or HUB_ENOMEM. client_discard() frees what it and
+   * the attach set up, for a client that is never attached. */
+  size_t client_size;
+  int (*client_init)(struct hub *hub, struct client *c,
+                     const hub_client_options *copt);
+  void (*client_discard)(struct hub *hub, struct client *c);
 };
 
 /* The protocol layer's table, defined by it (session.c). The core refers to
@@ -65,17 +74,17 @@ int hub__accepting(const hub_t *hub);
 /* A topic or pattern a client may subscribe to: its length in *len, or
  * HUB_EINVAL / HUB_ETOPIC. */
 int hub__check_topic(const hub_t *hub, const char *topic, size_t *len);
-/* A client set up with the hub's defaults and `copt`, not yet attached
- * (NULL on ENOMEM), and the attach of such a client on its shard through
- * `cmd` (a CMD_ATTACH); *out gets its id. */
-struct client *hub__client_new(hub_t *hub, const hub_client_options *copt);
+/* A client in *out set up with the hub's defaults and `copt` (may be
+ * NULL) to speak `proto` (not HUB_PROTO_DEFAULT), with the principal and,
+ * for a protocol, the initial subscriptions of `copt`; not yet attached.
+ * Returns 0, HUB_EINVAL (a protocol, and none linked) or HUB_ENOMEM (and
+ * *out is NULL). */
+int hub__client_new(hub_t *hub, const hub_client_options *copt,
+                    hub_protocol proto, struct client **out);
+/* The attach of such a client on its shard through `cmd` (a CMD_ATTACH);
+ * *out gets its id. */
 void hub__attach_client(hub_t *hub, struct client *c, struct cmd *cmd,
                         hub_client_id *out);
-/* Sets a new client up to speak `proto` (not HUB_PROTO_DEFAULT), with the
- * principal and initial subscriptions of `copt`. Returns 0, HUB_EINVAL
- * (a protocol, and none linked) or HUB_ENOMEM. */
-int hub__client_protocol(hub_t *hub, struct client *c,
-                         const hub_client_options *copt, hub_protocol proto);
 /* Frees a client that was set up but never attached. */
 void hub__client_discard(hub_t *hub, struct client *c);
 /* hub_broadcast() past its checks; also for presence events (flags

@@ -58,11 +58,8 @@ static int by_seq(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-void replay_batch_flush(struct shard *s, struct client *c) {
-  struct replay_batch *b = c->batch;
-  c->batch = NULL;
-  if (!b)
-    return;
+void replay_batch_flush(struct shard *s, struct client *c,
+                        struct replay_batch *b) {
   if (b->n > 1)
     qsort(b->msgs, b->n, sizeof(*b->msgs), by_seq);
   replay_send(s, c, b->msgs, (uint32_t)b->n);
@@ -72,8 +69,7 @@ void replay_batch_flush(struct shard *s, struct client *c) {
 }
 
 void shard_replay(struct shard *s, struct client *c, struct sub *sub,
-                  bool fresh, struct replay *r) {
-  struct replay_batch *b = c->batch;
+                  bool fresh, struct replay *r, struct replay_batch *b) {
   if (r->reset) {
     if (c->ops)
       c->ops->reset(s, c, sub->topic->name, sub->topic->len, r->reset);

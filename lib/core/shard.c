@@ -269,7 +269,7 @@ static void run_cmd(struct shard *s, struct cmd *cmd) {
     else /* closed meanwhile */
       subs_unreserve(&hub->index, s->idx, cmd->topic, cmd->len, cmd->hash);
     if (rv == 1)
-      shard_replay(s, c, sub, true, &cmd->replay);
+      shard_replay(s, c, sub, true, &cmd->replay, NULL);
     else
       replay_free(s->mem, &cmd->replay);
     break;

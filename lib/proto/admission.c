@@ -11,6 +11,7 @@
 #include "http.h"
 #include "hub.h"
 #include "notice.h"
+#include "session.h"
 #include "ws.h"
 
 /* Connections per address, for the per-IP cap. */
@@ -51,17 +52,17 @@ void limits_destroy(struct hub *hub) {
 
 /* Adds `d` to the count of the client's address; returns the new count,
  * or UINT32_MAX on ENOMEM. */
-static uint32_t ip_add(struct hub *hub, const struct client *c, int d) {
-  struct ip_key k = {c->family, c->addr};
-  uint64_t h = hash_bytes(&hub->key, c->addr, addr_len(c->family));
+static uint32_t ip_add(struct hub *hub, const struct session *se, int d) {
+  struct ip_key k = {se->family, se->addr};
+  uint64_t h = hash_bytes(&hub->key, se->addr, addr_len(se->family));
   uint32_t n = UINT32_MAX;
   pthread_mutex_lock(&hub->ips_lock);
   struct hnode *hn = htable_find(&hub->ips, h, ip_eq, &k);
   struct ip_count *e = hn ? container_of(hn, struct ip_count, node) : NULL;
   if (!e && d > 0 && (e = mem_calloc(&hub->opt.mem, 1, sizeof(*e)))) {
     e->node.hash = h;
-    e->family = c->family;
-    memcpy(e->addr, c->addr, addr_len(c->family));
+    e->family = se->family;
+    memcpy(e->addr, se->addr, addr_len(se->family));
     if (htable_insert(&hub->ips, &e->node)) {
       mem_free(&hub->opt.mem, e);
       e = NULL;
@@ -81,47 +82,49 @@ static uint32_t ip_add(struct hub *hub, const struct client *c, int d) {
 
 int limits_admit(struct shard *s, struct client *c) {
   struct hub *hub = s->hub;
+  struct session *se = session_of(c);
   struct sockaddr_storage ss;
   socklen_t sl = sizeof(ss);
   if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) == 0) {
     if (ss.ss_family == AF_INET) {
       const struct sockaddr_in *in = (const void *)&ss;
-      c->family = AF_INET;
-      memcpy(c->addr, &in->sin_addr, 4);
-      c->port = ntohs(in->sin_port);
+      se->family = AF_INET;
+      memcpy(se->addr, &in->sin_addr, 4);
+      se->port = ntohs(in->sin_port);
     } else if (ss.ss_family == AF_INET6) {
       const struct sockaddr_in6 *in6 = (const void *)&ss;
-      c->family = AF_INET6;
-      memcpy(c->addr, &in6->sin6_addr, 16);
-      c->port = ntohs(in6->sin6_port);
+      se->family = AF_INET6;
+      memcpy(se->addr, &in6->sin6_addr, 16);
+      se->port = ntohs(in6->sin6_port);
     }
   }
-  c->counted = true;
+  se->counted = true;
   uint64_t n = atomic_fetch_add(&hub->sockets, 1) + 1;
   if (hub->opt.max_connections && n > hub->opt.max_connections)
     return 503;
-  if (c->family && hub->opt.max_conn_per_ip) {
-    c->ip_counted = true;
-    if (ip_add(hub, c, 1) > hub->opt.max_conn_per_ip)
+  if (se->family && hub->opt.max_conn_per_ip) {
+    se->ip_counted = true;
+    if (ip_add(hub, se, 1) > hub->opt.max_conn_per_ip)
       return 503;
   }
   return 0;
 }
 
 void limits_release(struct shard *s, struct client *c) {
-  if (c->counted)
+  struct session *se = session_of(c);
+  if (se->counted)
     atomic_fetch_sub(&s->hub->sockets, 1);
-  if (c->ip_counted)
-    ip_add(s->hub, c, -1);
-  c->counted = c->ip_counted = false;
+  if (se->ip_counted)
+    ip_add(s->hub, se, -1);
+  se->counted = se->ip_counted = false;
 }
 
-void limits_addr(const struct client *c, char out[64]) {
+void limits_addr(const struct session *se, char out[64]) {
   char ip[INET6_ADDRSTRLEN];
   out[0] = '\0';
-  if (c->family && inet_ntop(c->family, c->addr, ip, sizeof(ip)))
-    snprintf(out, 64, c->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
-             (unsigned)c->port);
+  if (se->family && inet_ntop(se->family, se->addr, ip, sizeof(ip)))
+    snprintf(out, 64, se->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+             (unsigned)se->port);
 }
 
 /* The host[:port] of an Origin or Host value: Origin without its scheme. */
@@ -175,21 +178,22 @@ bool limits_rate_ok(struct shard *s, struct client *c) {
   const struct hub_options *o = &s->hub->opt;
   if (!o->rate_per_sec)
     return true;
+  struct session *se = session_of(c);
   int64_t now = hub__now_ms();
   int64_t cap = (int64_t)o->rate_burst * 1000;
-  if (!c->rate_ms) {
-    c->rate_tokens = cap;
+  if (!se->rate_ms) {
+    se->rate_tokens = cap;
   } else {
-    c->rate_tokens += (now - c->rate_ms) * (int64_t)o->rate_per_sec;
-    if (c->rate_tokens > cap)
-      c->rate_tokens = cap;
+    se->rate_tokens += (now - se->rate_ms) * (int64_t)o->rate_per_sec;
+    if (se->rate_tokens > cap)
+      se->rate_tokens = cap;
   }
-  c->rate_ms = now;
-  c->rate_tokens -= 1000;
-  if (c->rate_tokens >= 0)
+  se->rate_ms = now;
+  se->rate_tokens -= 1000;
+  if (se->rate_tokens >= 0)
     return true;
   s->st.rate_limited++;
-  if (c->rate_tokens < -cap) {
+  if (se->rate_tokens < -cap) {
     ws_close(s, c, HUB_CLOSE_POLICY, "message rate");
     return false;
   }
@@ -211,7 +215,7 @@ void limits_tick(struct shard *s, int64_t now) {
       s->st.write_timeouts++;
       client_doom(s, c, HUB_CLOSE_POLICY);
     } else if (o->idle_timeout_ms && c->kind == CLIENT_WS &&
-               now - c->input_ms > (int64_t)o->idle_timeout_ms) {
+               now - session_of(c)->input_ms > (int64_t)o->idle_timeout_ms) {
       s->st.idle_timeouts++;
       ws_close(s, c, HUB_CLOSE_GOING_AWAY, "idle");
     }

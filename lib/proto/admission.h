@@ -12,6 +12,7 @@
 struct hub;
 struct shard;
 struct client;
+struct session;
 struct http_request;
 
 /* Hub-wide state: connection counts. */
@@ -24,7 +25,7 @@ int limits_admit(struct shard *s, struct client *c);
 /* The client goes: uncounts it. */
 void limits_release(struct shard *s, struct client *c);
 /* The client's address as "ip:port" into out[64] ("" if unknown). */
-void limits_addr(const struct client *c, char out[64]);
+void limits_addr(const struct session *se, char out[64]);
 
 bool limits_origin_ok(const struct hub *hub, const struct http_request *req);
 bool limits_topic_ok(const struct hub *hub, const char *topic, size_t len);

@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "handshake.h"
 #include "hub.h"
+#include "session.h"
 
 /* How much of what the host read is kept: a head, a body, and as many
  * bytes again as a head may have (a WebSocket client's first frames). */
@@ -33,22 +34,24 @@ int hub_attach_fd(hub_t *hub, int fd, const void *head, size_t head_len,
     rv = HUB_ESTATE;
     goto fail;
   }
-  c = hub__client_new(hub, copt);
-  cmd = hub__cmd_new(hub, CMD_ATTACH, 0, 0);
-  /* A head the host read is copied now; bytes read later go to a buffer
-   * only if the request has to wait for more (see struct handshake). */
-  if (!c || !cmd ||
-      (head_len && !(c->hs = handshake_new(&hub->opt.mem, head_cap(hub), head,
-                                           head_len)))) {
+  if (!(cmd = hub__cmd_new(hub, CMD_ATTACH, 0, 0))) {
     rv = HUB_ENOMEM;
     goto fail;
   }
-  if ((rv = hub__client_protocol(hub, c, copt, proto)))
+  if ((rv = hub__client_new(hub, copt, proto, &c)))
     goto fail;
+  struct session *se = session_of(c);
+  /* A head the host read is copied now; bytes read later go to a buffer
+   * only if the request has to wait for more (see struct handshake). */
+  if (head_len && !(se->hs = handshake_new(&hub->opt.mem, head_cap(hub),
+                                           head, head_len))) {
+    rv = HUB_ENOMEM;
+    goto fail;
+  }
   c->fd = fd;
   c->tp = conn_fd_transport;
   c->io_user = (void *)(intptr_t)fd;
-  c->want_tls = copt && copt->tls; /* the shard sets up the TLS side */
+  se->want_tls = copt && copt->tls; /* the shard sets up the TLS side */
   hub__attach_client(hub, c, cmd, out);
   return 0;
 

@@ -10,6 +10,7 @@
 #include "http.h"
 #include "hub.h"
 #include "admission.h"
+#include "session.h"
 
 /* Requests one client may have waiting for the host at once. */
 #define AUTH_PENDING_MAX 64
@@ -45,11 +46,12 @@ static void unlink_op(struct shard *s, struct auth_op *op) {
     op->next->prev = op->prev;
   else
     s->auth_tail = op->prev;
-  struct auth_op **pp = &op->c->auth_ops;
+  struct session *se = session_of(op->c);
+  struct auth_op **pp = &se->auth_ops;
   while (*pp != op)
     pp = &(*pp)->cnext;
   *pp = op->cnext;
-  op->c->auth_npending--;
+  se->auth_npending--;
 }
 
 /* Parks a decision; `r` (NULL for CONNECT) is copied. */
@@ -86,15 +88,16 @@ static bool park(struct shard *s, struct client *c, int kind,
   else
     s->auth_head = op;
   s->auth_tail = op;
-  op->cnext = c->auth_ops;
-  c->auth_ops = op;
-  c->auth_npending++;
+  struct session *se = session_of(c);
+  op->cnext = se->auth_ops;
+  se->auth_ops = op;
+  se->auth_npending++;
   return true;
 }
 
 static void deny_connect(struct shard *s, struct client *c, int status,
                          const char *reason) {
-  c->auth_state = AUTH_NONE;
+  session_of(c)->auth_state = AUTH_NONE;
   if (status < 400 || status > 599)
     status = 403;
   handshake_refuse(s, c, status, reason && *reason ? reason : "forbidden",
@@ -153,9 +156,10 @@ static const char *find_token(const struct http_request *req, char *buf,
 bool auth_connect(struct shard *s, struct client *c,
                   const struct http_request *req) {
   struct hub *hub = s->hub;
-  if (!hub->opt.on_auth || c->auth_state == AUTH_ALLOWED)
+  struct session *se = session_of(c);
+  if (!hub->opt.on_auth || se->auth_state == AUTH_ALLOWED)
     return true;
-  if (c->auth_state == AUTH_PENDING)
+  if (se->auth_state == AUTH_PENDING)
     return false;
   char addr[64];
   size_t tlen = 0;
@@ -171,12 +175,12 @@ bool auth_connect(struct shard *s, struct client *c,
   }
   const char *tok = find_token(req, tokbuf, tokbuf + cap, &tlen);
   const struct http_header *o = http_find_header(req, "Origin");
-  limits_addr(c, addr);
+  limits_addr(se, addr);
   hub_auth_request q = {0};
   q.kind = HUB_AUTH_CONNECT;
   q.id = c->id;
   q.ticket.id = c->id;
-  q.ticket.serial = ++c->auth_serial;
+  q.ticket.serial = ++se->auth_serial;
   q.remote_addr = addr;
   q.path = req->path;
   q.path_len = req->path_len;
@@ -194,7 +198,7 @@ bool auth_connect(struct shard *s, struct client *c,
   mem_free(s->mem, tokbuf);
   if (v == HUB_AUTH_ALLOW) {
     set_principal(s, c, res.principal);
-    c->auth_state = AUTH_ALLOWED;
+    se->auth_state = AUTH_ALLOWED;
     return true;
   }
   if (v == HUB_AUTH_PENDING && park(s, c, HUB_AUTH_CONNECT, q.ticket.serial,
@@ -202,7 +206,7 @@ bool auth_connect(struct shard *s, struct client *c,
     /* The request is in: from here the auth timeout bounds the wait, not
      * the handshake timeout. */
     timer_remove(s, c);
-    c->auth_state = AUTH_PENDING;
+    se->auth_state = AUTH_PENDING;
     return false;
   }
   s->st.auth_denied++;
@@ -217,17 +221,18 @@ void auth_request(struct shard *s, struct client *c,
     control_execute(s, c, r);
     return;
   }
-  if (c->auth_npending >= AUTH_PENDING_MAX) {
+  struct session *se = session_of(c);
+  if (se->auth_npending >= AUTH_PENDING_MAX) {
     control_refuse(s, c, r, "too-many-pending", NULL);
     return;
   }
   char addr[64];
-  limits_addr(c, addr);
+  limits_addr(se, addr);
   hub_auth_request q = {0};
   q.kind = (hub_auth_kind)r->kind;
   q.id = c->id;
   q.ticket.id = c->id;
-  q.ticket.serial = ++c->auth_serial;
+  q.ticket.serial = ++se->auth_serial;
   q.remote_addr = addr;
   q.principal = c->principal ? c->principal : "";
   q.topic = r->topic;
@@ -255,7 +260,7 @@ static void decide(struct shard *s, struct auth_op *op, bool allow,
   if (op->kind == HUB_AUTH_CONNECT) {
     if (allow) {
       set_principal(s, c, principal);
-      c->auth_state = AUTH_ALLOWED;
+      session_of(c)->auth_state = AUTH_ALLOWED;
       handshake_step(s, c);
     } else {
       deny_connect(s, c, status, reason);
@@ -271,7 +276,9 @@ static void decide(struct shard *s, struct auth_op *op, bool allow,
 
 void auth_answer(struct shard *s, struct cmd *cmd) {
   struct client *c = shard_find_client(s, cmd->id);
-  struct auth_op *op = c ? c->auth_ops : NULL;
+  /* A ticket's id may name a client of raw payloads, which has no
+   * session to look in. */
+  struct auth_op *op = c && c->ops ? session_of(c)->auth_ops : NULL;
   while (op && op->serial != cmd->serial)
     op = op->cnext;
   if (!op)
@@ -297,8 +304,9 @@ int64_t auth_next_deadline(const struct shard *s) {
 }
 
 void auth_forget(struct shard *s, struct client *c) {
-  while (c->auth_ops) {
-    struct auth_op *op = c->auth_ops;
+  struct session *se = session_of(c);
+  while (se->auth_ops) {
+    struct auth_op *op = se->auth_ops;
     unlink_op(s, op);
     mem_free(s->mem, op);
   }

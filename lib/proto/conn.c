@@ -13,6 +13,7 @@
 #include "handshake.h"
 #include "hub.h"
 #include "admission.h"
+#include "session.h"
 #include "tls.h"
 #include "ws.h"
 
@@ -50,13 +51,14 @@ void conn_attach(struct shard *s, struct client *c) {
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (!handshake_attach(s, c))
     return; /* refused, or streaming already */
-  if (c->want_tls) {
-    if (!(c->tls = tls_conn_new(s, c->fd, &c->held))) {
+  struct session *se = session_of(c);
+  if (se->want_tls) {
+    if (!(se->tls = tls_conn_new(s, c->fd, &c->held))) {
       client_doom(s, c, HUB_CLOSE_TRANSPORT);
       return;
     }
     c->tp = tls_transport;
-    c->io_user = c->tls;
+    c->io_user = se->tls;
     return; /* the ClientHello comes first */
   }
   handshake_step(s, c);
@@ -64,8 +66,9 @@ void conn_attach(struct shard *s, struct client *c) {
 
 void conn_input(struct shard *s, struct client *c, const unsigned char *buf,
                 size_t n) {
-  c->got_input = true;
-  c->input_ms = hub__now_ms();
+  struct session *se = session_of(c);
+  se->got_input = true;
+  se->input_ms = hub__now_ms();
   switch (c->kind) {
   case CLIENT_HTTP:
     handshake_input(s, c, buf, n);
@@ -113,10 +116,11 @@ static void read_plain(struct shard *s, struct client *c) {
  * socket will not signal again; such a client is read again on the
  * shard's next pass (shard_reread), before it waits. */
 static void read_tls(struct shard *s, struct client *c) {
-  if (!c->tls)
+  struct tls_conn *t = session_of(c)->tls;
+  if (!t)
     return;
   for (int i = 0; i < READS_PER_EVENT && c->state == CLIENT_OPEN; i++) {
-    ssize_t n = tls_read(c->tls, s->rbuf, SHARD_RBUF);
+    ssize_t n = tls_read(t, s->rbuf, SHARD_RBUF);
     if (n > 0) {
       conn_input(s, c, s->rbuf, (size_t)n);
     } else {
@@ -125,32 +129,33 @@ static void read_tls(struct shard *s, struct client *c) {
       return;
     }
   }
-  if (c->state == CLIENT_OPEN && tls_has_buffered(c->tls))
+  if (c->state == CLIENT_OPEN && tls_has_buffered(t))
     shard_reread(s, c);
 }
 
 /* Advances a TLS handshake; true once it is done. */
-static bool tls_ready(struct shard *s, struct client *c) {
-  int r = tls_handshake(c->tls);
+static bool tls_ready(struct shard *s, struct client *c, struct tls_conn *t) {
+  int r = tls_handshake(t);
   if (r < 0) {
     client_doom(s, c, HUB_CLOSE_TLS);
     return false;
   }
-  shard_want_write(s, c, tls_wants_write(c->tls));
+  shard_want_write(s, c, tls_wants_write(t));
   return r == 1;
 }
 
 void conn_event(struct shard *s, struct client *c, uint32_t events) {
   if (c->state != CLIENT_OPEN)
     return;
-  if (c->tls && !c->tls_ready) {
-    if (!(c->tls_ready = tls_ready(s, c)))
+  struct session *se = session_of(c);
+  if (se->tls && !se->tls_ready) {
+    if (!(se->tls_ready = tls_ready(s, c, se->tls)))
       return;
     events |= EPOLLIN; /* the request may be in the same flight */
   }
   if (events & EPOLLOUT) {
-    if (c->tls && tls_flush(c->tls) != 0) {
-      if (tls_wants_write(c->tls))
+    if (se->tls && tls_flush(se->tls) != 0) {
+      if (tls_wants_write(se->tls))
         return; /* still full: EPOLLOUT stays armed */
       client_doom(s, c, HUB_CLOSE_TLS);
       return;
@@ -161,7 +166,7 @@ void conn_event(struct shard *s, struct client *c, uint32_t events) {
   }
   if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
     return;
-  if (c->tls)
+  if (se->tls)
     read_tls(s, c);
   else
     read_plain(s, c);

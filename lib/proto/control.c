@@ -9,6 +9,7 @@
 #include "replay.h"
 #include "admission.h"
 #include "notice.h"
+#include "session.h"
 
 void control_refuse(struct shard *s, struct client *c,
                     const struct client_req *r, const char *code,
@@ -50,7 +51,7 @@ void control_execute(struct shard *s, struct client *c,
   if (r->reply)
     notice_reply(s, c, "subscribed", r->topic, r->topic_len, rp.last, NULL,
                  r->id, r->id_len);
-  shard_replay(s, c, sub, rv == 1, &rp);
+  shard_replay(s, c, sub, rv == 1, &rp, session_of(c)->batch);
 }
 
 void control_request(struct shard *s, struct client *c,

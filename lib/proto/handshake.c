@@ -12,6 +12,7 @@
 #include "hub.h"
 #include "replay.h"
 #include "admission.h"
+#include "session.h"
 #include "wildcard.h"
 #include "ws.h"
 
@@ -44,8 +45,9 @@ static void release(struct shard *s, struct handshake *hs) {
 }
 
 void handshake_free(struct shard *s, struct client *c) {
-  release(s, c->hs);
-  c->hs = NULL;
+  struct session *se = session_of(c);
+  release(s, se->hs);
+  se->hs = NULL;
 }
 
 int ws_accept_key(const char *key, size_t key_len, char out[29]) {
@@ -241,8 +243,8 @@ static int query_topics(struct shard *s, struct client *c,
 
 /* Subscribes to the topics the client was attached with. */
 static void init_topics(struct shard *s, struct client *c) {
-  struct stream_init *in = c->init;
-  c->init = NULL;
+  struct stream_init *in = session_of(c)->init;
+  session_of(c)->init = NULL;
   if (!in)
     return;
   const char *t = in->topics;
@@ -269,10 +271,11 @@ static void init_topics(struct shard *s, struct client *c) {
 static int start_topics(struct shard *s, struct client *c,
                         const struct http_request *req) {
   struct replay_batch batch = {NULL, 0};
-  c->batch = &batch;
+  session_of(c)->batch = &batch;
   int status = req ? query_topics(s, c, req, false) : 0;
   init_topics(s, c);
-  replay_batch_flush(s, c);
+  session_of(c)->batch = NULL;
+  replay_batch_flush(s, c, &batch);
   return status;
 }
 
@@ -282,7 +285,7 @@ static int start_topics(struct shard *s, struct client *c,
 static void begin_stream(struct shard *s, struct client *c,
                          const struct http_request *req) {
   if (c->kind == CLIENT_WS) {
-    c->q.wire = c->raw ? WIRE_WS_RAW : WIRE_WS_JSON;
+    c->q.wire = session_of(c)->raw ? WIRE_WS_RAW : WIRE_WS_JSON;
     s->st.ws_accepted++;
     ws_start(s, c); /* hello before any replay */
   } else {
@@ -379,7 +382,8 @@ static void upgrade_ws(struct shard *s, struct client *c,
     refuse(s, c, 400, "bad Sec-WebSocket-Key", "");
     return;
   }
-  bool raw = c->raw;
+  struct session *se = session_of(c);
+  bool raw = se->raw;
   size_t plen;
   const char *proto = pick_protocol(req, &plen, &raw);
   int status = query_topics(s, c, req, true);
@@ -403,14 +407,14 @@ static void upgrade_ws(struct shard *s, struct client *c,
                    accept, plen ? "Sec-WebSocket-Protocol: " : "", (int)plen,
                    plen ? proto : "", plen ? "\r\n" : "");
   c->kind = CLIENT_WS;
-  c->raw = raw;
+  se->raw = raw;
   c->q.wire = raw ? WIRE_WS_RAW : WIRE_WS_JSON;
   client_send_own(s, c, buf, (size_t)n);
   mem_free(s->mem, buf);
   begin_stream(s, c, req); /* its timer replaced the handshake's */
   /* Bytes after the head are the client's first frames. */
-  struct handshake *hs = c->hs;
-  c->hs = NULL;
+  struct handshake *hs = se->hs;
+  se->hs = NULL;
   if (hs->len > head_len && c->state == CLIENT_OPEN)
     ws_input(s, c, (const unsigned char *)hs->buf + head_len,
              hs->len - head_len);
@@ -421,7 +425,7 @@ static void start_sse(struct shard *s, struct client *c,
                       const struct http_request *req, size_t head_len) {
   /* A client says nothing on an event stream; bytes after its request
    * would be a second request, which the stream can never answer. */
-  if (c->hs->len > head_len) {
+  if (session_of(c)->hs->len > head_len) {
     refuse(s, c, 400, "an event stream takes no bytes after its request",
            "");
     return;
@@ -445,7 +449,8 @@ static void start_sse(struct shard *s, struct client *c,
 }
 
 bool handshake_attach(struct shard *s, struct client *c) {
-  c->input_ms = hub__now_ms();
+  struct session *se = session_of(c);
+  se->input_ms = hub__now_ms();
   if (c->kind == CLIENT_HTTP)
     timer_add(s, c, TL_HANDSHAKE);
   if (limits_admit(s, c)) {
@@ -461,8 +466,8 @@ bool handshake_attach(struct shard *s, struct client *c) {
     return true;
   begin_stream(s, c, NULL);
   /* What the host read past the request: the client's first frames. */
-  struct handshake *hs = c->hs;
-  c->hs = NULL;
+  struct handshake *hs = se->hs;
+  se->hs = NULL;
   if (hs && hs->len && c->kind == CLIENT_WS && c->state == CLIENT_OPEN)
     ws_input(s, c, (const unsigned char *)hs->buf, hs->len);
   release(s, hs);
@@ -498,7 +503,7 @@ static int64_t content_length(const struct http_request *req) {
 /* Makes room for `need` bytes in a buffer of the client's own; false
  * (and the client closed) on ENOMEM. */
 static bool reserve(struct shard *s, struct client *c, uint32_t need) {
-  struct handshake *hs = c->hs;
+  struct handshake *hs = session_of(c)->hs;
   if (need <= hs->cap && !hs->borrowed)
     return true;
   if (hs->borrowed) {
@@ -514,7 +519,7 @@ static bool reserve(struct shard *s, struct client *c, uint32_t need) {
     client_doom(s, c, HUB_CLOSE_TRANSPORT);
     return false;
   }
-  c->hs = hs;
+  session_of(c)->hs = hs;
   return true;
 }
 
@@ -533,7 +538,7 @@ static bool host_routes(struct shard *s, struct client *c,
                            req->path_len,
                            req->query,
                            req->query_len,
-                           c->hs->buf + head_len,
+                           session_of(c)->hs->buf + head_len,
                            body_len,
                            c->user_data,
                            &ctx};
@@ -548,7 +553,8 @@ static bool host_routes(struct shard *s, struct client *c,
 }
 
 void handshake_step(struct shard *s, struct client *c) {
-  struct handshake *hs = c->hs;
+  struct session *se = session_of(c);
+  struct handshake *hs = se->hs;
   if (!hs)
     return; /* nothing read yet */
   struct http_limits lim;
@@ -595,10 +601,10 @@ void handshake_step(struct shard *s, struct client *c) {
     return; /* the body is still on its way */
   }
   /* Once: a pending auth decision runs this step again. */
-  if (!c->routed) {
+  if (!se->routed) {
     if (host_routes(s, c, &req, (size_t)r, (size_t)body))
       return;
-    c->routed = true;
+    se->routed = true;
   }
   if (req.method_len != 3 || memcmp(req.method, "GET", 3) != 0) {
     refuse(s, c, 405, "only GET", "Allow: GET\r\n");
@@ -664,7 +670,7 @@ int hub_respond(hub_t *hub, const hub_request_info *req, int status,
  * client's first frames, while an auth decision is pending). */
 static bool append(struct shard *s, struct client *c, const unsigned char *buf,
                    size_t n) {
-  struct handshake *hs = c->hs;
+  struct handshake *hs = session_of(c)->hs;
   uint32_t max_head = s->hub->opt.max_request_head;
   if (hs->need && (uint64_t)hs->len + n > (uint64_t)hs->need + max_head) {
     refuse(s, c, 400, "too many bytes before the response", "");
@@ -677,7 +683,7 @@ static bool append(struct shard *s, struct client *c, const unsigned char *buf,
     cap = hs->len + n;
   if (!reserve(s, c, (uint32_t)cap))
     return false;
-  hs = c->hs;
+  hs = session_of(c)->hs;
   memcpy(hs->buf + hs->len, buf, n);
   hs->len += (uint32_t)n;
   return true;
@@ -687,7 +693,8 @@ void handshake_input(struct shard *s, struct client *c,
                      const unsigned char *buf, size_t n) {
   if (c->state != CLIENT_OPEN || c->kind != CLIENT_HTTP)
     return;
-  if (c->hs) { /* the request began in an earlier read, or came with attach */
+  struct session *se = session_of(c);
+  if (se->hs) { /* the request began in an earlier read, or came with attach */
     if (append(s, c, buf, n))
       handshake_step(s, c);
     return;
@@ -696,13 +703,13 @@ void handshake_input(struct shard *s, struct client *c,
     return; /* answered, closing once that is out: the rest is not read */
   struct handshake view = {(char *)buf, (uint32_t)n, (uint32_t)n, 0, false,
                            true};
-  c->hs = &view;
+  se->hs = &view;
   handshake_step(s, c);
-  if (c->hs != &view)
+  if (se->hs != &view)
     return; /* answered, or moved to a buffer of its own */
-  c->hs = NULL;
+  se->hs = NULL;
   /* It has to wait for more bytes or a decision: keep a copy. */
-  if (c->state == CLIENT_OPEN && !(c->hs = own(s->mem, &view, view.len)))
+  if (c->state == CLIENT_OPEN && !(se->hs = own(s->mem, &view, view.len)))
     client_doom(s, c, HUB_CLOSE_TRANSPORT);
 }
 

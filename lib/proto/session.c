@@ -1,6 +1,8 @@
 /* fanhub's protocols behind the core's client ops; see session.h. */
 #include "session.h"
 
+#include <string.h>
+
 #include "admission.h"
 #include "auth.h"
 #include "conn.h"
@@ -23,15 +25,17 @@ static void tick(struct shard *s, struct client *c, int list) {
   case TL_HANDSHAKE:
     client_doom(s, c, HUB_CLOSE_TIMEOUT);
     return;
-  case TL_WS_PING:
-    if (c->ping_due && !c->got_input) {
+  case TL_WS_PING: {
+    struct session *se = session_of(c);
+    if (se->ping_due && !se->got_input) {
       client_doom(s, c, HUB_CLOSE_ABNORMAL); /* no pong, no anything */
       return;
     }
-    c->ping_due = true;
-    c->got_input = false;
+    se->ping_due = true;
+    se->got_input = false;
     client_enqueue_pinned(s, c, &s->ping_frame);
     break;
+  }
   case TL_SSE_KEEPALIVE:
     client_enqueue_pinned(s, c, &s->keepalive_frame);
     break;
@@ -54,14 +58,43 @@ static void release(struct shard *s, struct client *c) {
   auth_forget(s, c);
   limits_release(s, c);
   handshake_free(s, c);
-  mem_free(s->mem, c->init);
-  c->init = NULL;
+  struct session *se = session_of(c);
+  mem_free(s->mem, se->init);
+  se->init = NULL;
   ws_free(s, c);
 }
 
 const struct client_ops session_ops = {
     attach,        conn_event,   conn_input, conn_eof, tick,
     notice_lagged, notice_reset, stop,       release};
+
+static int client_init(struct hub *hub, struct client *c,
+                       const hub_client_options *copt) {
+  struct session *se = session_of(c);
+  if (!copt)
+    return 0;
+  se->raw = copt->raw;
+  if (!copt->ntopics)
+    return 0;
+  struct stream_init *in =
+      mem_malloc(&hub->opt.mem, sizeof(*in) + copt->topics_len);
+  if (!in)
+    return HUB_ENOMEM;
+  in->since = copt->since;
+  in->epoch_ok = !copt->epoch[0] || strcmp(copt->epoch, hub->epoch) == 0;
+  in->ntopics = copt->ntopics;
+  memcpy(in->topics, copt->topics, copt->topics_len);
+  se->init = in;
+  return 0;
+}
+
+/* Before the attach only the attach's topics and the head the host read
+ * (a buffer of its own, see handshake_new()) can be there. */
+static void client_discard(struct hub *hub, struct client *c) {
+  struct session *se = session_of(c);
+  mem_free(&hub->opt.mem, se->init);
+  mem_free(&hub->opt.mem, se->hs);
+}
 
 static int shard_init_(struct shard *s, const struct hub_options *opt) {
   struct hub *hub = s->hub;
@@ -87,4 +120,11 @@ static const struct shard_ops shard_ops = {shard_init_,        tls_shard_free,
                                            limits_tick,        auth_answer};
 
 const struct hub_protocols hub__protocols = {
-    limits_init, limits_destroy, frame_encode, &shard_ops, &session_ops};
+    .init = limits_init,
+    .destroy = limits_destroy,
+    .encode = frame_encode,
+    .shard = &shard_ops,
+    .client = &session_ops,
+    .client_size = sizeof(struct session),
+    .client_init = client_init,
+    .client_discard = client_discard};

@@ -9,6 +9,59 @@
 #include "client.h"
 #include "hub.h"
 
+struct tls_conn;
+struct handshake;
+struct ws_in;
+struct auth_op;
+struct replay_batch;
+
+/* The subscriptions a client was attached with
+ * (hub_client_options_add_topic), made once it streams. */
+struct stream_init {
+  int64_t since; /* -1: live */
+  bool epoch_ok;
+  uint32_t ntopics;
+  char topics[]; /* ntopics NUL-terminated names */
+};
+
+/* A client of the protocols and their state of it, one allocation
+ * (hub_protocols.client_size): the core's struct client first, so
+ * session_of() is an offset, not a pointer to follow, and a client costs
+ * one malloc. */
+struct session {
+  struct client c;
+  /* What reads and inbound messages touch. */
+  struct tls_conn *tls; /* TLS clients: also the transport's io_user */
+  struct ws_in *ws;     /* while a WebSocket client is inside a frame */
+  int64_t input_ms;     /* last bytes from the client */
+  int64_t rate_tokens, rate_ms; /* inbound message budget */
+  bool got_input; /* bytes arrived since the last timer tick */
+  bool ping_due;  /* a ping went out and no byte came back since */
+  bool tls_ready; /* the TLS handshake is done */
+  /* Its start: the request, the attach's topics and their replay. */
+  bool want_tls; /* hub_attach_fd() with TLS; tls from conn_attach */
+  bool routed;   /* the request callback said "stream" */
+  bool raw;      /* WebSocket frames without the JSON envelope */
+  struct handshake *hs;       /* while kind == CLIENT_HTTP */
+  struct stream_init *init;   /* until it streams */
+  struct replay_batch *batch; /* while its request's topics subscribe */
+  /* Security (auth.c, admission.c). */
+  struct auth_op *auth_ops; /* decisions waiting for the host */
+  uint64_t auth_serial;
+  uint8_t auth_state; /* AUTH_* */
+  uint8_t auth_npending;
+  bool counted, ip_counted; /* in the connection caps */
+  uint8_t family;           /* AF_INET, AF_INET6, or 0: unknown */
+  uint16_t port;
+  uint8_t addr[16];
+};
+
+/* Only for a client with ops: one of raw payloads is a struct client
+ * alone. */
+static inline struct session *session_of(struct client *c) {
+  return container_of(c, struct session, c);
+}
+
 extern const struct client_ops session_ops;
 /* Its hub-wide side for hub_new(): the per-IP connection counts, the frame
  * encoders, and per shard the TLS configuration, the static ping and

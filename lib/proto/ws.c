@@ -9,6 +9,7 @@
 #include "control.h"
 #include "frame.h"
 #include "hub.h"
+#include "session.h"
 
 /* wslay only ever writes pongs and one close frame; a peer that makes it
  * write more than this at once (see drain()) is flooding us with pings. */
@@ -129,13 +130,13 @@ static struct ws_in *ws_new(struct shard *s, struct client *c) {
 }
 
 void ws_free(struct shard *s, struct client *c) {
-  struct ws_in *w = c->ws;
+  struct ws_in *w = session_of(c)->ws;
   if (!w)
     return;
   wslay_event_context_free(w->ctx);
   mem_free(s->mem, w->out);
   mem_free(s->mem, w);
-  c->ws = NULL;
+  session_of(c)->ws = NULL;
 }
 
 /* The payload length in w->hdr, once its length bytes are in. */
@@ -258,7 +259,7 @@ void ws_close(struct shard *s, struct client *c, int code, const char *why) {
 
 void ws_start(struct shard *s, struct client *c) {
   timer_add(s, c, TL_WS_PING);
-  if (c->raw)
+  if (session_of(c)->raw)
     return;
   char hello[96];
   int n = snprintf(hello, sizeof(hello),
@@ -272,11 +273,12 @@ void ws_input(struct shard *s, struct client *c, const unsigned char *buf,
               size_t n) {
   if (c->close_after_flush)
     return; /* closing: whatever else arrives is ignored */
-  if (!c->ws && !(c->ws = ws_new(s, c))) {
+  struct session *se = session_of(c);
+  if (!se->ws && !(se->ws = ws_new(s, c))) {
     client_doom(s, c, HUB_CLOSE_TRANSPORT);
     return;
   }
-  struct ws_in *w = c->ws;
+  struct ws_in *w = se->ws;
   w->feed = buf;
   w->feed_len = track(w, buf, n);
   int rv = wslay_event_recv(w->ctx);
