@@ -16,8 +16,6 @@
 #include "topic_index.h"
 
 struct hub;
-struct tls_shard;
-struct auth_op;
 
 enum cmd_type {
   CMD_ATTACH,
@@ -97,7 +95,6 @@ struct shard {
   struct client *doomed;
   struct client *reread; /* TLS clients with input mbedTLS holds */
   struct msg *pending; /* popped, held while the commands before it run */
-  struct auth_op *auth_head, *auth_tail; /* pending decisions, by deadline */
   struct smsg *free_smsgs;
   uint32_t nfree;
   /* smsgs of replayed history, by msg: every client replayed the same
@@ -105,8 +102,7 @@ struct shard {
   struct htable replayed;
   struct tlist timers[TL_COUNT];
   unsigned char *rbuf; /* one read buffer for all of the shard's sockets */
-  struct smsg ping_frame, keepalive_frame;
-  struct tls_shard *tls; /* NULL without a certificate */
+  void *proto; /* the protocols' state of the shard (shard_ops), or NULL */
   bool stopping, exited;
   int64_t deadline_ms;
   int64_t armed_ms;      /* what tfd is set to, -1: off */
@@ -121,8 +117,8 @@ struct shard {
 /* What the protocol layer keeps and does per shard (session.c); the core
  * calls it only through these, on the shard's thread. */
 struct shard_ops {
-  /* After the core's own init; `opt` carries the TLS certificate. Returns
-   * 0 or HUB_E*; destroy() runs either way. */
+  /* After the core's own init, making s->proto; `opt` carries the TLS
+   * certificate. Returns 0 or HUB_E*; destroy() runs either way. */
   int (*init)(struct shard *s, const struct hub_options *opt);
   void (*destroy)(struct shard *s);
   /* The layer's earliest deadline (ms, CLOCK_MONOTONIC), or -1. */

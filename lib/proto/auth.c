@@ -38,14 +38,15 @@ static void set_principal(struct shard *s, struct client *c, const char *p) {
 }
 
 static void unlink_op(struct shard *s, struct auth_op *op) {
+  struct proto_shard *ps = s->proto;
   if (op->prev)
     op->prev->next = op->next;
   else
-    s->auth_head = op->next;
+    ps->auth_head = op->next;
   if (op->next)
     op->next->prev = op->prev;
   else
-    s->auth_tail = op->prev;
+    ps->auth_tail = op->prev;
   struct session *se = session_of(op->c);
   struct auth_op **pp = &se->auth_ops;
   while (*pp != op)
@@ -82,12 +83,13 @@ static bool park(struct shard *s, struct client *c, int kind,
       op->r.data = p;
     }
   }
-  op->prev = s->auth_tail;
-  if (s->auth_tail)
-    s->auth_tail->next = op;
+  struct proto_shard *ps = s->proto;
+  op->prev = ps->auth_tail;
+  if (ps->auth_tail)
+    ps->auth_tail->next = op;
   else
-    s->auth_head = op;
-  s->auth_tail = op;
+    ps->auth_head = op;
+  ps->auth_tail = op;
   struct session *se = session_of(c);
   op->cnext = se->auth_ops;
   se->auth_ops = op;
@@ -292,15 +294,17 @@ void auth_answer(struct shard *s, struct cmd *cmd) {
 }
 
 void auth_expire(struct shard *s, int64_t now) {
-  while (s->auth_head && s->auth_head->deadline <= now) {
+  struct proto_shard *ps = s->proto;
+  while (ps->auth_head && ps->auth_head->deadline <= now) {
     s->st.auth_timeouts++;
-    decide(s, s->auth_head, false, true, NULL, 503,
+    decide(s, ps->auth_head, false, true, NULL, 503,
            "authorization timed out");
   }
 }
 
 int64_t auth_next_deadline(const struct shard *s) {
-  return s->auth_head ? s->auth_head->deadline : -1;
+  const struct proto_shard *ps = s->proto;
+  return ps->auth_head ? ps->auth_head->deadline : -1;
 }
 
 void auth_forget(struct shard *s, struct client *c) {

@@ -53,7 +53,8 @@ void conn_attach(struct shard *s, struct client *c) {
     return; /* refused, or streaming already */
   struct session *se = session_of(c);
   if (se->want_tls) {
-    if (!(se->tls = tls_conn_new(s, c->fd, &c->held))) {
+    struct proto_shard *ps = s->proto;
+    if (!(se->tls = tls_conn_new(ps->tls, c->fd, &c->held))) {
       client_doom(s, c, HUB_CLOSE_TRANSPORT);
       return;
     }

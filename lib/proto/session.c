@@ -21,6 +21,7 @@ static void attach(struct shard *s, struct client *c) {
 }
 
 static void tick(struct shard *s, struct client *c, int list) {
+  struct proto_shard *ps = s->proto;
   switch (list) {
   case TL_HANDSHAKE:
     client_doom(s, c, HUB_CLOSE_TIMEOUT);
@@ -33,11 +34,11 @@ static void tick(struct shard *s, struct client *c, int list) {
     }
     se->ping_due = true;
     se->got_input = false;
-    client_enqueue_pinned(s, c, &s->ping_frame);
+    client_enqueue_pinned(s, c, &ps->ping_frame);
     break;
   }
   case TL_SSE_KEEPALIVE:
-    client_enqueue_pinned(s, c, &s->keepalive_frame);
+    client_enqueue_pinned(s, c, &ps->keepalive_frame);
     break;
   }
   timer_add(s, c, list);
@@ -98,24 +99,39 @@ static void client_discard(struct hub *hub, struct client *c) {
 
 static int shard_init_(struct shard *s, const struct hub_options *opt) {
   struct hub *hub = s->hub;
+  struct proto_shard *ps = mem_calloc(s->mem, 1, sizeof(*ps));
+  if (!ps)
+    return HUB_ENOMEM;
+  s->proto = ps;
   s->timers[TL_HANDSHAKE].period_ms = hub->opt.handshake_timeout_ms;
   s->timers[TL_WS_PING].period_ms = hub->opt.ping_interval_ms;
   s->timers[TL_SSE_KEEPALIVE].period_ms = hub->opt.sse_keepalive_ms;
   static const unsigned char ping[] = {0x80 | WS_OP_PING, 0};
   static const char keepalive[] = ": keepalive\n\n";
-  s->ping_frame.flags = s->keepalive_frame.flags = SMSG_STATIC | SMSG_PINNED;
-  s->ping_frame.frame[WIRE_WS_JSON].iov_base = (void *)ping;
-  s->ping_frame.frame[WIRE_WS_JSON].iov_len = sizeof(ping);
-  s->ping_frame.frame[WIRE_WS_RAW] = s->ping_frame.frame[WIRE_WS_JSON];
-  s->keepalive_frame.frame[WIRE_SSE].iov_base = (void *)keepalive;
-  s->keepalive_frame.frame[WIRE_SSE].iov_len = sizeof(keepalive) - 1;
+  ps->ping_frame.flags = ps->keepalive_frame.flags = SMSG_STATIC | SMSG_PINNED;
+  ps->ping_frame.frame[WIRE_WS_JSON].iov_base = (void *)ping;
+  ps->ping_frame.frame[WIRE_WS_JSON].iov_len = sizeof(ping);
+  ps->ping_frame.frame[WIRE_WS_RAW] = ps->ping_frame.frame[WIRE_WS_JSON];
+  ps->keepalive_frame.frame[WIRE_SSE].iov_base = (void *)keepalive;
+  ps->keepalive_frame.frame[WIRE_SSE].iov_len = sizeof(keepalive) - 1;
   if (opt->tls_cert)
-    return tls_shard_init(s, opt->tls_cert, opt->tls_cert_len, opt->tls_key,
-                          opt->tls_key_len);
+    return tls_shard_new(s->mem, opt->tls_cert, opt->tls_cert_len,
+                         opt->tls_key, opt->tls_key_len, &ps->tls);
   return 0;
 }
 
-static const struct shard_ops shard_ops = {shard_init_,        tls_shard_free,
+/* After the shard's clients are gone (their queues may hold the ping and
+ * keepalive frames); also after a failed or skipped init. */
+static void shard_destroy_(struct shard *s) {
+  struct proto_shard *ps = s->proto;
+  if (!ps)
+    return;
+  tls_shard_free(ps->tls);
+  mem_free(s->mem, ps);
+  s->proto = NULL;
+}
+
+static const struct shard_ops shard_ops = {shard_init_,        shard_destroy_,
                                            auth_next_deadline, auth_expire,
                                            limits_tick,        auth_answer};
 

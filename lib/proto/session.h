@@ -10,6 +10,7 @@
 #include "hub.h"
 
 struct tls_conn;
+struct tls_shard;
 struct handshake;
 struct ws_in;
 struct auth_op;
@@ -61,6 +62,14 @@ struct session {
 static inline struct session *session_of(struct client *c) {
   return container_of(c, struct session, c);
 }
+
+/* The protocols' state of a shard (its `proto`), made by their shard
+ * init: a pointer away, which costs nothing per client. */
+struct proto_shard {
+  struct tls_shard *tls; /* NULL without a certificate */
+  struct auth_op *auth_head, *auth_tail; /* pending decisions, by deadline */
+  struct smsg ping_frame, keepalive_frame;
+};
 
 extern const struct client_ops session_ops;
 /* Its hub-wide side for hub_new(): the per-IP connection counts, the frame

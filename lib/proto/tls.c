@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "hub.h"
 
 /* One TLS record's worth: writes are gathered into it, one record each. */
 #define TLS_CHUNK 16384
@@ -41,13 +40,13 @@ struct tls_conn {
   bool *held;
 };
 
-int tls_shard_init(struct shard *s, const char *cert, size_t cert_len,
-                   const char *key, size_t key_len) {
-  struct tls_shard *ts = mem_calloc(s->mem, 1, sizeof(*ts));
+int tls_shard_new(const hub_mem *mem, const char *cert, size_t cert_len,
+                  const char *key, size_t key_len, struct tls_shard **out) {
+  *out = NULL;
+  struct tls_shard *ts = mem_calloc(mem, 1, sizeof(*ts));
   if (!ts)
     return HUB_ENOMEM;
-  ts->mem = s->mem;
-  s->tls = ts;
+  ts->mem = mem;
   mbedtls_ssl_config_init(&ts->conf);
   mbedtls_x509_crt_init(&ts->crt);
   mbedtls_pk_init(&ts->key);
@@ -63,16 +62,18 @@ int tls_shard_init(struct shard *s, const char *cert, size_t cert_len,
       mbedtls_ssl_config_defaults(&ts->conf, MBEDTLS_SSL_IS_SERVER,
                                   MBEDTLS_SSL_TRANSPORT_STREAM,
                                   MBEDTLS_SSL_PRESET_DEFAULT) ||
-      mbedtls_ssl_conf_own_cert(&ts->conf, &ts->crt, &ts->key))
+      mbedtls_ssl_conf_own_cert(&ts->conf, &ts->crt, &ts->key)) {
+    tls_shard_free(ts);
     return HUB_ETLS;
+  }
   mbedtls_ssl_conf_rng(&ts->conf, mbedtls_ctr_drbg_random, &ts->drbg);
   mbedtls_ssl_conf_min_version(&ts->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
                                MBEDTLS_SSL_MINOR_VERSION_3); /* TLS 1.2 */
+  *out = ts;
   return 0;
 }
 
-void tls_shard_free(struct shard *s) {
-  struct tls_shard *ts = s->tls;
+void tls_shard_free(struct tls_shard *ts) {
   if (!ts)
     return;
   mbedtls_ssl_config_free(&ts->conf);
@@ -80,8 +81,7 @@ void tls_shard_free(struct shard *s) {
   mbedtls_pk_free(&ts->key);
   mbedtls_ctr_drbg_free(&ts->drbg);
   mbedtls_entropy_free(&ts->entropy);
-  mem_free(s->mem, ts);
-  s->tls = NULL;
+  mem_free(ts->mem, ts);
 }
 
 static int bio_send(void *ctx, const unsigned char *buf, size_t len) {
@@ -104,17 +104,17 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len) {
   return MBEDTLS_ERR_NET_RECV_FAILED;
 }
 
-struct tls_conn *tls_conn_new(struct shard *s, int fd, bool *held) {
-  struct tls_conn *t = mem_calloc(s->mem, 1, sizeof(*t));
+struct tls_conn *tls_conn_new(struct tls_shard *ts, int fd, bool *held) {
+  struct tls_conn *t = mem_calloc(ts->mem, 1, sizeof(*t));
   if (!t)
     return NULL;
-  t->ts = s->tls;
+  t->ts = ts;
   t->fd = fd;
   t->held = held;
   mbedtls_ssl_init(&t->ssl);
-  if (mbedtls_ssl_setup(&t->ssl, &s->tls->conf)) {
+  if (mbedtls_ssl_setup(&t->ssl, &ts->conf)) {
     mbedtls_ssl_free(&t->ssl);
-    mem_free(s->mem, t);
+    mem_free(ts->mem, t);
     return NULL;
   }
   mbedtls_ssl_set_bio(&t->ssl, t, bio_send, bio_recv, NULL);

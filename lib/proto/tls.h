@@ -10,20 +10,20 @@
 
 #include "common.h"
 
-struct shard;
 struct tls_shard;
 struct tls_conn;
 
-/* PEM certificate chain and key (NUL-terminated, len without the NUL).
- * Returns 0, HUB_ENOMEM or HUB_ETLS. */
-int tls_shard_init(struct shard *s, const char *cert, size_t cert_len,
-                   const char *key, size_t key_len);
-void tls_shard_free(struct shard *s);
+/* A shard's configuration in *out, from a PEM certificate chain and key
+ * (NUL-terminated, len without the NUL). Returns 0, HUB_ENOMEM or
+ * HUB_ETLS (and *out is NULL). */
+int tls_shard_new(const hub_mem *mem, const char *cert, size_t cert_len,
+                  const char *key, size_t key_len, struct tls_shard **out);
+void tls_shard_free(struct tls_shard *ts);
 
 /* A TLS server connection on `fd`, or NULL. `*held` is true while it
  * holds output the socket did not take (the client's flag, see struct
  * client). */
-struct tls_conn *tls_conn_new(struct shard *s, int fd, bool *held);
+struct tls_conn *tls_conn_new(struct tls_shard *ts, int fd, bool *held);
 /* writev/close for a TLS client; io_user is its tls_conn. */
 extern const hub_transport tls_transport;
 

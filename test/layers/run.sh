@@ -1,8 +1,9 @@
 #!/bin/sh
 # Usage: test/layers/run.sh BUILD_DIR
 # The two layers of lib/ (docs/design.md): no file of lib/core/ includes a
-# protocol header, wslay or mbedTLS, and the core's objects link into a
-# program, and run, with neither the protocol layer nor wslay nor mbedTLS.
+# protocol header, wslay or mbedTLS, or names a struct of the protocols,
+# and the core's objects link into a program, and run, with neither the
+# protocol layer nor wslay nor mbedTLS.
 set -eu
 
 build=${1:?usage: $0 BUILD_DIR}
@@ -29,6 +30,14 @@ for f in lib/core/*.c lib/core/*.h; do
   fi
 done
 
+# Nor does the core name a struct of the protocols, not even declared
+# (their state of a client and a shard is theirs: docs/design.md).
+for name in $(sed -n 's/^struct \([a-z_0-9]*\) {.*/\1/p' lib/proto/*.c lib/proto/*.h | sort -u); do
+  if grep -qw "struct $name" lib/core/*.c lib/core/*.h; then
+    fail "lib/core/ names struct $name, a protocol struct: $(grep -lw "struct $name" lib/core/*.c lib/core/*.h | tr '\n' ' ')"
+  fi
+done
+
 objs=
 for name in $core; do
   [ -f "$build/lib/core/$name.o" ] || fail "missing $build/lib/core/$name.o (run make)"
@@ -39,4 +48,4 @@ out=$build/test_core_only
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -Iinclude -Ilib/core -o "$out" test/layers/core_only.c \
   $objs -lpthread || fail "the core does not link on its own"
 "$out" || fail "the core alone does not run"
-echo "layers: OK ($(echo $core | wc -w) core files, none includes a protocol header; the core links and runs alone)"
+echo "layers: OK ($(echo $core | wc -w) core files, none includes a protocol header or names a protocol struct; the core links and runs alone)"
