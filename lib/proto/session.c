@@ -65,9 +65,9 @@ static void release(struct shard *s, struct client *c) {
   ws_free(s, c);
 }
 
-const struct client_ops session_ops = {
-    attach,        conn_event,   conn_input, conn_eof, tick,
-    notice_lagged, notice_reset, stop,       release};
+const struct client_ops session_ops = {attach,       conn_event, conn_input,
+                                       conn_eof,     tick,       notice_lagged,
+                                       notice_reset, stop,       release};
 
 static int client_init(struct hub *hub, struct client *c,
                        const hub_client_options *copt) {
@@ -115,8 +115,8 @@ static int shard_init_(struct shard *s, const struct hub_options *opt) {
   ps->keepalive_frame.frame[WIRE_SSE].iov_base = (void *)keepalive;
   ps->keepalive_frame.frame[WIRE_SSE].iov_len = sizeof(keepalive) - 1;
   if (opt->tls_cert)
-    return tls_shard_new(s->mem, opt->tls_cert, opt->tls_cert_len,
-                         opt->tls_key, opt->tls_key_len, &ps->tls);
+    return tls_shard_new(s->mem, opt->tls_cert, opt->tls_cert_len, opt->tls_key,
+                         opt->tls_key_len, &ps->tls);
   return 0;
 }
 
@@ -143,4 +143,5 @@ const struct hub_protocols hub__protocols = {
     .client = &session_ops,
     .client_size = sizeof(struct session),
     .client_init = client_init,
-    .client_discard = client_discard};
+    .client_discard = client_discard,
+};

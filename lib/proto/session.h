@@ -32,19 +32,19 @@ struct stream_init {
 struct session {
   struct client c;
   /* What reads and inbound messages touch. */
-  struct tls_conn *tls; /* TLS clients: also the transport's io_user */
-  struct ws_in *ws;     /* while a WebSocket client is inside a frame */
-  int64_t input_ms;     /* last bytes from the client */
+  struct tls_conn *tls;         /* TLS clients: also the transport's io_user */
+  struct ws_in *ws;             /* while a WebSocket client is inside a frame */
+  int64_t input_ms;             /* last bytes from the client */
   int64_t rate_tokens, rate_ms; /* inbound message budget */
-  bool got_input; /* bytes arrived since the last timer tick */
+  bool got_input;               /* bytes arrived since the last timer tick */
   bool ping_due;  /* a ping went out and no byte came back since */
   bool tls_ready; /* the TLS handshake is done */
   /* Its start: the request, the attach's topics and their replay. */
-  bool want_tls; /* hub_attach_fd() with TLS; tls from conn_attach */
-  bool routed;   /* the request callback said "stream" */
-  bool raw;      /* WebSocket frames without the JSON envelope */
-  struct handshake *hs;       /* while kind == CLIENT_HTTP */
-  struct stream_init *init;   /* until it streams */
+  bool want_tls;            /* hub_attach_fd() with TLS; tls from conn_attach */
+  bool routed;              /* the request callback said "stream" */
+  bool raw;                 /* WebSocket frames without the JSON envelope */
+  struct handshake *hs;     /* while kind == CLIENT_HTTP */
+  struct stream_init *init; /* until it streams */
   struct replay_batch *batch; /* while its request's topics subscribe */
   /* Security (auth.c, admission.c). */
   struct auth_op *auth_ops; /* decisions waiting for the host */
@@ -66,7 +66,7 @@ static inline struct session *session_of(struct client *c) {
 /* The protocols' state of a shard (its `proto`), made by their shard
  * init: a pointer away, which costs nothing per client. */
 struct proto_shard {
-  struct tls_shard *tls; /* NULL without a certificate */
+  struct tls_shard *tls;                 /* NULL without a certificate */
   struct auth_op *auth_head, *auth_tail; /* pending decisions, by deadline */
   struct smsg ping_frame, keepalive_frame;
 };

@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-
 /* One TLS record's worth: writes are gathered into it, one record each. */
 #define TLS_CHUNK 16384
 
