@@ -32,10 +32,11 @@ done
 
 # Nor does the core name a struct of the protocols, not even declared
 # (their state of a client and a shard is theirs: docs/design.md).
-for name in $(sed -n 's/^struct \([a-z_0-9]*\) {.*/\1/p' lib/proto/*.c lib/proto/*.h | sort -u); do
-  if grep -qw "struct $name" lib/core/*.c lib/core/*.h; then
-    fail "lib/core/ names struct $name, a protocol struct: $(grep -lw "struct $name" lib/core/*.c lib/core/*.h | tr '\n' ' ')"
-  fi
+protos=$(sed -n 's/^struct \([a-z_0-9]*\) {.*/\1/p' lib/proto/*.[ch] | sort -u)
+[ -n "$protos" ] || fail "no struct found in lib/proto/"
+for name in $protos; do
+  users=$(grep -lw "struct $name" lib/core/*.[ch] || true)
+  [ -z "$users" ] || fail "$(echo $users) (core) names struct $name of lib/proto/"
 done
 
 objs=
