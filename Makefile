@@ -51,8 +51,17 @@ NATS_ALL  := $(if $(NATS_LIBS),$(NATS_STATIC) $(NATS_SHARED) \
              $(BUILD)/libfanhub-nats.so $(BUILD)/$(NATS_SONAME) \
              $(BUILD)/fanhub-nats.pc)
 
-UNIT_SRC  := $(wildcard test/unit/*.c)
+# Unit tests: two binaries sharing test/unit/*.c (the runner, helpers).
+# test_core runs test/unit/core/ against the core's objects alone (no
+# wslay, no mbedTLS on its link line); test_unit runs test/unit/proto/,
+# the protocols and sockets, against all of lib/.
+TEST_SHARED_SRC := $(wildcard test/unit/*.c)
+TEST_CORE_SRC   := $(wildcard test/unit/core/*.c)
+UNIT_SRC  := $(wildcard test/unit/proto/*.c)
+TEST_SHARED_OBJ := $(TEST_SHARED_SRC:%.c=$(BUILD)/%.o)
+TEST_CORE_OBJ   := $(TEST_CORE_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+TEST_CORE_BIN := $(BUILD)/test_core
 UNIT_BIN  := $(BUILD)/test_unit
 
 EXAMPLES  := $(BUILD)/hello_broadcast $(BUILD)/fanhubd
@@ -192,14 +201,22 @@ $(BUILD)/mhd_host: $(BUILD)/examples/mhd_host.o $(SQLITE_BATCH) $(STATIC)
 -include $(HOST_EXAMPLES:$(BUILD)/%=$(BUILD)/examples/%.d) $(SQLITE_BATCH:.o=.d) \
          $(LISTEN_TCP:.o=.d)
 
-# Unit tests link the library's objects so they can reach internals too,
-# and libfanhub-nats's outbox (which needs no libnats).
-$(BUILD)/test/unit/test_outbox.o: CFLAGS_ALL += -Inats
-$(UNIT_BIN): $(UNIT_OBJ) $(LIB_OBJ) $(BUILD)/examples/auth_jwt.o \
-             $(BUILD)/nats/outbox.o
+# Unit tests link the library's objects so they can reach internals too.
+# The core's tests, like the core, compile without lib/proto/ on the
+# include path, and link without the protocols, wslay and mbedTLS (and
+# with libfanhub-nats's outbox, which needs no libnats).
+$(TEST_SHARED_OBJ) $(UNIT_OBJ): CFLAGS_ALL += -Itest/unit
+$(TEST_CORE_OBJ): CFLAGS_ALL := $(subst -Ilib/proto,,$(CFLAGS_ALL)) -Itest/unit
+$(BUILD)/test/unit/core/test_outbox.o: CFLAGS_ALL += -Inats
+$(TEST_CORE_BIN): $(TEST_CORE_OBJ) $(TEST_SHARED_OBJ) $(CORE_OBJ) \
+                  $(BUILD)/nats/outbox.o
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lpthread
+$(UNIT_BIN): $(UNIT_OBJ) $(TEST_SHARED_OBJ) $(LIB_OBJ) \
+             $(BUILD)/examples/auth_jwt.o
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(LIBS_PRIVATE)
 
-unit: $(UNIT_BIN)
+unit: $(TEST_CORE_BIN) $(UNIT_BIN)
+	$(TEST_CORE_BIN)
 	$(UNIT_BIN)
 
 # Unit tests always; with a plain build also that the test runners fail
@@ -211,7 +228,8 @@ unit: $(UNIT_BIN)
 # the Makefile is read.
 check: deps
 	@$(MAKE) --no-print-directory check-run
-check-run: all $(UNIT_BIN)
+check-run: all $(TEST_CORE_BIN) $(UNIT_BIN)
+	$(TEST_CORE_BIN)
 	$(UNIT_BIN)
 	$(if $(SAN),,bash test/runners/run.sh $(BUILD))
 	$(if $(SAN),,sh test/layers/run.sh $(BUILD))
@@ -223,9 +241,11 @@ check-run: all $(UNIT_BIN)
 	bash test/nats/run.sh $(BUILD)
 	$(if $(SAN),,bash bench/run.sh $(BUILD) --smoke)
 
-valgrind: $(UNIT_BIN)
-	valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=all \
-	  --errors-for-leak-kinds=all $(UNIT_BIN) churn churn_sockets test_frame_to_closing_client \
+VALGRIND := valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=all \
+            --errors-for-leak-kinds=all
+valgrind: $(TEST_CORE_BIN) $(UNIT_BIN)
+	$(VALGRIND) $(TEST_CORE_BIN) churn
+	$(VALGRIND) $(UNIT_BIN) churn_sockets test_frame_to_closing_client \
 	  test_request_valid_after_respond
 
 install: all
@@ -344,4 +364,5 @@ demo-run: all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(NATS_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/examples/auth_jwt.d
+-include $(LIB_OBJ:.o=.d) $(NATS_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) \
+         $(TEST_SHARED_OBJ:.o=.d) $(TEST_CORE_OBJ:.o=.d) $(BUILD)/examples/auth_jwt.d

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Usage: test/runners/run.sh BUILD_DIR
-# The test runners fail rather than pass having run nothing: test_unit
-# and run_tests (integration, hosts, NATS) refuse a name that is no test,
-# and the NATS suite, skipped for a fanhubd built without NATS, says so on
-# stderr and fails under CI. BUILD_DIR holds test_unit, libfanhub.a and
-# the fanhubd objects (`make` builds them).
+# The test runners fail rather than pass having run nothing: test_core,
+# test_unit and run_tests (integration, hosts, NATS) refuse a name that is
+# no test, and the NATS suite, skipped for a fanhubd built without NATS,
+# says so on stderr and fails under CI. BUILD_DIR holds test_core,
+# test_unit, libfanhub.a and the fanhubd objects (`make` builds them).
 set -u
 
 build=${1:?usage: $0 BUILD_DIR}
@@ -22,14 +22,20 @@ fail() {
   exit 1
 }
 
-# test_unit: an unknown name alone, and next to a real test (which must
-# not run either).
-for args in "no_such_test" "test_hash_table no_such_test"; do
-  # shellcheck disable=SC2086
-  "$build/test_unit" $args >"$tmp/out" 2>&1 && fail "test_unit $args exited 0"
-  grep -q "no_such_test" "$tmp/out" || fail "test_unit $args: no_such_test not named"
-  grep -q "test_hash_table" "$tmp/out" && fail "test_unit $args ran test_hash_table"
+# test_core and test_unit: an unknown name alone, and next to a real test
+# of the binary (which must not run either); a test of the other binary
+# is unknown too.
+for bin_test in "test_core test_hash_table" "test_unit test_http_reject"; do
+  bin=${bin_test% *} real=${bin_test#* }
+  for args in "no_such_test" "$real no_such_test"; do
+    # shellcheck disable=SC2086
+    "$build/$bin" $args >"$tmp/out" 2>&1 && fail "$bin $args exited 0"
+    grep -q "no_such_test" "$tmp/out" || fail "$bin $args: no_such_test not named"
+    grep -q "$real (" "$tmp/out" && fail "$bin $args ran $real"
+  done
 done
+"$build/test_unit" test_hash_table >"$tmp/out" 2>&1 &&
+  fail "test_unit ran test_hash_table, a test of test_core"
 
 # run_tests: a suite of one test that passes, run by name, then with an
 # unknown name next to it. Its logs directory is removed after.

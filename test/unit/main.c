@@ -1,6 +1,6 @@
-/* Runs every test in TEST_LIST, or those named on the command line, and
- * prints "N passed, N failed"; a name that is no test is an error (exit 2,
- * nothing run). */
+/* Runs every test of the binary's list (test_list, from its TEST_LIST), or
+ * those named on the command line, and prints "N passed, N failed"; a
+ * name that is no test is an error (exit 2, nothing run). */
 #include <string.h>
 #include <time.h>
 
@@ -24,20 +24,9 @@ void test_sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-struct test_entry {
-  const char *name;
-  void (*fn)(void);
-};
-
-static const struct test_entry tests[] = {
-#define X(name) {#name, name},
-    TEST_LIST(X)
-#undef X
-};
-
 static int known(const char *name) {
-  for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-    if (strcmp(tests[i].name, name) == 0)
+  for (size_t i = 0; i < test_count; i++)
+    if (strcmp(test_list[i].name, name) == 0)
       return 1;
   return 0;
 }
@@ -58,20 +47,20 @@ int main(int argc, char **argv) {
   int unknown = 0;
   for (int i = 1; i < argc; i++)
     if (!known(argv[i])) {
-      fprintf(stderr, "test_unit: no test named '%s'\n", argv[i]);
+      fprintf(stderr, "%s: no test named '%s'\n", argv[0], argv[i]);
       unknown = 1;
     }
   if (unknown)
     return 2;
   int passed = 0, failed = 0;
-  for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-    if (!selected(tests[i].name, argc, argv))
+  for (size_t i = 0; i < test_count; i++) {
+    if (!selected(test_list[i].name, argc, argv))
       continue;
     failed_now = 0;
     int64_t t0 = test_now_us();
-    tests[i].fn();
+    test_list[i].fn();
     int64_t us = test_now_us() - t0;
-    printf("%s %s (%.1f ms)\n", failed_now ? "FAIL" : "ok  ", tests[i].name,
+    printf("%s %s (%.1f ms)\n", failed_now ? "FAIL" : "ok  ", test_list[i].name,
            us / 1000.0);
     fflush(stdout);
     if (failed_now)

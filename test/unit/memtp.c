@@ -96,6 +96,13 @@ size_t memtp_len(struct memtp *t) {
   return n;
 }
 
+bool memtp_got(struct memtp *t, const char *want) {
+  char *buf = memtp_take_copy(t, NULL);
+  bool ok = strcmp(buf, want) == 0;
+  free(buf);
+  return ok;
+}
+
 int memtp_closes(struct memtp *t) {
   pthread_mutex_lock(&t->lock);
   int n = t->closes;

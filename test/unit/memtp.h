@@ -5,6 +5,7 @@
 #define MEMTP_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "fanhub.h"
@@ -35,6 +36,8 @@ void memtp_set_fail(struct memtp *t, int fail);
 /* Copies out the bytes received so far (NUL-terminated); caller frees. */
 char *memtp_take_copy(struct memtp *t, size_t *len);
 size_t memtp_len(struct memtp *t);
+/* True if the bytes received so far are exactly `want`. */
+bool memtp_got(struct memtp *t, const char *want);
 int memtp_closes(struct memtp *t);
 
 /* Attaches a new memtp client; NULL on failure. */

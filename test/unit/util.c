@@ -1,7 +1,11 @@
 /* Helpers shared by the hub-level tests; see util.h. */
 #include "util.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "test.h"
 
@@ -87,3 +91,30 @@ hub_t *hub_make(unsigned shards, int threads, struct closelog *log) {
   hub_options_free(opt);
   return hub;
 }
+
+hub_t *history_hub(uint32_t max_msgs, uint32_t qmax) {
+  hub_options *o;
+  hub_t *hub = NULL;
+  hub_options_new(&o);
+  hub_options_set_shards(o, 2);
+  hub_options_set_history(o, NULL, max_msgs, 1 << 20, 0);
+  hub_options_set_history(o, "nohist.>", 0, 0, 0);
+  if (qmax)
+    hub_options_set_queue_limits(o, qmax, 1 << 20);
+  if (hub_new(&hub, o) || hub_start(hub)) {
+    hub_free(hub);
+    hub = NULL;
+  }
+  hub_options_free(o);
+  return hub;
+}
+
+static int64_t fd_writev(void *io, const struct iovec *iov, int n) {
+  ssize_t w = writev((int)(intptr_t)io, iov, n);
+  if (w >= 0)
+    return w;
+  return errno == EAGAIN ? 0 : HUB_ESYS;
+}
+static void fd_close(void *io) { close((int)(intptr_t)io); }
+const hub_transport fd_transport = {sizeof(hub_transport), fd_writev,
+                                    fd_close};

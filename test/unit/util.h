@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fanhub.h"
 
@@ -34,5 +35,12 @@ bool closelog_find(struct closelog *log, hub_client_id id,
 /* A started hub with `shards` shards (threads: 1 or 0) and optionally a
  * close log. */
 hub_t *hub_make(unsigned shards, int threads, struct closelog *log);
+/* A started hub with 2 shards keeping `max_msgs` messages of history per
+ * topic (none for "nohist.>"), and queue caps of `qmax` messages if not 0;
+ * NULL on failure. */
+hub_t *history_hub(uint32_t max_msgs, uint32_t qmax);
+
+/* A host's transport on its end of a socketpair (io_user: the fd). */
+extern const hub_transport fd_transport;
 
 #endif

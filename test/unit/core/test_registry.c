@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "registry.h"
-#include "test.h"
+#include "tests.h"
 
 static uint64_t h(const char *s) {
   static const hash_key k = {7, 9};

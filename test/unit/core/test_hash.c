@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "hash.h"
-#include "test.h"
+#include "tests.h"
 
 struct item {
   struct hnode node;

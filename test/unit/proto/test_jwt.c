@@ -9,8 +9,8 @@
 
 #include <mbedtls/md.h>
 
-#include "../../examples/auth_jwt.h"
-#include "test.h"
+#include "../../../examples/auth_jwt.h"
+#include "tests.h"
 #include "wsclient.h"
 
 #define NOW 1700000000LL
@@ -492,77 +492,6 @@ void test_jwt_claim_types(void) {
     CHECK_EQ(verify_claims(p), want == 64 ? 0 : AUTH_JWT_ETOOBIG);
   }
   auth_jwt_free(&jwt);
-}
-
-void test_pattern_covers(void) {
-  static const struct {
-    const char *grant, *req;
-    int want;
-  } cases[] = {
-      {"news", "news", 1},
-      {"news", "news2", 0},
-      {"news", "new", 0},
-      {"news", "news.a", 0},
-      {"news.a", "news", 0},
-      {"news.*", "news.a", 1},
-      {"news.*", "news.*", 1},
-      {"news.*", "news.>", 0},
-      {"news.*", "news", 0},
-      {"news.*", "news.a.b", 0},
-      {"news.*", "sport.a", 0},
-      {"news.>", "news.a", 1},
-      {"news.>", "news.a.b.c", 1},
-      {"news.>", "news.*", 1},
-      {"news.>", "news.>", 1},
-      {"news.>", "news.*.x", 1},
-      {"news.>", "news", 0},
-      {"news.>", "sport.a", 0},
-      {">", "a", 1},
-      {">", "a.b", 1},
-      {">", ">", 1},
-      {">", "*", 1},
-      {"*", "a", 1},
-      {"*", "*", 1},
-      {"*", ">", 0},
-      {"*", "a.b", 0},
-      {"*.x", "a.x", 1},
-      {"*.x", "*.x", 1},
-      {"*.x", "a.y", 0},
-      {"*.x", ">", 0},
-      {"a.*.c", "a.b.c", 1},
-      {"a.*.c", "a.*.c", 1},
-      {"a.*.c", "a.>", 0},
-      {"a.*.>", "a.b.c.d", 1},
-      {"a.*.>", "a.b", 0},
-      {"a.b", "a.*", 0}, /* a literal grant does not cover a wildcard */
-      {"a.b", "a.>", 0},
-      {"a.b", ">", 0},
-      {"a.b", "*.b", 0},
-      {"a*", "ab", 0}, /* '*' inside a token is a literal */
-      {"a*", "a*", 1},
-      {"news.*", "news.", 0},
-      {"news.>", "news.", 0},
-      {"news.>", "news..a", 0},
-      {"news.>", "news.a.", 0},
-      {">", ".a", 0},
-      {"a.>", "a.>.b", 0}, /* ">" not last is no topic or pattern */
-      {">", "a.>.b", 0},
-      {"a.>.b", "a.x.b", 0}, /* nor a grant */
-      {"news", "", 0},
-      {"", "news", 0},
-  };
-  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    int got = hub_pattern_covers(cases[i].grant, strlen(cases[i].grant),
-                                 cases[i].req, strlen(cases[i].req));
-    if (got != cases[i].want)
-      fprintf(stderr, "  grant %s, request %s: %d\n", cases[i].grant,
-              cases[i].req, got);
-    CHECK_EQ(got, cases[i].want);
-  }
-  CHECK_EQ(hub_pattern_covers(NULL, 0, "a", 1), 0);
-  /* lengths, not NULs, bound the strings */
-  CHECK_EQ(hub_pattern_covers("news.>xyz", 6, "news.a", 6), 1);
-  CHECK_EQ(hub_pattern_covers("news", 4, "news.a", 4), 1);
 }
 
 static int64_t fake_now = NOW;

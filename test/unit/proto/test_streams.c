@@ -3,29 +3,16 @@
  * hub_client_input()) and fanhub still speaks HTTP, WebSocket or SSE on
  * it, from the request, or from the frames when the host's server already
  * answered; the same "already upgraded" start on hub_attach_fd(). */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "tests.h"
 #include "util.h"
 #include "wsclient.h"
-
-/* The host's transport: its end of a socketpair. */
-static int64_t host_writev(void *io, const struct iovec *iov, int n) {
-  ssize_t w = writev((int)(intptr_t)io, iov, n);
-  if (w >= 0)
-    return w;
-  return errno == EAGAIN ? 0 : HUB_ESYS;
-}
-static void host_close(void *io) { close((int)(intptr_t)io); }
-static const hub_transport host_tp = {sizeof(hub_transport), host_writev,
-                                      host_close};
 
 /* Attaches a host stream speaking `proto`; returns the client's end. */
 static int host_stream(hub_t *hub, hub_client_options *copt,
@@ -35,7 +22,7 @@ static int host_stream(hub_t *hub, hub_client_options *copt,
     return -1;
   fcntl(sp[0], F_SETFL, O_NONBLOCK);
   hub_client_options_set_protocol(copt, proto);
-  if (hub_attach_transport(hub, &host_tp, (void *)(intptr_t)sp[0], copt,
+  if (hub_attach_transport(hub, &fd_transport, (void *)(intptr_t)sp[0], copt,
                            id)) {
     close(sp[0]);
     close(sp[1]);
@@ -259,41 +246,13 @@ void test_stream_bad_topics_and_resume_id(void) {
   int sp[2];
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
   hub_client_id rid;
-  CHECK(hub_attach_transport(hub, &host_tp, (void *)(intptr_t)sp[0], NULL,
+  CHECK(hub_attach_transport(hub, &fd_transport, (void *)(intptr_t)sp[0], NULL,
                              &rid) == 0);
   CHECK(WAIT_STAT(hub, clients, 2, 2000));
   CHECK(hub_client_input(hub, rid, NULL, 0) == 0);
   CHECK(wsc_eof(sp[1], 2000));
   close(sp[1]);
   close(fd);
-  hub_free(hub);
-}
-
-void test_stream_input_backpressure(void) {
-  /* A host that reads faster than the shard handles its input is told to
-   * pause (HUB_EAGAIN, nothing taken) once 16 MiB wait, and is taken
-   * again once the shard has caught up. Host-loop mode: the shard runs
-   * only when this test says so. */
-  hub_t *hub = hub_make(1, 0, NULL);
-  CHECK(hub);
-  int sp[2];
-  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
-  hub_client_id id;
-  CHECK(hub_attach_transport(hub, &host_tp, (void *)(intptr_t)sp[0], NULL,
-                             &id) == 0);
-  char *mib = calloc(1, 1 << 20);
-  CHECK(mib);
-  int taken = 0, rv = 0;
-  while (taken < 32 && (rv = hub_client_input(hub, id, mib, 1 << 20)) == 0)
-    taken++;
-  CHECK_EQ(taken, 16);
-  CHECK_EQ(rv, HUB_EAGAIN);
-  CHECK_EQ(hub_client_input(hub, id, mib, (1 << 20) + 1), HUB_EINVAL);
-  for (int i = 0; i < 8; i++)
-    hub_shard_run(hub, 0, 0);
-  CHECK_EQ(hub_client_input(hub, id, mib, 1 << 20), 0);
-  free(mib);
-  close(sp[1]);
   hub_free(hub);
 }
 

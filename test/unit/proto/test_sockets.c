@@ -7,7 +7,7 @@
 
 #include "frame.h"
 #include "handshake.h"
-#include "test.h"
+#include "tests.h"
 #include "util.h"
 #include "wsclient.h"
 

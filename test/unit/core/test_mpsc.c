@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "mpsc.h"
-#include "test.h"
+#include "tests.h"
 
 void test_mpsc_ring_order_and_full(void) {
   struct mpsc_ring r;

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "queue.h"
-#include "test.h"
+#include "tests.h"
 
 static struct smsg *mk(const char *payload) {
   size_t len = strlen(payload);

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "memtp.h"
-#include "test.h"
+#include "tests.h"
 #include "util.h"
 
 static hub_client_options *limits(uint32_t msgs, uint64_t bytes,

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "memtp.h"
-#include "test.h"
+#include "tests.h"
 #include "util.h"
 
 enum {

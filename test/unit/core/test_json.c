@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "json.h"
-#include "test.h"
-#include "../utf8_ref.h"
+#include "tests.h"
+#include "../../utf8_ref.h"
 
 struct guard {
   char *base;

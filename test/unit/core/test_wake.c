@@ -16,7 +16,7 @@
 
 #include "hub.h"
 #include "shard.h"
-#include "test.h"
+#include "tests.h"
 
 enum { ITERATIONS = 1000, LOST_AFTER_US = 2000000, SLOW_US = 20 };
 

@@ -7,9 +7,8 @@
 #include <unistd.h>
 
 #include "memtp.h"
-#include "test.h"
+#include "tests.h"
 #include "util.h"
-#include "wsclient.h"
 
 enum { CLIENTS = 10000, TOPICS = 4, PER_TOPIC = 50 };
 
@@ -118,14 +117,6 @@ static void close_other_once(struct memtp *t) {
   t->on_write = NULL;
   CHECK(hub_client_close(t->hub, to_close->id, 0) == 0);
 }
-
-static bool got(struct memtp *t, const char *want) {
-  char *buf = memtp_take_copy(t, NULL);
-  bool ok = strcmp(buf, want) == 0;
-  free(buf);
-  return ok;
-}
-
 /* Host-loop mode, one shard: the first client's write subscribes one more
  * client and broadcasts "b" while the round that writes "a" runs. The
  * round takes "b" in after its first FLUSH_INTAKE_EVERY (64) clients, the
@@ -151,12 +142,12 @@ void test_broadcast_mid_round(void) {
   run_shards(hub);
   int one_write = 0;
   for (int i = 0; i < N; i++) {
-    CHECK(got(t[i], "ab"));
+    CHECK(memtp_got(t[i], "ab"));
     one_write += t[i]->writes == 1;
   }
   CHECK_EQ(t[0]->writes, 2);
   CHECK_EQ(one_write, N - 64);
-  CHECK(got(late_subscriber, "b"));
+  CHECK(memtp_got(late_subscriber, "b"));
   /* A client the intake put on the next round's list and that is closed
    * meanwhile is freed after that round, not while still on the list
    * (ASan: a use after free before). */
@@ -166,56 +157,11 @@ void test_broadcast_mid_round(void) {
   CHECK(hub_broadcast(hub, "t", "c", 1, 0) > 0);
   run_shards(hub);
   CHECK_EQ(memtp_closes(t[1]), 1);
-  CHECK(got(t[1], "abc"));
-  CHECK(got(t[N - 1], "abcb"));
+  CHECK(memtp_got(t[1], "abc"));
+  CHECK(memtp_got(t[N - 1], "abcb"));
   CHECK_EQ(stats_of(hub).clients, N);
   hub_free(hub);
   for (int i = 0; i < N; i++)
     memtp_free(t[i]);
   memtp_free(late_subscriber);
-}
-
-static int mid_round_publisher = -1;
-
-static void publish_on_socket_once(struct memtp *t) {
-  t->on_write = NULL;
-  CHECK(wsc_send_text(mid_round_publisher,
-                      "{\"op\":\"publish\",\"topic\":\"t\",\"data\":\"b\"}"));
-}
-
-/* The same with the message arriving on a socket, as a WebSocket client's
- * publish: the first client's write sends it (on the shard thread, so it
- * is in the socket before the round looks), and the round reads it at its
- * first look at the sockets, after 64 clients. */
-void test_socket_publish_mid_round(void) {
-  enum { N = 200 };
-  hub_options *o;
-  hub_t *hub = NULL;
-  CHECK(hub_options_new(&o) == 0);
-  hub_options_set_shards(o, 1);
-  hub_options_set_client_publish(o, 1);
-  CHECK(hub_new(&hub, o) == 0 && hub_start(hub) == 0);
-  hub_options_free(o);
-  mid_round_publisher = wsc_open(hub);
-  CHECK(mid_round_publisher >= 0);
-  struct memtp *t[N];
-  for (int i = 0; i < N; i++) {
-    t[i] = memtp_attach(hub, NULL);
-    CHECK(t[i]);
-    CHECK(hub_subscribe(hub, t[i]->id, "t") == 0);
-    CHECK(WAIT_STAT(hub, subscriptions, i + 1, 2000)); /* in this order */
-  }
-  t[0]->on_write = publish_on_socket_once;
-  CHECK(hub_broadcast(hub, "t", "a", 1, 0) > 0);
-  CHECK(WAIT_STAT(hub, deliveries, 2 * N, 5000));
-  int one_write = 0;
-  for (int i = 0; i < N; i++) {
-    CHECK(got(t[i], "a\"b\""));
-    one_write += t[i]->writes == 1;
-  }
-  CHECK_EQ(one_write, N - 64);
-  hub_free(hub);
-  close(mid_round_publisher);
-  for (int i = 0; i < N; i++)
-    memtp_free(t[i]);
 }

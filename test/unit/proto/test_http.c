@@ -10,7 +10,7 @@
 
 #include "fanhub.h"
 #include "http.h"
-#include "test.h"
+#include "tests.h"
 
 #define LIT(s) s, sizeof(s) - 1
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "memtp.h"
-#include "test.h"
+#include "tests.h"
 #include "util.h"
 #include "wsclient.h"
 

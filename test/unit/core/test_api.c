@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "memtp.h"
-#include "test.h"
+#include "tests.h"
 #include "util.h"
 
 void test_api_subscribe_idempotent(void) {

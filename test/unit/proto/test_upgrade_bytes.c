@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "tests.h"
 #include "util.h"
 #include "wsclient.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "outbox.h"
-#include "test.h"
+#include "tests.h"
 
 static void free_all(struct ob_item **it, unsigned n) {
   for (unsigned i = 0; i < n; i++)

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "test.h"
+#include "tests.h"
 #include "util.h"
 #include "wsclient.h"
 
