@@ -1,5 +1,5 @@
-/* The JSON control protocol a WebSocket client speaks (README.md,
- * "Protocols"), and what any client asks for itself: subscribe (also each
+/* The JSON control protocol a WebSocket client speaks (docs/protocol.md,
+ * "WebSocket"), and what any client asks for itself: subscribe (also each
  * ?topic= of its request) and publish. Such requests are checked against
  * the limits, authorized (auth.c), then carried out here. Shard thread
  * only. */

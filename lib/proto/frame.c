@@ -1,5 +1,5 @@
-/* Encoders for the broadcast wire formats; see frame.h and README.md
- * ("Protocols"). */
+/* Encoders for the broadcast wire formats; see frame.h and
+ * docs/protocol.md. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>

@@ -4,8 +4,8 @@ limits (--max-connections 40, --max-per-ip 12, --handshake-timeout 1000).
 
 A healthy WebSocket client and a healthy SSE stream stay connected all
 along; after every hostile case a message published to their topic must
-reach both (pulse). Cases, each with the answer the README/header
-promise:
+reach both (pulse). Cases, each with the answer docs/security.md,
+docs/protocol.md and the header promise:
   tokens      missing (WS and SSE), forged signature, expired, not yet
               valid, alg "none": 401 with WWW-Authenticate: Bearer;
               ?token= and the bearer.<token> subprotocol work; a valid
