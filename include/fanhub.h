@@ -326,7 +326,7 @@ typedef struct hub_message_info {
 
 /* Called on the client's shard thread for each complete inbound WebSocket
  * message. Return 0 when the host has handled it, or 1 to have fanhub
- * read it as a control-protocol message (see README). */
+ * read it as a control-protocol message (see docs/protocol.md). */
 typedef int (*hub_message_fn)(hub_t *hub, const hub_message_info *info,
                               void *user_data);
 HUB_EXTERN int hub_options_set_message_callback(hub_options *opt,
