@@ -12,8 +12,9 @@
 # servers on it), KILL 5 s later. Prints one line per test (`ok NAME`
 # with the lines it printed as "note:", or `FAIL NAME` and the log's
 # tail), the timings, then `N passed, N failed`. Logs go to a fresh
-# /tmp/fanhub-KIND.* directory. Returns 0 only when every test that ran
-# passed and at least one ran.
+# /tmp/fanhub-KIND.* directory, named to the tests in FANHUB_TEST_LOGS
+# for files of their own (screenshots). Returns 0 only when every test
+# that ran passed and at least one ran.
 run_tests() {
   local dir=$1 kind=$2 tests=$3
   shift 3
@@ -47,7 +48,7 @@ run_tests() {
       *) echo "run_tests: unknown kind of test: $file" >&2; return 2 ;;
     esac
     t0=${EPOCHREALTIME/./}
-    timeout -k 5 "$limit" "${cmd[@]}" </dev/null >"$logs/$name.log" 2>&1
+    FANHUB_TEST_LOGS=$logs timeout -k 5 "$limit" "${cmd[@]}" </dev/null >"$logs/$name.log" 2>&1
     rc=$?
     timings="$timings $name $(since "$t0")s,"
     if [ "$rc" -eq 0 ]; then
