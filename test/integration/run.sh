@@ -67,6 +67,7 @@ tls.py 30
 tls_flood.py 40
 ws_resume.py 30
 browser_resume.js 60
+browser_metrics.js 60
 hostile_clients.py 60
 fd_limit.py 30
 "
