@@ -1,4 +1,4 @@
-/* fanhub_nats.h — scale fanhub out over NATS (libfanhub-nats).
+/** @defgroup nats fanhub_nats.h — scale fanhub out over NATS (libfanhub-nats)
  *
  * Several processes ("nodes"), each with its own hub and its own clients,
  * serve one set of topics. Attached to NATS, a node's hub_broadcast() no
@@ -14,6 +14,7 @@
  * died. Without JetStream (core NATS) delivery is at most once and each
  * node numbers messages its own way (resume on the same node only).
  *
+ * @code
  *   hub_nats_options *no;
  *   hub_nats_options_new(&no);
  *   hub_nats_options_set_url(no, "nats://127.0.0.1:4222");
@@ -26,6 +27,7 @@
  *   ...
  *   hub_stop(hub, 2000);
  *   hub_nats_free(nats, 2000);         // after hub_stop(), before hub_free()
+ * @endcode
  *
  * Subjects: a message on topic T goes to subject "<prefix>.T" (prefix
  * "fanhub" by default) when T is a valid NATS subject, else to
@@ -60,7 +62,9 @@
  *    still get every message once, in seq order.
  *
  * Errors are the HUB_E* codes of fanhub.h; HUB_ESYS covers a NATS
- * connection, stream or subscription that could not be set up. */
+ * connection, stream or subscription that could not be set up.
+ * @{ */
+/** @file */
 #ifndef FANHUB_NATS_H
 #define FANHUB_NATS_H
 
@@ -73,76 +77,81 @@
 extern "C" {
 #endif
 
+/** A hub attached to NATS (hub_nats_attach()). */
 typedef struct hub_nats hub_nats;
+/** Options for hub_nats_attach() (hub_nats_options_new()). */
 typedef struct hub_nats_options hub_nats_options;
 
-/* Returns 0 or HUB_ENOMEM. */
+/** Returns 0 or HUB_ENOMEM. */
 HUB_EXTERN int hub_nats_options_new(hub_nats_options **out);
+/** Frees options. NULL is a no-op. */
 HUB_EXTERN void hub_nats_options_free(hub_nats_options *o);
-/* NATS server URLs, comma-separated ("nats://127.0.0.1:4222" by
+/** NATS server URLs, comma-separated ("nats://127.0.0.1:4222" by
  * default). Returns 0, HUB_EINVAL or HUB_ENOMEM. */
 HUB_EXTERN int hub_nats_options_set_url(hub_nats_options *o, const char *url);
-/* Uses JetStream stream `stream` (NULL: core NATS, the default). Returns
+/** Uses JetStream stream `stream` (NULL: core NATS, the default). Returns
  * 0, HUB_EINVAL (not a valid stream name) or HUB_ENOMEM. */
 HUB_EXTERN int hub_nats_options_set_jetstream(hub_nats_options *o,
                                               const char *stream);
-/* The subject prefix: one or more NATS subject tokens, at most 255
+/** The subject prefix: one or more NATS subject tokens, at most 255
  * bytes ("fanhub" by default). Returns 0, HUB_EINVAL or HUB_ENOMEM. */
 HUB_EXTERN int hub_nats_options_set_subject_prefix(hub_nats_options *o,
                                                    const char *prefix);
-/* The local buffer for broadcasts not yet published: at most max_msgs
+/** The local buffer for broadcasts not yet published: at most max_msgs
  * messages (>= 1) and max_bytes payload bytes (>= 1). Default 65536 and
  * 64 MiB. Returns 0 or HUB_EINVAL. */
 HUB_EXTERN int hub_nats_options_set_buffer(hub_nats_options *o,
                                            size_t max_msgs, size_t max_bytes);
-/* JetStream: messages published before their acknowledgements are
+/** JetStream: messages published before their acknowledgements are
  * awaited, 1..65536 (default 256). Returns 0 or HUB_EINVAL. */
 HUB_EXTERN int hub_nats_options_set_max_in_flight(hub_nats_options *o,
                                                   unsigned n);
 
-/* Connects to NATS, finds or creates the stream, and makes it the hub's
+/** Connects to NATS, finds or creates the stream, and makes it the hub's
  * relay (hub_set_relay()) and, with JetStream, the hub's epoch and seq
  * (hub_set_sequence(): the stream's last sequence). Before hub_start();
  * NATS must be reachable now (it may go away later). Returns 0,
  * HUB_EINVAL, HUB_ENOMEM, HUB_ESTATE (hub started) or HUB_ESYS. */
 HUB_EXTERN int hub_nats_attach(hub_t *hub, const hub_nats_options *o,
                                hub_nats **out);
-/* Starts publishing and delivering, after hub_start(). Returns 0,
+/** Starts publishing and delivering, after hub_start(). Returns 0,
  * HUB_EINVAL, HUB_ESTATE (already started, or the hub is not running) or
  * HUB_ESYS. */
 HUB_EXTERN int hub_nats_start(hub_nats *n);
-/* Stops delivering, publishes what the buffer holds for up to
+/** Stops delivering, publishes what the buffer holds for up to
  * `timeout_ms` (what is left is dropped), closes the connection and frees
  * everything. Call it after hub_stop() (so no hub_broadcast() reaches the
  * relay any more) and before hub_free(); or on a hub that never started. */
 HUB_EXTERN void hub_nats_free(hub_nats *n, int timeout_ms);
 
-/* Counters since hub_nats_attach(); fields are only ever appended. */
+/** Counters since hub_nats_attach(); fields are only ever appended. */
 typedef struct hub_nats_stats_t {
-  uint64_t connected;    /* 1 while connected to NATS (gauge) */
-  uint64_t disconnects;  /* connections lost */
-  uint64_t reconnects;   /* connections re-established */
-  uint64_t outage_ms;    /* time spent disconnected, up to now */
-  uint64_t published;    /* broadcasts handed to NATS (JetStream: stored
-                            and acknowledged) */
-  uint64_t resent;       /* publishes sent again after a failure */
-  uint64_t buffered;     /* broadcasts waiting to be published (gauge) */
-  uint64_t dropped;      /* broadcasts dropped: buffer full, refused by
-                            the stream, or left at hub_nats_free() */
-  uint64_t received;     /* messages delivered into the hub */
-  uint64_t duplicates;   /* received again with a seq already delivered */
-  uint64_t gaps;         /* jumps in the stream sequence */
-  uint64_t losses;       /* loss reports made to the hub (markers, gaps) */
+  uint64_t connected;    /**< 1 while connected to NATS (gauge) */
+  uint64_t disconnects;  /**< connections lost */
+  uint64_t reconnects;   /**< connections re-established */
+  uint64_t outage_ms;    /**< time spent disconnected, up to now */
+  uint64_t published;    /**< broadcasts handed to NATS (JetStream: stored
+                              and acknowledged) */
+  uint64_t resent;       /**< publishes sent again after a failure */
+  uint64_t buffered;     /**< broadcasts waiting to be published (gauge) */
+  uint64_t dropped;      /**< broadcasts dropped: buffer full, refused by
+                              the stream, or left at hub_nats_free() */
+  uint64_t received;     /**< messages delivered into the hub */
+  uint64_t duplicates;   /**< received again with a seq already delivered */
+  uint64_t gaps;         /**< jumps in the stream sequence */
+  uint64_t losses;       /**< loss reports made to the hub (markers, gaps) */
 } hub_nats_stats_t;
 
-/* Fills *out with the first `size` bytes of the counters (pass
+/** Fills *out with the first `size` bytes of the counters (pass
  * sizeof(hub_nats_stats_t)). Returns 0 or HUB_EINVAL. Any thread. */
 HUB_EXTERN int hub_nats_stats(hub_nats *n, hub_nats_stats_t *out,
                               size_t size);
-/* Writes the counters in the Prometheus text format ("fanhub_nats_*")
+/** Writes the counters in the Prometheus text format ("fanhub_nats_*")
  * into buf like hub_metrics_text(): NUL-terminated when len > 0, returns
  * the length the whole text needs (>= len: cut). Any thread. */
 HUB_EXTERN size_t hub_nats_metrics_text(hub_nats *n, char *buf, size_t len);
+
+/** @} */
 
 #ifdef __cplusplus
 }
