@@ -70,7 +70,7 @@ HOST_EXAMPLES := $(BUILD)/sqlite_broadcast $(BUILD)/pg_notify $(BUILD)/libuv_hos
                  $(BUILD)/evhttp_host $(BUILD)/mhd_host
 
 .PHONY: all check unit install uninstall clean demo abi-check abi-baseline \
-        deps valgrind help fuzz fuzz-run
+        deps valgrind help fuzz fuzz-run docs
 all: $(STATIC) $(SHARED) $(BUILD)/libfanhub.so $(BUILD)/$(SONAME) \
      $(BUILD)/fanhub.pc $(EXAMPLES) $(HOST_EXAMPLES) $(NATS_ALL)
 
@@ -81,6 +81,7 @@ help:
 	@echo "make demo       install dependencies, build, run fanhubd on $(DEMO_LISTEN)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=... (LIBDIR=..., INCLUDEDIR=...)"
 	@echo "make abi-check  compare exported ABI with abi/libfanhub.abi"
+	@echo "make docs       API reference from include/*.h into build/docs/html/"
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -348,6 +349,12 @@ bench-run: all
 
 deps:
 	sh scripts/deps.sh
+
+# The API reference, from the comments of include/fanhub.h and
+# fanhub_nats.h (docs/Doxyfile); fails on any doxygen warning, so on any
+# public declaration without documentation. Always build/docs/.
+docs:
+	FANHUB_VERSION=$(VERSION) sh scripts/docs.sh
 
 DEMO_LISTEN ?= 127.0.0.1:8080
 demo: deps
