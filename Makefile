@@ -221,9 +221,11 @@ unit: $(TEST_CORE_BIN) $(UNIT_BIN)
 	$(UNIT_BIN)
 
 # Unit tests always; with a plain build also that the test runners fail
-# rather than run nothing, the exported symbols, the installed tree, the
-# integration suite against a real fanhubd (Python, node, curl, Chromium)
-# and a short smoke run of the load generator.
+# rather than run nothing, the exported symbols, that every declaration
+# of the public headers is documented (make docs, and that it fails when
+# one is not), the installed tree, the integration suite against a real
+# fanhubd (Python, node, curl, Chromium) and a short smoke run of the load
+# generator.
 # check, bench and demo install missing packages first, then run make
 # again: what the build finds (libnats for libfanhub-nats) is decided when
 # the Makefile is read.
@@ -237,6 +239,8 @@ check-run: all $(TEST_CORE_BIN) $(UNIT_BIN)
 	$(if $(SAN),,sh test/docs/refs.sh)
 	$(if $(SAN),,sh test/abi_exports.sh $(BUILD)/libfanhub.so)
 	$(if $(SAN)$(if $(NATS_LIBS),,x),,sh test/abi_exports.sh $(BUILD)/libfanhub-nats.so hub_nats_)
+	$(if $(SAN),,$(MAKE) --no-print-directory docs)
+	$(if $(SAN),,sh test/docs/doxygen.sh)
 	$(if $(SAN),,sh test/install/run.sh $(BUILD))
 	$(if $(SAN),,bash test/integration/run.sh $(BUILD))
 	$(if $(SAN),,bash test/hosts/run.sh $(BUILD))
