@@ -84,7 +84,8 @@ extern "C" {
 #define HUB_VERSION_PATCH 0
 /** The three as a string. */
 #define HUB_VERSION_STRING "0.1.0"
-/** (major << 16) | (minor << 8) | patch, comparable with HUB_VERSION_NUM. */
+/** (major << 16) | (minor << 8) | patch, comparable with what hub_version()
+ * returns. */
 #define HUB_VERSION_NUM                                                       \
   ((HUB_VERSION_MAJOR << 16) | (HUB_VERSION_MINOR << 8) | HUB_VERSION_PATCH)
 
@@ -154,7 +155,8 @@ typedef enum hub_policy {
 } hub_policy;
 
 /** Optional allocator (hub_options_set_mem). The functions must be
- * thread-safe. Every allocation of fanhub's own goes through it. Two
+ * thread-safe. Every allocation a hub makes of its own goes through it
+ * (option objects, which exist before any hub, use libc). Two
  * libraries it builds on allocate with their own allocators:
  *   - wslay, for a WebSocket client: its event context and the buffer of
  *     an inbound message being assembled (libc malloc);
@@ -212,7 +214,9 @@ typedef struct hub_transport {
 /** @defgroup options Hub options
  *
  * An options object is only read by hub_new(), which copies what it needs;
- * it can be freed or reused at once after.
+ * it can be freed or reused at once after. Every setter returns 0, or
+ * HUB_EINVAL for a NULL object or a value out of its range, unless its
+ * comment says more.
  * @{ */
 
 /** Allocates options holding every default. Returns 0, HUB_EINVAL (out is
@@ -284,8 +288,8 @@ typedef struct hub_close_info {
 
 /** Called on the client's shard thread after a client is closed and its
  * transport released, for any reason: hub_client_close(), a transport
- * error, the disconnect policy, hub_stop(). It may call any hub_* function except
- * hub_stop() and hub_free(). */
+ * error, the disconnect policy, hub_stop(). It may call any hub_* function
+ * except hub_stop() and hub_free(). */
 typedef void (*hub_close_fn)(hub_t *hub, const hub_close_info *info,
                              void *user_data);
 /** The close callback, called with `user_data` (default none). Returns 0
@@ -301,12 +305,14 @@ HUB_EXTERN int hub_options_set_close_callback(hub_options *opt,
 #define HUB_CLOSE_NORMAL 1000      /**< hub_client_close() without a code; the
                                         peer closed cleanly (WS close, SSE
                                         EOF) */
-#define HUB_CLOSE_GOING_AWAY 1001  /**< hub_stop() */
+#define HUB_CLOSE_GOING_AWAY 1001  /**< hub_stop(), or the idle timeout */
 #define HUB_CLOSE_PROTOCOL 1002    /**< the peer broke RFC 6455 */
 #define HUB_CLOSE_ABNORMAL 1006    /**< the peer vanished: EOF without a WS
                                         close, or no answer to a ping */
 #define HUB_CLOSE_INVALID_DATA 1007 /**< invalid UTF-8 in a text message */
-#define HUB_CLOSE_POLICY 1008      /**< disconnect policy: queue overflow */
+#define HUB_CLOSE_POLICY 1008      /**< disconnect policy (queue overflow),
+                                        write timeout, unread replies, or
+                                        twice the message rate */
 #define HUB_CLOSE_TOO_BIG 1009     /**< inbound message over the limit */
 #define HUB_CLOSE_TLS 1015         /**< the TLS handshake or a record failed */
 /** 4000 + HTTP status: the request was refused with that status before any
@@ -604,8 +610,10 @@ HUB_EXTERN void hub_free(hub_t *hub);
 /** @defgroup clients Clients
  * @{ */
 
-/** Per-client options for hub_attach_transport(); same rules as hub_options
- * (read at the call, reusable). Fields not set take the hub's values. */
+/** Per-client options for hub_attach_transport(), hub_attach_fd() and
+ * hub_attach_fd_request(); same rules as hub_options (read at the call,
+ * reusable; setters return 0 or HUB_EINVAL unless said). Fields not set
+ * take the hub's values. */
 HUB_EXTERN int hub_client_options_new(hub_client_options **out);
 /** Frees client options. NULL is a no-op. */
 HUB_EXTERN void hub_client_options_free(hub_client_options *copt);
@@ -682,7 +690,7 @@ HUB_EXTERN int hub_client_options_set_since(hub_client_options *copt,
 HUB_EXTERN int hub_client_options_set_last_event_id(hub_client_options *copt,
                                                     const char *id);
 /** The principal the auth callback's SUBSCRIBE and PUBLISH requests carry
- * and hub_close_info reports (copied, at most 256 bytes), for a client
+ * and hub_close_info reports (copied, at most 255 bytes), for a client
  * whose connect the host authorized. Default: none (""). Returns 0,
  * HUB_EINVAL or HUB_ENOMEM. */
 HUB_EXTERN int hub_client_options_set_principal(hub_client_options *copt,

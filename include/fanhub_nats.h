@@ -82,7 +82,7 @@ typedef struct hub_nats hub_nats;
 /** Options for hub_nats_attach() (hub_nats_options_new()). */
 typedef struct hub_nats_options hub_nats_options;
 
-/** Returns 0 or HUB_ENOMEM. */
+/** Returns 0, HUB_EINVAL (out is NULL) or HUB_ENOMEM. */
 HUB_EXTERN int hub_nats_options_new(hub_nats_options **out);
 /** Frees options. NULL is a no-op. */
 HUB_EXTERN void hub_nats_options_free(hub_nats_options *o);

@@ -503,7 +503,7 @@ int hub_client_options_set_last_event_id(hub_client_options *copt,
 
 int hub_client_options_set_principal(hub_client_options *copt,
                                      const char *principal) {
-  if (!copt || !principal || strnlen(principal, 257) > 256)
+  if (!copt || !principal || strnlen(principal, 256) > 255)
     return HUB_EINVAL;
   char *p = strdup(principal);
   if (!p)
