@@ -343,7 +343,9 @@ HUB_EXTERN int hub_options_set_max_message_size(hub_options *opt,
 HUB_EXTERN int hub_options_set_max_request_head(hub_options *opt,
                                                 uint32_t bytes);
 /** Time a socket has to complete its request head, in ms (default 10000,
- * 0: no limit); then it is closed (HUB_CLOSE_TIMEOUT). */
+ * 0: no limit); then it is closed (HUB_CLOSE_TIMEOUT). On a connection
+ * kept open after an answer (hub_respond()) it is also the time it may
+ * wait for its next request, counted from the answer. */
 HUB_EXTERN int hub_options_set_handshake_timeout(hub_options *opt,
                                                  uint32_t ms);
 /** TLS for hub_attach_fd() sockets that ask for it
@@ -409,8 +411,10 @@ typedef struct hub_request_info {
 /** Called on the client's shard thread once a request head (and its body)
  * is complete, before fanhub answers it. Return HUB_ROUTE_STREAM to let
  * fanhub make it a WebSocket or SSE client, or answer it with
- * hub_respond() and return HUB_ROUTE_DONE; the connection then closes
- * once the answer is written. Without a callback every GET streams and
+ * hub_respond() and return HUB_ROUTE_DONE; the connection then stays
+ * open for the client's next request, which comes to this callback too
+ * (HTTP/1.1 persistent connections: see hub_respond()), or closes once
+ * the answer is written. Without a callback every GET streams and
  * anything else gets 405. */
 typedef int (*hub_request_fn)(hub_t *hub, const hub_request_info *req,
                               void *user_data);
@@ -428,7 +432,28 @@ HUB_EXTERN const char *hub_request_header(const hub_request_info *req,
                                           const char *name, size_t *len);
 /** Answers the request: status line, Content-Type (NULL: text/plain),
  * Content-Length and `len` bytes of body. Only inside hub_request_fn, once.
- * Returns 0, HUB_EINVAL or HUB_ESTATE (already answered). */
+ * Returns 0, HUB_EINVAL or HUB_ESTATE (already answered).
+ *
+ * Keep-alive. The connection stays open after the answer ("Connection:
+ * keep-alive") and its next request goes to the request callback like
+ * the first: any request, a WebSocket upgrade or an event stream
+ * included. It closes once the answer is written ("Connection: close")
+ * if the request said "Connection: close", was HTTP/1.0 without
+ * "Connection: keep-alive", or came while the hub stops. fanhub's own
+ * error answers (400, 405, 413, 431, 501, ...) always close: it cannot
+ * trust the bytes after such a request. Requests may be pipelined (sent
+ * before the answers to those before them): they are read one at a time,
+ * each within the head and body limits, and answered in order. The wait
+ * for each next request head is the handshake timeout
+ * (hub_options_set_handshake_timeout), counted from the answer before it;
+ * an idle connection is then closed (HUB_CLOSE_TIMEOUT). Once a socket's
+ * unwritten answers reach 64 KiB (its queue's byte cap, if lower), it is
+ * not read until they are written: a client that pipelines without
+ * reading its answers makes the hub hold at most those, one request and
+ * one read for it (its socket's buffers fill instead), and the write
+ * timeout closes it (hub_options_set_write_timeout). A client of
+ * hub_attach_transport() is not paused: it is closed (HUB_CLOSE_POLICY)
+ * once its unwritten answers reach twice its queue's caps. */
 HUB_EXTERN int hub_respond(hub_t *hub, const hub_request_info *req,
                            int status, const char *content_type,
                            const void *body, size_t len);

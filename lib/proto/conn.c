@@ -83,6 +83,14 @@ void conn_input(struct shard *s, struct client *c, const unsigned char *buf,
 }
 
 void conn_eof(struct shard *s, struct client *c) {
+  /* A client that sent its requests and then shut down its side (or
+   * ended its stream) still gets the answers to them. */
+  if (c->kind == CLIENT_HTTP && c->q.count && !c->close_after_flush) {
+    client_close_after_flush(s, c, HUB_CLOSE_NORMAL);
+    if (c->fd >= 0)
+      session_of(c)->paused = true; /* the EOF is not read again */
+    return;
+  }
   int code = c->close_after_flush   ? c->close_code
              : c->kind == CLIENT_WS ? HUB_CLOSE_ABNORMAL
                                     : HUB_CLOSE_NORMAL;
@@ -95,7 +103,9 @@ void conn_eof(struct shard *s, struct client *c) {
 #define READS_PER_EVENT 4
 
 static void read_plain(struct shard *s, struct client *c) {
-  for (int i = 0; i < READS_PER_EVENT && c->state == CLIENT_OPEN; i++) {
+  struct session *se = session_of(c);
+  for (int i = 0; i < READS_PER_EVENT && c->state == CLIENT_OPEN && !se->paused;
+       i++) {
     ssize_t n = read(c->fd, s->rbuf, SHARD_RBUF);
     if (n > 0) {
       conn_input(s, c, s->rbuf, (size_t)n);
@@ -117,10 +127,12 @@ static void read_plain(struct shard *s, struct client *c) {
  * socket will not signal again; such a client is read again on the
  * shard's next pass (shard_reread), before it waits. */
 static void read_tls(struct shard *s, struct client *c) {
-  struct tls_conn *t = session_of(c)->tls;
+  struct session *se = session_of(c);
+  struct tls_conn *t = se->tls;
   if (!t)
     return;
-  for (int i = 0; i < READS_PER_EVENT && c->state == CLIENT_OPEN; i++) {
+  for (int i = 0; i < READS_PER_EVENT && c->state == CLIENT_OPEN && !se->paused;
+       i++) {
     ssize_t n = tls_read(t, s->rbuf, SHARD_RBUF);
     if (n > 0) {
       conn_input(s, c, s->rbuf, (size_t)n);
@@ -130,8 +142,52 @@ static void read_tls(struct shard *s, struct client *c) {
       return;
     }
   }
-  if (c->state == CLIENT_OPEN && tls_has_buffered(t))
+  if (c->state == CLIENT_OPEN && !se->paused && tls_has_buffered(t))
     shard_reread(s, c);
+}
+
+/* HTTP keep-alive: a connection whose answers are not written yet
+ * (handshake_paused()) is not read, so a client pipelining requests
+ * without reading the answers stops being served and its socket's
+ * buffers fill, instead of the server's memory. With the socket full
+ * (EPOLLOUT armed) it waits for EPOLLOUT alone, which level-triggered
+ * EPOLLIN would not let it do; otherwise the answers go out in this
+ * round's writes and it is looked at again after them. */
+static void hold_back(struct shard *s, struct client *c) {
+  session_of(c)->paused = true;
+  if (c->blocked && c->epollout) {
+    /* shard_want_write(), on EPOLLOUT, sets EPOLLIN again */
+    struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+      client_doom(s, c, HUB_CLOSE_TRANSPORT);
+  } else {
+    shard_reread(s, c);
+  }
+}
+
+/* Whether an HTTP client is to be read now; a paused one whose answers
+ * are out first goes on with the requests it sent before. */
+static bool http_readable(struct shard *s, struct client *c, uint32_t *events) {
+  struct session *se = session_of(c);
+  if (!se->paused)
+    return true;
+  if (handshake_paused(c)) {
+    if (*events & (EPOLLHUP | EPOLLERR))
+      client_doom(s, c, HUB_CLOSE_NORMAL); /* gone: the answers cannot go */
+    else
+      hold_back(s, c);
+    return false;
+  }
+  se->paused = false;
+  *events |= EPOLLIN; /* what it was not read for meanwhile */
+  handshake_step(s, c);
+  if (c->state != CLIENT_OPEN)
+    return false;
+  if (se->paused) {
+    hold_back(s, c);
+    return false;
+  }
+  return true;
 }
 
 /* Advances a TLS handshake; true once it is done. */
@@ -165,10 +221,14 @@ void conn_event(struct shard *s, struct client *c, uint32_t events) {
     c->blocked = false;
     client_mark_dirty(s, c);
   }
+  if (c->kind == CLIENT_HTTP && !http_readable(s, c, &events))
+    return;
   if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
     return;
   if (se->tls)
     read_tls(s, c);
   else
     read_plain(s, c);
+  if (se->paused && c->state == CLIENT_OPEN)
+    hold_back(s, c);
 }

@@ -114,20 +114,22 @@ static void done(struct shard *s, struct client *c) {
   timer_remove(s, c);
 }
 
-/* Queues a complete response and closes once it is written. The request
- * stays: hub_respond() is called from the request callback, which may
- * still read it (host_routes() lets it go after the callback). */
+/* Queues a complete response; unless `keep`, the connection closes once
+ * it is written. The request stays: hub_respond() is called from the
+ * request callback, which may still read it (host_routes() lets it go
+ * after the callback). */
 static void queue_answer(struct shard *s, struct client *c, int status,
                          const char *type, const char *extra_headers,
-                         const void *body, size_t len) {
+                         const void *body, size_t len, bool keep) {
   char head[512];
   int n = snprintf(head, sizeof(head),
                    "HTTP/1.1 %d %s\r\n"
                    "Content-Type: %s\r\n"
                    "Content-Length: %zu\r\n"
                    "Cache-Control: no-cache\r\n"
-                   "Connection: close\r\n%s\r\n",
-                   status, reason(status), type, len, extra_headers);
+                   "Connection: %s\r\n%s\r\n",
+                   status, reason(status), type, len,
+                   keep ? "keep-alive" : "close", extra_headers);
   if (n < 0 || (size_t)n >= sizeof(head)) {
     client_doom(s, c, HUB_CLOSE_TRANSPORT);
     return;
@@ -142,16 +144,23 @@ static void queue_answer(struct shard *s, struct client *c, int status,
   memcpy(p, head, (size_t)n);
   if (len)
     memcpy(p + n, body, len);
+  /* The same bytes on every wire: a pipelined upgrade after it switches
+   * the queue's wire before it is written. */
+  for (int w = 0; w < WIRE_COUNT; w++)
+    sm->frame[w] = sm->frame[c->q.wire];
+  sm->encoded = (uint8_t)((1u << WIRE_COUNT) - 1);
   client_enqueue_pinned(s, c, sm);
-  client_close_after_flush(
-      s, c, status < 400 ? HUB_CLOSE_NORMAL : HUB_CLOSE_HTTP_BASE + status);
+  if (!keep)
+    client_close_after_flush(
+        s, c, status < 400 ? HUB_CLOSE_NORMAL : HUB_CLOSE_HTTP_BASE + status);
 }
 
-/* queue_answer(), and the request goes. */
+/* queue_answer() and close, and the request goes: fanhub's own answers
+ * (errors) end the connection, whose next bytes it cannot trust. */
 static void answer(struct shard *s, struct client *c, int status,
                    const char *type, const char *extra_headers,
                    const void *body, size_t len) {
-  queue_answer(s, c, status, type, extra_headers, body, len);
+  queue_answer(s, c, status, type, extra_headers, body, len, false);
   done(s, c);
 }
 
@@ -480,6 +489,7 @@ struct request_ctx {
   struct client *c;
   const struct http_request *req;
   bool answered;
+  bool keep; /* the connection stays open for the next request */
 };
 
 /* The Content-Length of the request (0 without one), or -1 if it is not
@@ -523,14 +533,71 @@ static bool reserve(struct shard *s, struct client *c, uint32_t need) {
   return true;
 }
 
-/* Gives the request to the host's callback; true if the host answered. */
-static bool host_routes(struct shard *s, struct client *c,
-                        const struct http_request *req, size_t head_len,
-                        size_t body_len) {
+/* Whether the client wants the connection kept after the answer (RFC 9112
+ * 9.3): HTTP/1.1 unless it says "Connection: close", HTTP/1.0 only if it
+ * says "Connection: keep-alive". */
+static bool wants_keep_alive(const struct http_request *req) {
+  bool close = false, keep = false;
+  for (size_t i = 0; i < req->nheaders; i++) {
+    const struct http_header *h = &req->headers[i];
+    if (h->name_len != 10 || strncasecmp(h->name, "Connection", 10) != 0)
+      continue;
+    close |= http_has_token(h->value, h->value_len, "close");
+    keep |= http_has_token(h->value, h->value_len, "keep-alive");
+  }
+  return !close && (req->minor_version >= 1 || keep);
+}
+
+/* The host answered the request and the connection stays: its `used`
+ * bytes (head and body) go, the bytes after them begin the next request
+ * (pipelining), which the handshake timeout bounds again. Only one
+ * request is held at a time: an empty buffer is freed, a large one that
+ * held a body shrinks to what is left. */
+static void next_request(struct shard *s, struct client *c, size_t used) {
+  struct session *se = session_of(c);
+  struct handshake *hs = se->hs;
+  se->routed = false;
+  timer_add(s, c, TL_HANDSHAKE);
+  if (used >= hs->len) {
+    release(s, hs);
+    se->hs = NULL;
+    return;
+  }
+  hs->len -= (uint32_t)used;
+  hs->need = 0;
+  if (hs->borrowed) {
+    hs->buf += used; /* a view of the read buffer: the rest is still there */
+    hs->cap = hs->len;
+    return;
+  }
+  memmove(hs->buf, hs->buf + used, hs->len);
+  if (hs->cap > 4096 && hs->len < hs->cap / 4) {
+    uint32_t cap = hs->len > 256 ? hs->len : 256;
+    struct handshake *smaller = mem_realloc(s->mem, hs, sizeof(*hs) + cap);
+    if (smaller) { /* else the larger one does */
+      smaller->buf = (char *)(smaller + 1);
+      smaller->cap = cap;
+      se->hs = smaller;
+    }
+  }
+}
+
+/* What host_routes() did with the request. */
+enum route { ROUTE_NONE, ROUTE_ANSWERED, ROUTE_NEXT };
+
+/* Gives the request to the host's callback: ROUTE_NONE if fanhub is to
+ * answer it, ROUTE_ANSWERED if it was answered (or refused) and the
+ * connection closes once that is written, ROUTE_NEXT if it was answered
+ * and the next request is to be read (next_request()). */
+static enum route host_routes(struct shard *s, struct client *c,
+                              const struct http_request *req, size_t head_len,
+                              size_t body_len) {
   struct hub *hub = s->hub;
   if (!hub->opt.on_request)
-    return false;
-  struct request_ctx ctx = {s, c, req, false};
+    return ROUTE_NONE;
+  struct handshake *hs = session_of(c)->hs;
+  bool keep = wants_keep_alive(req) && !s->stopping;
+  struct request_ctx ctx = {s, c, req, false, keep};
   hub_request_info info = {c->id,
                            req->method,
                            req->method_len,
@@ -538,25 +605,33 @@ static bool host_routes(struct shard *s, struct client *c,
                            req->path_len,
                            req->query,
                            req->query_len,
-                           session_of(c)->hs->buf + head_len,
+                           hs->buf + head_len,
                            body_len,
                            c->user_data,
                            &ctx};
   int route = hub->opt.on_request(hub, &info, hub->opt.on_request_user_data);
   if (route == HUB_ROUTE_STREAM && !ctx.answered)
-    return false;
+    return ROUTE_NONE;
+  if (ctx.answered && ctx.keep && c->state == CLIENT_OPEN &&
+      !c->close_after_flush) {
+    next_request(s, c, head_len + body_len);
+    return ROUTE_NEXT;
+  }
   if (ctx.answered)
     done(s, c); /* the callback may have read the request until now */
   else if (c->state == CLIENT_OPEN)
     refuse(s, c, 500, "the request callback gave no answer", "");
-  return true;
+  return ROUTE_ANSWERED;
 }
 
-void handshake_step(struct shard *s, struct client *c) {
+/* Answers the request in the client's buffer if it is complete (or
+ * hopeless); true if the host answered it and the connection waits for
+ * the next one. */
+static bool step(struct shard *s, struct client *c) {
   struct session *se = session_of(c);
   struct handshake *hs = se->hs;
   if (!hs)
-    return; /* nothing read yet */
+    return false; /* nothing read yet */
   struct http_limits lim;
   struct http_request req;
   http_limits_default(&lim);
@@ -568,65 +643,97 @@ void handshake_step(struct shard *s, struct client *c) {
     if (hs->overflow || hs->len >= lim.max_head) {
       refuse(s, c, 431, "request head too large", "");
     }
-    return;
+    return false;
   }
   if (r == HTTP_EVERSION) {
     refuse(s, c, 505, "HTTP/1.x only", "");
-    return;
+    return false;
   }
   if (r == HTTP_ETOOLARGE || (r > 0 && hs->overflow)) {
     refuse(s, c, 431, "request head too large", "");
-    return;
+    return false;
   }
   if (r < 0) {
     refuse(s, c, 400, "malformed request", "");
-    return;
+    return false;
   }
   if (http_find_header(&req, "Transfer-Encoding")) {
     refuse(s, c, 501, "no Transfer-Encoding, please", "");
-    return;
+    return false;
   }
   int64_t body = content_length(&req);
   if (body < 0) {
     refuse(s, c, 400, "bad Content-Length", "");
-    return;
+    return false;
   }
   if (body > s->hub->opt.max_request_body) {
     refuse(s, c, 413, "request body too large", "");
-    return;
+    return false;
   }
   hs->need = (uint32_t)r + (uint32_t)body;
   if (hs->len < hs->need) {
     reserve(s, c, hs->need);
-    return; /* the body is still on its way */
+    return false; /* the body is still on its way */
   }
   /* Once: a pending auth decision runs this step again. */
   if (!se->routed) {
-    if (host_routes(s, c, &req, (size_t)r, (size_t)body))
-      return;
+    enum route rt = host_routes(s, c, &req, (size_t)r, (size_t)body);
+    if (rt != ROUTE_NONE)
+      return rt == ROUTE_NEXT;
     se->routed = true;
   }
   if (req.method_len != 3 || memcmp(req.method, "GET", 3) != 0) {
     refuse(s, c, 405, "only GET", "Allow: GET\r\n");
-    return;
+    return false;
   }
   if (body) { /* bytes that would be read as frames: smuggling */
     refuse(s, c, 400, "a stream request has no body", "");
-    return;
+    return false;
   }
   const struct http_header *upg = http_find_header(&req, "Upgrade");
   bool ws = upg && http_has_token(upg->value, upg->value_len, "websocket");
   if (ws && !limits_origin_ok(s->hub, &req)) {
     s->st.origin_refused++;
     refuse(s, c, 403, "origin not allowed", "");
-    return;
+    return false;
   }
   if (!auth_connect(s, c, &req))
-    return; /* refused, or waiting for the host */
+    return false; /* refused, or waiting for the host */
   if (ws)
     upgrade_ws(s, c, &req, (size_t)r);
   else
     start_sse(s, c, &req, (size_t)r);
+  return false;
+}
+
+/* Unwritten answers past which a socket's next request waits: a client
+ * pipelining requests without reading the answers is answered up to
+ * here, then not read until they are out (conn.c), so it holds at most
+ * this, one answer, one request and one read of the server's memory. */
+#define ANSWERS_AHEAD (64 * 1024)
+
+bool handshake_paused(const struct client *c) {
+  if (c->fd < 0 || c->kind != CLIENT_HTTP)
+    return false;
+  uint64_t cap = c->max_bytes < ANSWERS_AHEAD ? c->max_bytes : ANSWERS_AHEAD;
+  return c->close_after_flush || c->q.bytes >= cap;
+}
+
+void handshake_step(struct shard *s, struct client *c) {
+  struct session *se = session_of(c);
+  se->paused = false;
+  while (step(s, c)) {
+    if (!se->hs || c->state != CLIENT_OPEN)
+      return;
+    if (handshake_paused(c)) {
+      /* The rest waits in the buffer; conn_event() goes on with it once
+       * the answers are out. Looked at again after this round's writes,
+       * in case they all go at once. */
+      se->paused = true;
+      shard_reread(s, c);
+      return;
+    }
+  }
 }
 
 int hub_ws_accept_key(const char *key, char out[29]) {
@@ -658,21 +765,23 @@ int hub_respond(hub_t *hub, const hub_request_info *req, int status,
     return HUB_ESTATE;
   ctx->answered = true;
   queue_answer(ctx->s, ctx->c, status,
-               content_type ? content_type : "text/plain", "", body, len);
+               content_type ? content_type : "text/plain", "", body, len,
+               ctx->keep);
   return 0;
 }
 
 /* Appends one read's bytes to a buffer of the client's own, growing it
  * by doubling. Before the head is complete it holds less than
  * max_request_head bytes and one read (handshake_step() refuses a longer
- * head with 431); once it is, at most the request (head and body) and
+ * head with 431); once it is, at most the request (head and body),
  * max_request_head bytes more that came before the answer (a WebSocket
- * client's first frames, while an auth decision is pending). */
+ * client's first frames, while an auth decision is pending) and one read
+ * (which may end a body and carry the pipelined requests after it). */
 static bool append(struct shard *s, struct client *c, const unsigned char *buf,
                    size_t n) {
   struct handshake *hs = session_of(c)->hs;
   uint32_t max_head = s->hub->opt.max_request_head;
-  if (hs->need && (uint64_t)hs->len + n > (uint64_t)hs->need + max_head) {
+  if (hs->need && (uint64_t)hs->len > (uint64_t)hs->need + max_head) {
     refuse(s, c, 400, "too many bytes before the response", "");
     return false;
   }
@@ -693,14 +802,15 @@ void handshake_input(struct shard *s, struct client *c,
                      const unsigned char *buf, size_t n) {
   if (c->state != CLIENT_OPEN || c->kind != CLIENT_HTTP)
     return;
+  if (c->close_after_flush)
+    return; /* answered, closing once that is out: the rest is not read */
   struct session *se = session_of(c);
-  if (se->hs) { /* the request began in an earlier read, or came with attach */
+  if (se->hs) { /* the request began in an earlier read, or came with attach,
+                   or pipelined requests wait */
     if (append(s, c, buf, n))
       handshake_step(s, c);
     return;
   }
-  if (c->close_after_flush)
-    return; /* answered, closing once that is out: the rest is not read */
   struct handshake view = {(char *)buf, (uint32_t)n, (uint32_t)n, 0, false,
                            true};
   se->hs = &view;
@@ -708,8 +818,11 @@ void handshake_input(struct shard *s, struct client *c,
   if (se->hs != &view)
     return; /* answered, or moved to a buffer of its own */
   se->hs = NULL;
-  /* It has to wait for more bytes or a decision: keep a copy. */
-  if (c->state == CLIENT_OPEN && !(se->hs = own(s->mem, &view, view.len)))
+  /* It has to wait for more bytes, a decision, or the answers to the
+   * requests before it: keep a copy of what is left. */
+  if (c->state == CLIENT_OPEN && c->kind == CLIENT_HTTP &&
+      !c->close_after_flush && view.len &&
+      !(se->hs = own(s->mem, &view, view.len)))
     client_doom(s, c, HUB_CLOSE_TRANSPORT);
 }
 

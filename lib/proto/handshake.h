@@ -38,8 +38,17 @@ bool handshake_attach(struct shard *s, struct client *c);
 /* Appends bytes read from the socket and tries to finish. */
 void handshake_input(struct shard *s, struct client *c,
                      const unsigned char *buf, size_t n);
-/* Answers the request if the head is complete (or hopeless). */
+/* Answers the request if the head is complete (or hopeless), and the
+ * requests pipelined after it while the host answers them and the
+ * connection stays (HTTP keep-alive), until one is incomplete or the
+ * answers not written yet reach handshake_paused(): then session.paused
+ * is set and the client is read again (shard_reread()) after this
+ * round's writes. */
 void handshake_step(struct shard *s, struct client *c);
+/* True while a socket client's next request must wait: its answers not
+ * written yet hold 64 KiB (its queue's byte cap, if lower), or it closes
+ * once they are out. */
+bool handshake_paused(const struct client *c);
 void handshake_free(struct shard *s, struct client *c);
 
 /* The WebSocket subprotocols a request offers, one per call across every

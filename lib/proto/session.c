@@ -24,6 +24,10 @@ static void tick(struct shard *s, struct client *c, int list) {
   struct proto_shard *ps = s->proto;
   switch (list) {
   case TL_HANDSHAKE:
+    /* Between keep-alive requests: a connection whose answers are still
+     * being written is not idle (the write timeout watches it). */
+    if (c->kind == CLIENT_HTTP && c->q.count)
+      break;
     client_doom(s, c, HUB_CLOSE_TIMEOUT);
     return;
   case TL_WS_PING: {

@@ -42,6 +42,7 @@ struct session {
   /* Its start: the request, the attach's topics and their replay. */
   bool want_tls;            /* hub_attach_fd() with TLS; tls from conn_attach */
   bool routed;              /* the request callback said "stream" */
+  bool paused;              /* HTTP: not read until its answers are out */
   bool raw;                 /* WebSocket frames without the JSON envelope */
   struct handshake *hs;     /* while kind == CLIENT_HTTP */
   struct stream_init *init; /* until it streams */

@@ -81,8 +81,12 @@ async def main():
                       + bytes(range(256)) * 2, 400, "a TLS ClientHello")
         expect_status(port, b"GET /ws\r\n\r\n", 400, "HTTP/0.9 style line")
         refused += 10
-        # fanhubd routes only GET /ws to the hub; anything else is its 404.
-        expect_status(port, upgrade(method="POST"), 404, "POST /ws")
+        # fanhubd routes only GET /ws to the hub; anything else is its 404,
+        # an answer of the host's, which keeps the connection unless the
+        # request says "Connection: close" (read to EOF here).
+        expect_status(port, upgrade(method="POST",
+                                    extra="Connection: close\r\n"),
+                      404, "POST /ws")
 
         # A valid upgrade written one byte at a time still works.
         with socket.create_connection((HOST, port), timeout=5) as s:

@@ -140,7 +140,8 @@ void test_request_valid_after_respond(void) {
   hub_options_set_request_callback(o, respond_then_read, NULL);
   CHECK(hub_new(&hub, o) == 0 && hub_start(hub) == 0);
   hub_options_free(o);
-  static const char req[] = "GET /respond HTTP/1.1\r\nHost: here\r\n\r\n";
+  static const char req[] = "GET /respond HTTP/1.1\r\nHost: here\r\n"
+                            "Connection: close\r\n\r\n";
   int sp[2];
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
   hub_client_id id;

@@ -34,6 +34,8 @@
   X(test_frames_with_upgrade)                                                 \
   X(test_sse_bytes_after_request)                                             \
   X(test_request_valid_after_respond)                                         \
+  X(test_keep_alive_pipelined)                                                \
+  X(test_keep_alive_flood_bounded)                                            \
   X(test_frame_to_closing_client)                                             \
   X(test_ws_pinged_after_upgrade)                                             \
   X(test_stream_websocket)                                                    \
