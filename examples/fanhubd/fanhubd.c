@@ -6,8 +6,10 @@
  * and answers /publish, /metrics and the demo page itself. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -19,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <fanhub.h>
@@ -37,7 +40,9 @@ extern const char fanhubd_page[];
 static const char usage[] =
     "usage: fanhubd [options]\n"
     "  --listen HOST:PORT       address to listen on (default 127.0.0.1:8080;\n"
-    "                           port 0 picks a free one, printed on stdout)\n"
+    "                           port 0 picks a free one, printed on stdout);\n"
+    "                           sockets passed by systemd (LISTEN_FDS) replace\n"
+    "                           it\n"
     "  --shards N               shard threads (default: online CPUs)\n"
     "  --publish-token T        POST /publish needs 'Authorization: Bearer T'\n"
     "  --allow-client-publish   WebSocket clients may {\"op\":\"publish\"}\n"
@@ -55,7 +60,9 @@ static const char usage[] =
     "  --max-per-ip N           sockets from one IP (default 0: no limit)\n"
     "  --origin O               allow WebSocket pages from origin O (repeat;\n"
     "                           \"*\" for any); default: same host only\n"
-    "  --handshake-timeout MS   time for a request to arrive (default 10000)\n"
+    "  --handshake-timeout MS   time for a request to arrive, and for the\n"
+    "                           next one on a kept-alive connection (default\n"
+    "                           10000)\n"
     "  --history N              messages kept per topic for resume (default\n"
     "                           100; 0: none)\n"
     "  --presence PATTERN       topics matching it announce join/leave (repeat)\n"
@@ -72,6 +79,9 @@ static const char usage[] =
     "  --nats-buffer N          broadcasts held while NATS is away (default\n"
     "                           65536; past it they are dropped and reported)\n"
 #endif
+    "  --config FILE            read options from FILE first: 'key = value'\n"
+    "                           lines, keys the long options' names, '#'\n"
+    "                           comment lines; the command line overrides it\n"
     "  --help                   this text\n"
     "\n"
     "endpoints:\n"
@@ -83,7 +93,9 @@ static const char usage[] =
     "                           {\"seq\":N} (0 with --nats: NATS numbers it);\n"
     "                           Content-Type: application/json sends it as a\n"
     "                           JSON value\n"
-    "  GET  /metrics            Prometheus text format\n";
+    "  GET  /metrics            Prometheus text format\n"
+    "connections answered with a page, /publish or /metrics stay open for\n"
+    "more requests (HTTP/1.1 keep-alive; pipelined ones answered in order)\n";
 
 static const char *publish_token;
 static struct auth_jwt jwt;
@@ -212,36 +224,6 @@ static int route(hub_t *hub, const hub_request_info *r, void *user_data) {
   return HUB_ROUTE_DONE;
 }
 
-static int listen_on(const char *spec, bool tls) {
-  char host[64];
-  const char *colon = strrchr(spec, ':');
-  if (!colon || (size_t)(colon - spec) >= sizeof(host))
-    return -1;
-  memcpy(host, spec, (size_t)(colon - spec));
-  host[colon - spec] = '\0';
-  struct sockaddr_in sa = {.sin_family = AF_INET,
-                           .sin_port = htons((uint16_t)atoi(colon + 1))};
-  if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-    return -1;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return -1;
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4096)) {
-    close(fd);
-    return -1;
-  }
-  socklen_t sl = sizeof(sa);
-  getsockname(fd, (struct sockaddr *)&sa, &sl);
-  char addr[64];
-  inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof(addr));
-  printf("fanhubd listening on %s://%s:%u/\n", tls ? "https" : "http", addr,
-         ntohs(sa.sin_port));
-  fflush(stdout);
-  return fd;
-}
-
 /* Reads the JWT secret from `path` into jwt; false with a message if it
  * cannot. One trailing newline (LF or CRLF) is not part of the secret. */
 static bool load_jwt_secret(const char *path) {
@@ -301,153 +283,393 @@ static bool number(const char *s, unsigned long max, unsigned long *out) {
   return true;
 }
 
-int main(int argc, char **argv) {
-  static const struct option longopts[] = {
-      {"listen", required_argument, NULL, 'l'},
-      {"shards", required_argument, NULL, 's'},
-      {"publish-token", required_argument, NULL, 't'},
-      {"allow-client-publish", no_argument, NULL, 'p'},
-      {"ping-interval", required_argument, NULL, 'i'},
-      {"sse-keepalive", required_argument, NULL, 'k'},
-      {"drain", required_argument, NULL, 'd'},
-      {"tls-cert", required_argument, NULL, 'c'},
-      {"tls-key", required_argument, NULL, 'K'},
-      {"jwt-secret-file", required_argument, NULL, 'j'},
-      {"max-connections", required_argument, NULL, 'm'},
-      {"max-per-ip", required_argument, NULL, 'M'},
-      {"origin", required_argument, NULL, 'o'},
-      {"handshake-timeout", required_argument, NULL, 'H'},
-      {"history", required_argument, NULL, 'y'},
-      {"presence", required_argument, NULL, 'P'},
+/* Prints where listener `fd` listens, on stdout: the line the tests and
+ * scripts wait for. */
+static void announce(int fd, bool tls) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof(ss);
+  char addr[INET6_ADDRSTRLEN];
+  const char *scheme = tls ? "https" : "http";
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+      ss.ss_family == AF_INET) {
+    struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
+    inet_ntop(AF_INET, &sa->sin_addr, addr, sizeof(addr));
+    printf("fanhubd listening on %s://%s:%u/\n", scheme, addr,
+           ntohs(sa->sin_port));
+  } else if (ss.ss_family == AF_INET6) {
+    struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
+    inet_ntop(AF_INET6, &sa->sin6_addr, addr, sizeof(addr));
+    printf("fanhubd listening on %s://[%s]:%u/\n", scheme, addr,
+           ntohs(sa->sin6_port));
+  } else if (ss.ss_family == AF_UNIX) {
+    struct sockaddr_un *su = (struct sockaddr_un *)&ss;
+    printf("fanhubd listening on unix:%s (%s)\n",
+           su->sun_path[0] ? su->sun_path : "@", scheme);
+  } else {
+    printf("fanhubd listening on fd %d (%s)\n", fd, scheme);
+  }
+  fflush(stdout);
+}
+
+static int listen_on(const char *spec) {
+  char host[64];
+  const char *colon = strrchr(spec, ':');
+  if (!colon || (size_t)(colon - spec) >= sizeof(host))
+    return -1;
+  memcpy(host, spec, (size_t)(colon - spec));
+  host[colon - spec] = '\0';
+  unsigned long port;
+  struct sockaddr_in sa = {.sin_family = AF_INET};
+  if (!number(colon + 1, 65535, &port) ||
+      inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+    errno = EINVAL;
+    return -1;
+  }
+  sa.sin_port = htons((uint16_t)port);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4096)) {
+    int err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
+
+#define MAX_LISTENERS 16
+#define SD_LISTEN_FDS_START 3
+
+/* Socket activation (systemd's sd_listen_fds() protocol, without
+ * libsystemd): when LISTEN_PID is this process, LISTEN_FDS listening
+ * sockets were passed from fd 3 on, and fanhubd serves those instead of
+ * binding --listen, so a restart does not close the listening socket
+ * (connections wait in its backlog meanwhile). The variables are unset,
+ * as sd_listen_fds(1) does. Returns how many sockets were passed (0:
+ * none), or -1 with a message. */
+static int activated(int *fds, int max) {
+  const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
+  unsigned long p, n;
+  if (!pid || !nfds || !number(pid, ULONG_MAX, &p) ||
+      p != (unsigned long)getpid())
+    return 0;
+  unsetenv("LISTEN_PID");
+  unsetenv("LISTEN_FDS");
+  unsetenv("LISTEN_FDNAMES");
+  if (!number(nfds, (unsigned long)max, &n)) {
+    fprintf(stderr, "fanhubd: LISTEN_FDS=%s: not 0..%d sockets\n", nfds, max);
+    return -1;
+  }
+  for (int i = 0; i < (int)n; i++) {
+    int fd = SD_LISTEN_FDS_START + i, type = 0, listening = 0, fl;
+    socklen_t tl = sizeof(type), ll = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) ||
+        type != SOCK_STREAM || !listening) {
+      fprintf(stderr, "fanhubd: LISTEN_FDS: fd %d is not a listening "
+                      "stream socket\n", fd);
+      return -1;
+    }
+    /* Non-blocking: accept_all() takes connections until none is left. */
+    if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+      fprintf(stderr, "fanhubd: LISTEN_FDS: fd %d: %s\n", fd,
+              strerror(errno));
+      return -1;
+    }
+    fds[i] = fd;
+  }
+  return (int)n;
+}
+
+/* The options, in --help's order; a configuration file's keys are their
+ * names. */
+static const struct option longopts[] = {
+    {"listen", required_argument, NULL, 'l'},
+    {"shards", required_argument, NULL, 's'},
+    {"publish-token", required_argument, NULL, 't'},
+    {"allow-client-publish", no_argument, NULL, 'p'},
+    {"ping-interval", required_argument, NULL, 'i'},
+    {"sse-keepalive", required_argument, NULL, 'k'},
+    {"tls-cert", required_argument, NULL, 'c'},
+    {"tls-key", required_argument, NULL, 'K'},
+    {"jwt-secret-file", required_argument, NULL, 'j'},
+    {"max-connections", required_argument, NULL, 'm'},
+    {"max-per-ip", required_argument, NULL, 'M'},
+    {"origin", required_argument, NULL, 'o'},
+    {"handshake-timeout", required_argument, NULL, 'H'},
+    {"history", required_argument, NULL, 'y'},
+    {"presence", required_argument, NULL, 'P'},
+    {"drain", required_argument, NULL, 'd'},
 #ifdef FANHUBD_NATS
-      {"nats", required_argument, NULL, 'N'},
-      {"jetstream", required_argument, NULL, 'J'},
-      {"nats-prefix", required_argument, NULL, 'X'},
-      {"nats-buffer", required_argument, NULL, 'B'},
+    {"nats", required_argument, NULL, 'N'},
+    {"jetstream", required_argument, NULL, 'J'},
+    {"nats-prefix", required_argument, NULL, 'X'},
+    {"nats-buffer", required_argument, NULL, 'B'},
 #endif
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
-  const char *listen_spec = "127.0.0.1:8080", *cert = NULL, *key = NULL,
-             *jwt_file = NULL;
-  unsigned long drain_ms = 2000, v = 0;
-  int opt, idx;
+    {"config", required_argument, NULL, 'C'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+
+/* What the options set besides the hub's options. */
+static struct {
   hub_options *o;
-  if (hub_options_new(&o))
-    return 1;
 #ifdef FANHUBD_NATS
-  const char *nats_url = NULL;
   hub_nats_options *no;
-  if (hub_nats_options_new(&no))
-    return 1;
+  const char *nats_url;
 #endif
-  hub_options_set_request_callback(o, route, NULL);
-  hub_options_set_max_request_body(o, BODY_MAX);
-  while ((opt = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
-    bool ok = true;
-    switch (opt) {
-    case 'l':
-      listen_spec = optarg;
-      break;
-    case 's':
-      ok = number(optarg, 64, &v) && hub_options_set_shards(o, (unsigned)v) == 0;
-      break;
-    case 't':
-      publish_token = optarg;
-      break;
-    case 'p':
-      hub_options_set_client_publish(o, 1);
-      break;
-    case 'i':
-      ok = number(optarg, UINT32_MAX, &v) &&
+  const char *listen_spec, *cert, *key, *jwt_file;
+  unsigned long drain_ms;
+} cfg = {.listen_spec = "127.0.0.1:8080", .drain_ms = 2000};
+
+/* Applies option `opt` (its val in longopts) with its value `arg` (NULL
+ * for a flag given without one); false if the value is bad. */
+static bool apply(int opt, const char *arg) {
+  hub_options *o = cfg.o;
+  unsigned long v = 0;
+  switch (opt) {
+  case 'l':
+    cfg.listen_spec = arg;
+    return true;
+  case 's':
+    return number(arg, 64, &v) && hub_options_set_shards(o, (unsigned)v) == 0;
+  case 't':
+    publish_token = arg;
+    return true;
+  case 'p': /* a flag; in a configuration file also "= yes" or "= no" */
+    if (!arg || !strcmp(arg, "yes") || !strcmp(arg, "true") ||
+        !strcmp(arg, "on") || !strcmp(arg, "1"))
+      return hub_options_set_client_publish(o, 1) == 0;
+    if (!strcmp(arg, "no") || !strcmp(arg, "false") || !strcmp(arg, "off") ||
+        !strcmp(arg, "0"))
+      return hub_options_set_client_publish(o, 0) == 0;
+    return false;
+  case 'i':
+    return number(arg, UINT32_MAX, &v) &&
            hub_options_set_ping_interval(o, (uint32_t)v) == 0;
-      break;
-    case 'k':
-      ok = number(optarg, UINT32_MAX, &v) &&
+  case 'k':
+    return number(arg, UINT32_MAX, &v) &&
            hub_options_set_sse_keepalive(o, (uint32_t)v) == 0;
-      break;
-    case 'd':
-      ok = number(optarg, 3600000, &drain_ms);
-      break;
-    case 'c':
-      cert = optarg;
-      break;
-    case 'K':
-      key = optarg;
-      break;
-    case 'j':
-      jwt_file = optarg;
-      break;
-    case 'm':
-      ok = number(optarg, UINT32_MAX, &v) &&
+  case 'd':
+    return number(arg, 3600000, &cfg.drain_ms);
+  case 'c':
+    cfg.cert = arg;
+    return true;
+  case 'K':
+    cfg.key = arg;
+    return true;
+  case 'j':
+    cfg.jwt_file = arg;
+    return true;
+  case 'm':
+    return number(arg, UINT32_MAX, &v) &&
            hub_options_set_max_connections(o, (uint32_t)v) == 0;
-      break;
-    case 'M':
-      ok = number(optarg, UINT32_MAX, &v) &&
+  case 'M':
+    return number(arg, UINT32_MAX, &v) &&
            hub_options_set_max_connections_per_ip(o, (uint32_t)v) == 0;
-      break;
-    case 'o':
-      ok = hub_options_add_origin(o, optarg) == 0;
-      break;
-    case 'H':
-      ok = number(optarg, UINT32_MAX, &v) &&
+  case 'o':
+    return hub_options_add_origin(o, arg) == 0;
+  case 'H':
+    return number(arg, UINT32_MAX, &v) &&
            hub_options_set_handshake_timeout(o, (uint32_t)v) == 0;
-      break;
-    case 'y':
-      ok = number(optarg, 1000000, &v) &&
+  case 'y':
+    return number(arg, 1000000, &v) &&
            hub_options_set_history(o, NULL, (uint32_t)v, 1u << 20, 300000) ==
                0;
-      break;
-    case 'P':
-      ok = hub_options_set_presence(o, optarg) == 0;
-      break;
+  case 'P':
+    return hub_options_set_presence(o, arg) == 0;
 #ifdef FANHUBD_NATS
-    case 'N':
-      nats_url = optarg;
-      ok = hub_nats_options_set_url(no, optarg) == 0;
-      break;
-    case 'J':
-      ok = hub_nats_options_set_jetstream(no, optarg) == 0;
-      break;
-    case 'X':
-      ok = hub_nats_options_set_subject_prefix(no, optarg) == 0;
-      break;
-    case 'B':
-      ok = number(optarg, UINT32_MAX, &v) &&
-           hub_nats_options_set_buffer(no, v, (size_t)64 << 20) == 0;
-      break;
+  case 'N':
+    cfg.nats_url = arg;
+    return hub_nats_options_set_url(cfg.no, arg) == 0;
+  case 'J':
+    return hub_nats_options_set_jetstream(cfg.no, arg) == 0;
+  case 'X':
+    return hub_nats_options_set_subject_prefix(cfg.no, arg) == 0;
+  case 'B':
+    return number(arg, UINT32_MAX, &v) &&
+           hub_nats_options_set_buffer(cfg.no, v, (size_t)64 << 20) == 0;
 #endif
-    case 'h':
+  default:
+    return false;
+  }
+}
+
+/* The values read from the configuration file, kept as long as fanhubd
+ * runs (the options point into them). */
+struct kept {
+  struct kept *next;
+  char s[];
+};
+static struct kept *kept;
+
+static const char *keep(const char *s) {
+  size_t n = strlen(s) + 1;
+  struct kept *k = malloc(sizeof(*k) + n);
+  if (!k)
+    return NULL;
+  memcpy(k->s, s, n);
+  k->next = kept;
+  kept = k;
+  return k->s;
+}
+
+static char *trim(char *s) {
+  while (*s == ' ' || *s == '\t')
+    s++;
+  size_t n = strlen(s);
+  while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' ||
+               s[n - 1] == '\r'))
+    s[--n] = '\0';
+  return s;
+}
+
+/* Reads configuration file `path`: "key = value" lines whose keys are
+ * the long options' names, a repeatable option on as many lines as it
+ * takes values; a flag without a value (allow-client-publish) stands
+ * alone or takes yes or no. Blank lines and lines whose first non-blank
+ * character is '#' are skipped. An option the command line gives is not
+ * read from the file (all the lines of a repeatable one): the command
+ * line overrides it. False, with FILE:LINE and the reason on stderr, on
+ * the first bad line. */
+static bool read_config(const char *path, const bool *on_cmdline) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "fanhubd: cannot read %s: %s\n", path, strerror(errno));
+    return false;
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  unsigned lineno = 0;
+  bool ok = true;
+  while (ok && (n = getline(&line, &cap, f)) >= 0) {
+    lineno++;
+    if (strlen(line) != (size_t)n) {
+      fprintf(stderr, "fanhubd: %s:%u: a NUL byte\n", path, lineno);
+      ok = false;
+      break;
+    }
+    char *p = trim(line), *val = NULL, *eq = strchr(p, '=');
+    if (*p == '\0' || *p == '#')
+      continue;
+    if (eq) {
+      *eq = '\0';
+      val = trim(eq + 1);
+    }
+    const char *key = trim(p);
+    const struct option *lo = longopts;
+    while (lo->name && strcmp(lo->name, key) != 0)
+      lo++;
+    if (!lo->name || lo->val == 'C' || lo->val == 'h') {
+      fprintf(stderr, "fanhubd: %s:%u: unknown key '%s'\n", path, lineno,
+              key);
+      ok = false;
+    } else if (lo->has_arg == required_argument && (!val || !*val)) {
+      fprintf(stderr, "fanhubd: %s:%u: '%s' needs a value ('%s = ...')\n",
+              path, lineno, key, key);
+      ok = false;
+    } else if (!on_cmdline[lo->val]) {
+      const char *arg = val && *val ? keep(val) : NULL;
+      if ((val && *val && !arg) || !apply(lo->val, arg)) {
+        fprintf(stderr, "fanhubd: %s:%u: bad value for %s: %s\n", path,
+                lineno, key, val ? val : "");
+        ok = false;
+      }
+    }
+  }
+  if (ok && ferror(f)) {
+    fprintf(stderr, "fanhubd: cannot read %s: %s\n", path, strerror(errno));
+    ok = false;
+  }
+  free(line);
+  fclose(f);
+  return ok;
+}
+
+/* Turns every listener's events on (EPOLLIN) or off (0). */
+static void watch_listeners(int epfd, const int *lfds, int n, uint32_t events) {
+  for (int i = 0; i < n; i++) {
+    struct epoll_event ev = {.events = events, .data.fd = lfds[i]};
+    epoll_ctl(epfd, EPOLL_CTL_MOD, lfds[i], &ev);
+  }
+}
+
+int main(int argc, char **argv) {
+  int opt, idx;
+  if (hub_options_new(&cfg.o))
+    return 1;
+#ifdef FANHUBD_NATS
+  if (hub_nats_options_new(&cfg.no))
+    return 1;
+#endif
+  hub_options_set_request_callback(cfg.o, route, NULL);
+  hub_options_set_max_request_body(cfg.o, BODY_MAX);
+  /* First the options the command line gives, and --config: the file's
+   * values come first and the command line's override them. */
+  bool on_cmdline[256] = {false};
+  const char *config = NULL;
+  while ((opt = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
+    if (opt == 'h') {
       fputs(usage, stdout);
-      hub_options_free(o);
-#ifdef FANHUBD_NATS
-      hub_nats_options_free(no);
-#endif
       return 0;
-    default:
+    }
+    if (opt < 0 || opt > 255 || opt == '?' || opt == ':') {
       fputs(usage, stderr);
       return 2;
     }
-    if (!ok) {
+    if (opt == 'C')
+      config = optarg;
+    on_cmdline[opt] = true;
+  }
+  if (optind < argc) {
+    fprintf(stderr, "fanhubd: unexpected argument '%s'\n", argv[optind]);
+    fputs(usage, stderr);
+    return 2;
+  }
+  if (config && !read_config(config, on_cmdline))
+    return 2;
+  optind = 0; /* glibc: start over */
+  while ((opt = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
+    if (opt != 'C' && !apply(opt, optarg)) {
       fprintf(stderr, "fanhubd: bad value for --%s: %s\n", longopts[idx].name,
-              optarg);
+              optarg ? optarg : "");
       return 2;
     }
   }
-  if (!cert != !key) {
+  hub_options *o = cfg.o;
+  if (!cfg.cert != !cfg.key) {
     fputs("fanhubd: --tls-cert and --tls-key go together\n", stderr);
     return 2;
   }
-  if (jwt_file) {
-    if (!load_jwt_secret(jwt_file))
+  /* The listening sockets, before any thread starts: passed by a socket
+   * activator (LISTEN_FDS), or --listen's. */
+  int lfds[MAX_LISTENERS], nl = activated(lfds, MAX_LISTENERS);
+  if (nl < 0)
+    return 1;
+  if (nl == 0) {
+    if ((lfds[0] = listen_on(cfg.listen_spec)) < 0) {
+      fprintf(stderr, "fanhubd: cannot listen on %s: %s\n", cfg.listen_spec,
+              strerror(errno));
+      return 1;
+    }
+    nl = 1;
+  }
+  if (cfg.jwt_file) {
+    if (!load_jwt_secret(cfg.jwt_file))
       return 1;
     hub_options_set_close_callback(o, on_close, &jwt);
     hub_options_set_auth_callback(o, auth_jwt_callback, &jwt);
   }
   hub_client_options *copt = NULL;
-  if (cert) {
-    int rv = hub_options_set_tls_files(o, cert, key);
+  if (cfg.cert) {
+    int rv = hub_options_set_tls_files(o, cfg.cert, cfg.key);
     if (rv) {
-      fprintf(stderr, "fanhubd: cannot read %s / %s: %s\n", cert, key,
+      fprintf(stderr, "fanhubd: cannot read %s / %s: %s\n", cfg.cert, cfg.key,
               rv == HUB_ESYS ? strerror(errno) : hub_strerror(rv));
       return 1;
     }
@@ -458,11 +680,11 @@ int main(int argc, char **argv) {
   int rv = hub_new(&hub, o);
   hub_options_free(o);
 #ifdef FANHUBD_NATS
-  if (rv == 0 && nats_url &&
-      (rv = hub_nats_attach(hub, no, &nats)) != 0)
-    fprintf(stderr, "fanhubd: cannot use NATS at %s: %s\n", nats_url,
+  if (rv == 0 && cfg.nats_url &&
+      (rv = hub_nats_attach(hub, cfg.no, &nats)) != 0)
+    fprintf(stderr, "fanhubd: cannot use NATS at %s: %s\n", cfg.nats_url,
             hub_strerror(rv));
-  hub_nats_options_free(no);
+  hub_nats_options_free(cfg.no);
 #endif
   if (rv || (rv = hub_start(hub))) {
     fprintf(stderr, "fanhubd: %s\n", hub_strerror(rv));
@@ -487,24 +709,24 @@ int main(int argc, char **argv) {
   sigaddset(&ss, SIGTERM);
   sigprocmask(SIG_BLOCK, &ss, NULL);
   int sigfd = signalfd(-1, &ss, SFD_CLOEXEC);
-  int lfd = listen_on(listen_spec, copt != NULL);
   int epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (lfd < 0 || sigfd < 0 || epfd < 0) {
-    fprintf(stderr, "fanhubd: cannot listen on %s: %s\n", listen_spec,
-            strerror(errno));
+  if (sigfd < 0 || epfd < 0) {
+    fprintf(stderr, "fanhubd: %s\n", strerror(errno));
     hub_free(hub);
     return 1;
   }
-  struct epoll_event lev = {.events = EPOLLIN, .data.fd = lfd},
-                     sev = {.events = EPOLLIN, .data.fd = sigfd},
-                     off = {.events = 0, .data.fd = lfd};
-  epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &lev);
+  struct epoll_event sev = {.events = EPOLLIN, .data.fd = sigfd};
   epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &sev);
+  for (int i = 0; i < nl; i++) {
+    struct epoll_event lev = {.events = EPOLLIN, .data.fd = lfds[i]};
+    epoll_ctl(epfd, EPOLL_CTL_ADD, lfds[i], &lev);
+    announce(lfds[i], copt != NULL);
+  }
 
   /* Out of descriptors (EMFILE, ENFILE) or kernel memory (ENOBUFS,
    * ENOMEM), accept4() leaves the connection queued and the listener
    * readable: straight back in epoll_wait() the loop would spin until a
-   * client leaves. The listener sits out ACCEPT_PAUSE_MS instead (a MOD to
+   * client leaves. The listeners sit out ACCEPT_PAUSE_MS instead (a MOD to
    * no events, which allocates nothing, unlike a DEL and ADD), and queued
    * clients are served once descriptors come free. Not the spare-fd trick
    * (close a reserved fd, accept, close the connection, reopen): another
@@ -514,30 +736,37 @@ int main(int argc, char **argv) {
    * limit answers those with 503 and Retry-After instead. */
   bool paused = false;
   for (bool running = true; running;) {
-    struct epoll_event evs[2];
-    int n = epoll_wait(epfd, evs, 2, paused ? ACCEPT_PAUSE_MS : -1);
+    struct epoll_event evs[MAX_LISTENERS + 1];
+    int n = epoll_wait(epfd, evs, MAX_LISTENERS + 1,
+                       paused ? ACCEPT_PAUSE_MS : -1);
     if (n == 0) { /* only the signalfd was watched: the pause is over */
       paused = false;
-      epoll_ctl(epfd, EPOLL_CTL_MOD, lfd, &lev);
+      watch_listeners(epfd, lfds, nl, EPOLLIN);
     }
     for (int i = 0; i < n; i++) {
       if (evs[i].data.fd == sigfd) {
         running = false;
-      } else if (!accept_all(hub, lfd, copt)) {
+      } else if (!paused && !accept_all(hub, evs[i].data.fd, copt)) {
         paused = true;
-        epoll_ctl(epfd, EPOLL_CTL_MOD, lfd, &off);
+        watch_listeners(epfd, lfds, nl, 0);
       }
     }
   }
   fprintf(stderr, "fanhubd: shutting down\n");
-  close(lfd);
-  hub_stop(hub, (int)drain_ms);
+  for (int i = 0; i < nl; i++)
+    close(lfds[i]);
+  hub_stop(hub, (int)cfg.drain_ms);
 #ifdef FANHUBD_NATS
-  hub_nats_free(nats, (int)drain_ms); /* hub_broadcast() no longer relays */
+  hub_nats_free(nats, (int)cfg.drain_ms); /* hub_broadcast() no longer relays */
 #endif
   hub_free(hub);
   hub_client_options_free(copt);
-  if (jwt_file)
+  if (cfg.jwt_file)
     auth_jwt_free(&jwt);
+  while (kept) {
+    struct kept *k = kept;
+    kept = k->next;
+    free(k);
+  }
   return 0;
 }

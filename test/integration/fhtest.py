@@ -229,6 +229,70 @@ def http_get(port, path, timeout=5):
               f"Connection: close\r\n\r\n".encode(), timeout))
 
 
+def publish_request(topic, data, headers=()):
+    """The bytes of one POST /publish request (HTTP/1.1, kept alive)."""
+    if isinstance(data, str):
+        data = data.encode()
+    head = (f"POST /publish?topic={urllib.parse.quote(topic, safe='')} "
+            f"HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {len(data)}\r\n")
+    for h in headers:
+        head += h + "\r\n"
+    return head.encode() + b"\r\n" + data
+
+
+class HTTPConn:
+    """One persistent HTTP/1.1 connection: requests are written as given
+    (pipelined or not), responses read one at a time by Content-Length."""
+
+    def __init__(self, port, timeout=5):
+        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, raw):
+        self.sock.sendall(raw)
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        check(left > 0, f"no whole response in time; got {self.buf[:200]!r}")
+        self.sock.settimeout(left)
+        try:
+            b = self.sock.recv(1 << 16)
+        except socket.timeout:
+            raise TestFailure(f"no whole response in time; got "
+                              f"{self.buf[:200]!r}")
+        if not b:
+            raise EOFError("the server closed the connection")
+        self.buf += b
+
+    def response(self, timeout=5):
+        """(status, {lower-name: [values]}, body) of the next response."""
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.buf:
+            self._fill(deadline)
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        status, headers, _ = parse_response(head + b"\r\n\r\n")
+        n = int(headers.get("content-length", ["0"])[0])
+        self.buf = rest
+        while len(self.buf) < n:
+            self._fill(deadline)
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return status, headers, body
+
+    def at_eof(self, timeout=5):
+        """True if the server closes the connection (nothing more read)."""
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                self._fill(deadline)
+        except (EOFError, ConnectionResetError):
+            return True
+        except TestFailure:
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
 def metrics(port):
     status, _, body = http_get(port, "/metrics")
     check(status == 200, f"/metrics answered {status}")
