@@ -70,6 +70,7 @@ browser_resume.js 60
 browser_metrics.js 60
 hostile_clients.py 60
 fd_limit.py 30
+keepalive.py 60
 socket_activation.py 30
 config_file.py 30
 "
