@@ -5,7 +5,7 @@ set -eu
 
 # One list; later work appends here (python3-websockets, curl, chromium,
 # nats-server, nginx, ...). libclang-rt-14-dev and clang are for fuzzing.
-PACKAGES="build-essential pkg-config libwslay-dev libmbedtls-dev abigail-tools valgrind clang libclang-rt-14-dev nginx-light libnginx-mod-nchan gnuplot-nox jq curl python3-websockets chromium libuv1-dev libevent-dev postgresql libpq-dev sqlite3 libsqlite3-dev libnats-dev nats-server libmicrohttpd-dev openssl doxygen"
+PACKAGES="build-essential pkg-config libwslay-dev libmbedtls-dev abigail-tools valgrind clang libclang-rt-14-dev nginx-light libnginx-mod-nchan gnuplot-nox jq curl python3-websockets chromium libuv1-dev libevent-dev postgresql libpq-dev sqlite3 libsqlite3-dev libnats-dev nats-server libmicrohttpd-dev openssl doxygen groff-base mandoc"
 
 missing=
 for p in $PACKAGES; do

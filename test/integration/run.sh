@@ -73,6 +73,7 @@ fd_limit.py 30
 keepalive.py 60
 socket_activation.py 30
 config_file.py 30
+man_page.sh 30
 "
 
 # timeout signals the whole process group it makes, so a test's fanhubd
