@@ -252,7 +252,7 @@ VALGRIND := valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=all 
 valgrind: $(TEST_CORE_BIN) $(UNIT_BIN)
 	$(VALGRIND) $(TEST_CORE_BIN) churn
 	$(VALGRIND) $(UNIT_BIN) churn_sockets test_frame_to_closing_client \
-	  test_request_valid_after_respond
+	  test_request_valid_after_respond test_keep_alive_pipelined
 
 install: all
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
