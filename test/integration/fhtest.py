@@ -244,8 +244,15 @@ class HTTPConn:
     """One persistent HTTP/1.1 connection: requests are written as given
     (pipelined or not), responses read one at a time by Content-Length."""
 
-    def __init__(self, port, timeout=5):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+    def __init__(self, port, timeout=5, ssl_context=None, rcvbuf=None):
+        self.sock = socket.socket()
+        if rcvbuf:  # a client that takes little before it reads
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect((HOST, port))
+        if ssl_context:
+            self.sock = ssl_context.wrap_socket(self.sock,
+                                                server_hostname=HOST)
         self.buf = b""
 
     def send(self, raw):

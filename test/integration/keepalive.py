@@ -11,16 +11,20 @@ their writes stall in the sockets' buffers; its RSS grows by a few MiB
 (not the megabytes they sent), it does not spin (CPU while they are
 stalled), it serves a healthy subscriber and publisher at once
 meanwhile, and a flooder that starts reading gets its answers in
-order."""
+order. Over TLS: a pipelined burst answered in order, and a client that
+pipelines without reading for a while, then reads every answer."""
 import asyncio
 import json
 import socket
+import ssl
+import tempfile
 import threading
 import time
 
 from fhtest import (HOST, Fanhubd, HTTPConn, check, cpu_share, expect_hello,
                     log, metrics, note, proc_rss_kib, publish_request,
                     recv_json, run, ws_connect)
+from fhextra import TlsFanhubd, make_cert
 
 N = 1000
 BURST = 500
@@ -190,6 +194,53 @@ async def main():
         for r in results:
             r[0].close()
         await ws.close()
+    tls()
+
+
+def tls():
+    with tempfile.TemporaryDirectory() as d:
+        cert, key = make_cert(d)
+        ctx = ssl.create_default_context(cafile=cert)
+        with TlsFanhubd("--tls-cert", cert, "--tls-key", key) as fh:
+            conn = HTTPConn(fh.port, ssl_context=ctx, rcvbuf=4096)
+            conn.send(b"".join(publish_request("tls", f"t{k}")
+                               for k in range(BURST)))
+            seqs = []
+            for k in range(BURST):
+                status, _, body = conn.response()
+                check(status == 200, f"TLS publish {k} answered {status}")
+                seqs.append(json.loads(body)["seq"])
+            check(seqs == list(range(seqs[0], seqs[0] + BURST)),
+                  f"TLS seqs {seqs[:3]}...{seqs[-3:]}")
+            # Pipelining without reading: fanhubd stops reading it (and
+            # does not spin on the records mbedTLS may hold), then answers
+            # everything once it reads.
+            conn.sock.settimeout(0.5)
+            req = f"GET /x HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+            sent = 0
+            t0 = time.monotonic()
+            while True:
+                check(time.monotonic() - t0 < 10, "fanhubd read a TLS "
+                      "client that reads no answers for 10 s")
+                try:
+                    conn.sock.sendall(req * 256)
+                    sent += 256
+                except (socket.timeout, ssl.SSLWantWriteError):
+                    break
+            cpu = cpu_share(fh.proc.pid, 0.5)
+            check(cpu < 0.2, f"fanhubd uses {cpu:.2f} of a CPU with the "
+                  f"TLS client stalled")
+            conn.sock.settimeout(5)
+            # A request cut short by the timeout would wait for the rest.
+            got = 0
+            while got < sent - 256:
+                status, _, _ = conn.response()
+                check(status == 404, f"TLS answer {got}: {status}")
+                got += 1
+            conn.close()
+            note(f"TLS: {BURST} pipelined publishes in order; {got} "
+                 f"answers to a client that stalled, CPU {cpu:.2f} "
+                 f"meanwhile")
 
 
 run(main)
