@@ -431,7 +431,8 @@ HUB_EXTERN int hub_options_set_max_request_body(hub_options *opt,
 HUB_EXTERN const char *hub_request_header(const hub_request_info *req,
                                           const char *name, size_t *len);
 /** Answers the request: status line, Content-Type (NULL: text/plain),
- * Content-Length and `len` bytes of body. Only inside hub_request_fn, once.
+ * Content-Length and `len` bytes of body (a HEAD request gets all but the
+ * body). Only inside hub_request_fn, once.
  * Returns 0, HUB_EINVAL or HUB_ESTATE (already answered).
  *
  * Keep-alive. The connection stays open after the answer ("Connection:

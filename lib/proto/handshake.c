@@ -114,13 +114,15 @@ static void done(struct shard *s, struct client *c) {
   timer_remove(s, c);
 }
 
-/* Queues a complete response; unless `keep`, the connection closes once
- * it is written. The request stays: hub_respond() is called from the
- * request callback, which may still read it (host_routes() lets it go
- * after the callback). */
+/* Queues a complete response, without its body if `head_only` (the
+ * answer to HEAD); unless `keep`, the connection closes once it is
+ * written. The request stays: hub_respond() is called from the request
+ * callback, which may still read it (host_routes() lets it go after the
+ * callback). */
 static void queue_answer(struct shard *s, struct client *c, int status,
                          const char *type, const char *extra_headers,
-                         const void *body, size_t len, bool keep) {
+                         const void *body, size_t len, bool keep,
+                         bool head_only) {
   char head[512];
   int n = snprintf(head, sizeof(head),
                    "HTTP/1.1 %d %s\r\n"
@@ -134,6 +136,8 @@ static void queue_answer(struct shard *s, struct client *c, int status,
     client_doom(s, c, HUB_CLOSE_TRANSPORT);
     return;
   }
+  if (head_only)
+    len = 0; /* Content-Length still says how long the body would be */
   struct smsg *sm =
       smsg_private(s, (enum wire)c->q.wire, NULL, (size_t)n + len);
   if (!sm) {
@@ -160,7 +164,7 @@ static void queue_answer(struct shard *s, struct client *c, int status,
 static void answer(struct shard *s, struct client *c, int status,
                    const char *type, const char *extra_headers,
                    const void *body, size_t len) {
-  queue_answer(s, c, status, type, extra_headers, body, len, false);
+  queue_answer(s, c, status, type, extra_headers, body, len, false, false);
   done(s, c);
 }
 
@@ -764,9 +768,11 @@ int hub_respond(hub_t *hub, const hub_request_info *req, int status,
   if (ctx->answered || ctx->c->state != CLIENT_OPEN)
     return HUB_ESTATE;
   ctx->answered = true;
+  const struct http_request *r = ctx->req;
+  bool head = r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0;
   queue_answer(ctx->s, ctx->c, status,
                content_type ? content_type : "text/plain", "", body, len,
-               ctx->keep);
+               ctx->keep, head);
   return 0;
 }
 

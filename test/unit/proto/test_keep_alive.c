@@ -199,6 +199,19 @@ void test_keep_alive_pipelined(void) {
       test_sleep_ms(1);
   }
   CHECK(next_response(&rd, &r, 2000) && mixed_answer(&r, 5));
+  /* HEAD: the head alone, whose Content-Length is the body's. */
+  static const char head_req[] = "HEAD /n?headless HTTP/1.1\r\n\r\n"
+                                 "GET /n?7 HTTP/1.1\r\n\r\n";
+  CHECK(wsc_write(fd, head_req, sizeof(head_req) - 1));
+  while (!memmem(rd.buf, rd.len, "\r\n\r\n", 4))
+    CHECK(fill(&rd, rd.len + 1, 2000));
+  CHECK(memcmp(rd.buf, "HTTP/1.1 200 ", 13) == 0 &&
+        memmem(rd.buf, rd.len, "Content-Length: 8\r\n", 19));
+  size_t head_len =
+      (size_t)((char *)memmem(rd.buf, rd.len, "\r\n\r\n", 4) + 4 - rd.buf);
+  rd.len -= head_len;
+  memmove(rd.buf, rd.buf + head_len, rd.len);
+  CHECK(next_response(&rd, &r, 2000) && body_is(&r, "7"));
   /* A 404 keeps it too; then a pipelined WebSocket upgrade takes it over. */
   static const char tail[] =
       "GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n"
