@@ -3,6 +3,7 @@
 VERSION   := 0.1.0
 SOMAJOR   := 0
 PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
 LIBDIR    ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 DESTDIR   ?=
@@ -24,7 +25,7 @@ OPT       ?= -O2 -g
 SANFLAGS  := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all)
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -fPIC \
               -fvisibility=hidden -Iinclude -Ilib/core -Ilib/proto -MMD -MP \
-              $(CFLAGS)
+              $(CPPFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
 
 # lib/core/ (docs/design.md): built seeing only its own headers, so a
@@ -71,8 +72,13 @@ HOST_EXAMPLES := $(BUILD)/sqlite_broadcast $(BUILD)/pg_notify $(BUILD)/libuv_hos
 
 .PHONY: all check unit install uninstall clean demo abi-check abi-baseline \
         deps valgrind help fuzz fuzz-run docs
-all: $(STATIC) $(SHARED) $(BUILD)/libfanhub.so $(BUILD)/$(SONAME) \
-     $(BUILD)/fanhub.pc $(EXAMPLES) $(HOST_EXAMPLES) $(NATS_ALL)
+all: libs $(EXAMPLES) $(HOST_EXAMPLES)
+
+# What `make install` installs: the libraries and their .pc files, which
+# need nothing but the libraries' own dependencies (no example's).
+.PHONY: libs install-fanhubd
+libs: $(STATIC) $(SHARED) $(BUILD)/libfanhub.so $(BUILD)/$(SONAME) \
+      $(BUILD)/fanhub.pc $(NATS_ALL)
 
 help:
 	@echo "make            build build/libfanhub.a, build/libfanhub.so.$(VERSION)"
@@ -80,6 +86,7 @@ help:
 	@echo "make valgrind   churn and teardown tests under valgrind, zero leaks required"
 	@echo "make demo       install dependencies, build, run fanhubd on $(DEMO_LISTEN)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=... (LIBDIR=..., INCLUDEDIR=...)"
+	@echo "make install-fanhubd  the daemon into BINDIR (default PREFIX/bin)"
 	@echo "make abi-check  compare exported ABI with abi/libfanhub.abi"
 	@echo "make docs       API reference from include/*.h into build/docs/html/"
 
@@ -254,7 +261,7 @@ valgrind: $(TEST_CORE_BIN) $(UNIT_BIN)
 	$(VALGRIND) $(UNIT_BIN) churn_sockets test_frame_to_closing_client \
 	  test_request_valid_after_respond test_keep_alive_pipelined
 
-install: all
+install: libs
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 644 include/fanhub.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
@@ -269,9 +276,13 @@ install: all
 	$(if $(NATS_LIBS),ln -sf $(NATS_SONAME) $(DESTDIR)$(LIBDIR)/libfanhub-nats.so)
 	$(if $(NATS_LIBS),install -m 644 $(BUILD)/fanhub-nats.pc $(DESTDIR)$(LIBDIR)/pkgconfig/)
 
+install-fanhubd: $(BUILD)/fanhubd
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(BUILD)/fanhubd $(DESTDIR)$(BINDIR)/
+
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/fanhub.h $(DESTDIR)$(LIBDIR)/libfanhub.* \
-	  $(DESTDIR)$(LIBDIR)/pkgconfig/fanhub.pc \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/fanhub.pc $(DESTDIR)$(BINDIR)/fanhubd \
 	  $(DESTDIR)$(INCLUDEDIR)/fanhub_nats.h $(DESTDIR)$(LIBDIR)/libfanhub-nats.* \
 	  $(DESTDIR)$(LIBDIR)/pkgconfig/fanhub-nats.pc
 
