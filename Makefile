@@ -76,7 +76,7 @@ all: libs $(EXAMPLES) $(HOST_EXAMPLES)
 
 # What `make install` installs: the libraries and their .pc files, which
 # need nothing but the libraries' own dependencies (no example's).
-.PHONY: libs install-fanhubd
+.PHONY: libs install-fanhubd deb
 libs: $(STATIC) $(SHARED) $(BUILD)/libfanhub.so $(BUILD)/$(SONAME) \
       $(BUILD)/fanhub.pc $(NATS_ALL)
 
@@ -87,6 +87,7 @@ help:
 	@echo "make demo       install dependencies, build, run fanhubd on $(DEMO_LISTEN)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=... (LIBDIR=..., INCLUDEDIR=...)"
 	@echo "make install-fanhubd  the daemon into BINDIR (default PREFIX/bin)"
+	@echo "make deb        Debian packages into $(DEB_DIR)/ (debian/)"
 	@echo "make abi-check  compare exported ABI with abi/libfanhub.abi"
 	@echo "make docs       API reference from include/*.h into build/docs/html/"
 
@@ -370,6 +371,20 @@ deps:
 # public declaration without documentation. Always build/docs/.
 docs:
 	FANHUB_VERSION=$(VERSION) sh scripts/docs.sh
+
+# Debian packages (debian/): dpkg-buildpackage on a copy of the tree in
+# build/deb/src, so its clean step leaves build/ alone and the .debs,
+# .buildinfo and .changes land in build/deb/ rather than in the parent
+# directory. `sh scripts/deps.sh deb` installs what it needs.
+DEB_DIR := build/deb
+deb:
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	tar -c --exclude=./build --exclude=./.git --exclude=node_modules . | \
+	  tar -x -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	rm -rf $(DEB_DIR)/src
+	@ls -l $(DEB_DIR)
 
 DEMO_LISTEN ?= 127.0.0.1:8080
 demo: deps
