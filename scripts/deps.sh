@@ -1,11 +1,20 @@
 #!/bin/sh
 # Installs the Debian packages fanhub needs to build and test, and only
 # those that are missing. Safe to run any number of times.
+# Usage: scripts/deps.sh [deb]
 set -eu
 
 # One list; later work appends here (python3-websockets, curl, chromium,
 # nats-server, nginx, ...). libclang-rt-14-dev and clang are for fuzzing.
 PACKAGES="build-essential pkg-config libwslay-dev libmbedtls-dev abigail-tools valgrind clang libclang-rt-14-dev nginx-light libnginx-mod-nchan gnuplot-nox jq curl python3-websockets chromium libuv1-dev libevent-dev postgresql libpq-dev sqlite3 libsqlite3-dev libnats-dev nats-server libmicrohttpd-dev openssl doxygen groff-base mandoc"
+
+# `scripts/deps.sh deb`: what building and testing the Debian packages
+# needs instead (make deb, test/deb/run.sh): debian/control's
+# Build-Depends, dpkg-dev and debhelper, lintian, and systemd for
+# systemd-analyze.
+if [ "${1:-}" = deb ]; then
+  PACKAGES="build-essential dpkg-dev debhelper lintian systemd pkg-config libwslay-dev libmbedtls-dev libnats-dev"
+fi
 
 missing=
 for p in $PACKAGES; do
