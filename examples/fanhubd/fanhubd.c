@@ -50,6 +50,8 @@ static const char usage[] =
     "  --sse-keepalive MS       SSE keepalive comment period (default 15000)\n"
     "  --tls-cert FILE          PEM certificate chain: serve HTTPS / wss://\n"
     "  --tls-key FILE           PEM private key for --tls-cert\n"
+    "  --plain-listen HOST:PORT with --tls-cert, also serve plain HTTP here\n"
+    "                           (a publish port for backends on the host)\n"
     "  --jwt-secret-file F      WebSocket/SSE clients need an HS256 JWT signed\n"
     "                           with the secret in F (32+ bytes; a trailing\n"
     "                           newline is dropped), sent as 'Authorization:\n"
@@ -397,6 +399,7 @@ static const struct option longopts[] = {
     {"sse-keepalive", required_argument, NULL, 'k'},
     {"tls-cert", required_argument, NULL, 'c'},
     {"tls-key", required_argument, NULL, 'K'},
+    {"plain-listen", required_argument, NULL, 'L'},
     {"jwt-secret-file", required_argument, NULL, 'j'},
     {"max-connections", required_argument, NULL, 'm'},
     {"max-per-ip", required_argument, NULL, 'M'},
@@ -422,7 +425,7 @@ static struct {
   hub_nats_options *no;
   const char *nats_url;
 #endif
-  const char *listen_spec, *cert, *key, *jwt_file;
+  const char *listen_spec, *plain_spec, *cert, *key, *jwt_file;
   unsigned long drain_ms;
 } cfg = {.listen_spec = "127.0.0.1:8080", .drain_ms = 2000};
 
@@ -461,6 +464,9 @@ static bool apply(int opt, const char *arg) {
     return true;
   case 'K':
     cfg.key = arg;
+    return true;
+  case 'L':
+    cfg.plain_spec = arg;
     return true;
   case 'j':
     cfg.jwt_file = arg;
@@ -646,6 +652,10 @@ int main(int argc, char **argv) {
     fputs("fanhubd: --tls-cert and --tls-key go together\n", stderr);
     return 2;
   }
+  if (cfg.plain_spec && !cfg.cert) {
+    fputs("fanhubd: --plain-listen needs --tls-cert\n", stderr);
+    return 2;
+  }
   /* The listening sockets, before any thread starts: passed by a socket
    * activator (LISTEN_FDS), or --listen's. */
   int lfds[MAX_LISTENERS], nl = activated(lfds, MAX_LISTENERS);
@@ -658,6 +668,20 @@ int main(int argc, char **argv) {
       return 1;
     }
     nl = 1;
+  }
+  /* --plain-listen: one listener more, whose clients speak no TLS. */
+  int plain_fd = -1;
+  if (cfg.plain_spec) {
+    if ((plain_fd = listen_on(cfg.plain_spec)) < 0) {
+      fprintf(stderr, "fanhubd: cannot listen on %s: %s\n", cfg.plain_spec,
+              strerror(errno));
+      return 1;
+    }
+    if (nl == MAX_LISTENERS) {
+      fprintf(stderr, "fanhubd: more than %d listeners\n", MAX_LISTENERS);
+      return 1;
+    }
+    lfds[nl++] = plain_fd;
   }
   if (cfg.jwt_file) {
     if (!load_jwt_secret(cfg.jwt_file))
@@ -720,7 +744,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < nl; i++) {
     struct epoll_event lev = {.events = EPOLLIN, .data.fd = lfds[i]};
     epoll_ctl(epfd, EPOLL_CTL_ADD, lfds[i], &lev);
-    announce(lfds[i], copt != NULL);
+    announce(lfds[i], copt != NULL && lfds[i] != plain_fd);
   }
 
   /* Out of descriptors (EMFILE, ENFILE) or kernel memory (ENOBUFS,
@@ -746,7 +770,9 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
       if (evs[i].data.fd == sigfd) {
         running = false;
-      } else if (!paused && !accept_all(hub, evs[i].data.fd, copt)) {
+      } else if (!paused &&
+                 !accept_all(hub, evs[i].data.fd,
+                             evs[i].data.fd == plain_fd ? NULL : copt)) {
         paused = true;
         watch_listeners(epfd, lfds, nl, 0);
       }
