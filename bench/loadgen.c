@@ -38,13 +38,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+
 #define RBUF (256 * 1024)
 #define CARRY_MAX (64 * 1024)
 #define MAX_PHASES 64
 #define MAX_PIDS 16
 
 enum kind { K_WS, K_SSE };
-enum cstate { C_CONNECTING, C_HEAD, C_STREAM, C_DEAD };
+enum cstate { C_CONNECTING, C_TLS, C_HEAD, C_STREAM, C_DEAD };
 /* Chunked transfer decoding states (nginx chunks its SSE responses). */
 enum { CK_SIZE, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF };
 
@@ -58,6 +64,15 @@ struct conn {
   uint64_t bits; /* bit k: got base + k (messages may arrive out of order
                     when several publisher connections are in flight) */
   bool probed;
+  /* --tls: the connection's context (the configuration is shared), what
+   * the read-ahead holds for it past one event, and where its incoming
+   * byte stream is in the record it is in (to count records). */
+  mbedtls_ssl_context *ssl;
+  unsigned char *spill;
+  uint32_t spill_off, spill_len;
+  uint16_t rec_left;
+  uint8_t rec_have;
+  unsigned char rec_hdr[5];
 };
 
 struct phase {
@@ -82,6 +97,7 @@ static int npids;
 static struct phase phases[MAX_PHASES];
 static int nphases;
 static double connect_timeout = 60, drain_timeout = 10, probe_timeout = 30;
+static bool use_tls; /* --tls: subscribers speak TLS 1.2 (wss://, HTTPS) */
 
 /* ---- state ---- */
 static int epfd;
@@ -335,6 +351,185 @@ static void ep(int op, int fd, uint32_t events, uint64_t tag) {
 
 #define PUB_TAG (1ull << 40)
 
+/* ---- TLS client (--tls) ----
+ * One mbedtls_ssl_config for every connection (TLS 1.2 only,
+ * ECDHE-ECDSA-WITH-AES-128-GCM-SHA256 only, P-256 only, no session
+ * tickets, no certificate verification: the bench's self-signed
+ * certificate), one random generator, and per connection only an
+ * mbedtls_ssl_context. Every connection does a full handshake. */
+static mbedtls_ssl_config tls_conf;
+static mbedtls_entropy_context tls_entropy;
+static mbedtls_ctr_drbg_context tls_drbg;
+static const int tls_suites[] = {
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, 0};
+static const mbedtls_ecp_group_id tls_curves[] = {MBEDTLS_ECP_DP_SECP256R1,
+                                                  MBEDTLS_ECP_DP_NONE};
+/* Application-data records received (and their bytes, header excluded),
+ * counted in the byte stream itself, header by header. */
+static uint64_t tls_records, tls_record_bytes;
+
+/* Read-ahead: mbedTLS asks the socket for a record header, then for its
+ * body (two recv() calls a record); one recv() of up to RA_SIZE serves
+ * them instead. Bytes left over when a connection's event ends move into
+ * that connection (spill) and it is read again before the next wait. */
+#define RA_SIZE (256 * 1024)
+static unsigned char *ra;
+static size_t ra_off, ra_len;
+static struct conn *ra_owner;
+static unsigned *pending; /* connections with spilled bytes */
+static unsigned npending;
+
+static void tls_init(void) {
+  mbedtls_ssl_config_init(&tls_conf);
+  mbedtls_entropy_init(&tls_entropy);
+  mbedtls_ctr_drbg_init(&tls_drbg);
+  if (mbedtls_ctr_drbg_seed(&tls_drbg, mbedtls_entropy_func, &tls_entropy,
+                            (const unsigned char *)"loadgen", 7) ||
+      mbedtls_ssl_config_defaults(&tls_conf, MBEDTLS_SSL_IS_CLIENT,
+                                  MBEDTLS_SSL_TRANSPORT_STREAM,
+                                  MBEDTLS_SSL_PRESET_DEFAULT))
+    die("%s", "mbedTLS setup failed");
+  mbedtls_ssl_conf_rng(&tls_conf, mbedtls_ctr_drbg_random, &tls_drbg);
+  mbedtls_ssl_conf_authmode(&tls_conf, MBEDTLS_SSL_VERIFY_NONE);
+  mbedtls_ssl_conf_ciphersuites(&tls_conf, tls_suites);
+  mbedtls_ssl_conf_curves(&tls_conf, tls_curves);
+  mbedtls_ssl_conf_min_version(&tls_conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+                               MBEDTLS_SSL_MINOR_VERSION_3);
+  mbedtls_ssl_conf_max_version(&tls_conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+                               MBEDTLS_SSL_MINOR_VERSION_3);
+  mbedtls_ssl_conf_session_tickets(&tls_conf,
+                                   MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+  mbedtls_ssl_conf_renegotiation(&tls_conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+  ra = malloc(RA_SIZE);
+  if (!ra)
+    die("%s", "out of memory");
+}
+
+static void count_records(struct conn *c, const unsigned char *p, size_t n) {
+  while (n) {
+    if (c->rec_left) {
+      size_t k = n < c->rec_left ? n : c->rec_left;
+      c->rec_left = (uint16_t)(c->rec_left - k);
+      p += k;
+      n -= k;
+      continue;
+    }
+    c->rec_hdr[c->rec_have++] = *p++;
+    n--;
+    if (c->rec_have == 5) {
+      c->rec_have = 0;
+      c->rec_left = (uint16_t)(c->rec_hdr[3] << 8 | c->rec_hdr[4]);
+      if (c->rec_hdr[0] == 23) {
+        tls_records++;
+        tls_record_bytes += c->rec_left;
+      }
+    }
+  }
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len) {
+  struct conn *c = ctx;
+  size_t k;
+  if (c->spill_len) {
+    k = len < c->spill_len ? len : c->spill_len;
+    memcpy(buf, c->spill + c->spill_off, k);
+    c->spill_off += (uint32_t)k;
+    c->spill_len -= (uint32_t)k;
+    if (!c->spill_len) {
+      free(c->spill);
+      c->spill = NULL;
+      c->spill_off = 0;
+    }
+  } else {
+    if (ra_owner != c || ra_off == ra_len) {
+      ssize_t n = recv(c->fd, ra, RA_SIZE, 0);
+      if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? MBEDTLS_ERR_SSL_WANT_READ
+                                                 : MBEDTLS_ERR_NET_RECV_FAILED;
+      if (n == 0)
+        return 0;
+      ra_owner = c;
+      ra_off = 0;
+      ra_len = (size_t)n;
+    }
+    k = len < ra_len - ra_off ? len : ra_len - ra_off;
+    memcpy(buf, ra + ra_off, k);
+    ra_off += k;
+  }
+  count_records(c, buf, k);
+  return (int)k;
+}
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len) {
+  struct conn *c = ctx;
+  ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+  if (n >= 0)
+    return (int)n;
+  return errno == EAGAIN || errno == EINTR ? MBEDTLS_ERR_SSL_WANT_WRITE
+                                           : MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+/* What the read-ahead still holds for c moves into c. */
+static void tls_spill(unsigned i, struct conn *c) {
+  if (ra_owner != c)
+    return;
+  ra_owner = NULL;
+  if (ra_off == ra_len || c->state == C_DEAD)
+    return;
+  size_t k = ra_len - ra_off;
+  unsigned char *s = malloc(k + c->spill_len);
+  if (!s)
+    die("%s", "out of memory");
+  memcpy(s, c->spill ? c->spill + c->spill_off : s, c->spill_len);
+  memcpy(s + c->spill_len, ra + ra_off, k);
+  free(c->spill);
+  c->spill = s;
+  c->spill_off = 0;
+  c->spill_len += (uint32_t)k;
+  pending[npending++] = i;
+}
+
+/* Like write(2) on the subscriber's connection (plain or TLS). */
+static ssize_t conn_write(struct conn *c, const void *buf, size_t len) {
+  if (!c->ssl)
+    return write(c->fd, buf, len);
+  int r = mbedtls_ssl_write(c->ssl, buf, len);
+  if (r >= 0)
+    return r;
+  errno = r == MBEDTLS_ERR_SSL_WANT_WRITE ? EAGAIN : EIO;
+  return -1;
+}
+
+/* Like read(2): > 0, 0 at the end, -1 with errno (EAGAIN: nothing yet). */
+static ssize_t conn_read(struct conn *c, void *buf, size_t len) {
+  if (!c->ssl)
+    return read(c->fd, buf, len);
+  int r = mbedtls_ssl_read(c->ssl, buf, len);
+  if (r > 0)
+    return r;
+  if (r == 0 || r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ||
+      r == MBEDTLS_ERR_SSL_CONN_EOF)
+    return 0;
+  errno = r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE
+              ? EAGAIN
+              : EIO;
+  return -1;
+}
+
+static void sub_close(struct conn *c) {
+  if (c->fd > 0)
+    hard_close(c->fd);
+  c->fd = -1;
+  if (c->ssl) {
+    mbedtls_ssl_free(c->ssl);
+    free(c->ssl);
+    c->ssl = NULL;
+  }
+  free(c->spill);
+  c->spill = NULL;
+  c->spill_len = 0;
+}
+
 static void sub_open(unsigned i) {
   struct conn *c = &subs[i];
   memset(c, 0, sizeof(*c));
@@ -394,7 +589,7 @@ static void sub_send_request(unsigned i) {
                  "Accept: text/event-stream\r\n\r\n",
                  sub_path, host, port);
   }
-  if (write(c->fd, req, (size_t)n) != n) {
+  if (conn_write(c, req, (size_t)n) != n) {
     sub_dead(c, "request write failed");
     return;
   }
@@ -502,7 +697,7 @@ static size_t parse_ws(struct conn *c, char *buf, size_t len, uint64_t now) {
       unsigned char pong[6 + 125] = {0x8a, (unsigned char)(0x80 | plen), 0,
                                      0, 0, 0}; /* zero mask */
       memcpy(pong + 6, pl, (size_t)plen);
-      ssize_t w = write(c->fd, pong, 6 + (size_t)plen);
+      ssize_t w = conn_write(c, pong, 6 + (size_t)plen);
       (void)w;
     }
     off += hl + (size_t)plen;
@@ -659,6 +854,26 @@ static void on_head(unsigned i, struct conn *c, size_t len, uint64_t now) {
   (void)i;
 }
 
+/* Drives a TLS handshake; sends the request once it is done. */
+static void tls_step(unsigned i, struct conn *c) {
+  int r = mbedtls_ssl_handshake(c->ssl);
+  if (r == 0) {
+    sub_send_request(i);
+  } else if (r == MBEDTLS_ERR_SSL_WANT_READ) {
+    ep(EPOLL_CTL_MOD, c->fd, EPOLLIN, i);
+  } else if (r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+    ep(EPOLL_CTL_MOD, c->fd, EPOLLOUT, i);
+  } else {
+    char e[128];
+    mbedtls_strerror(r, e, sizeof(e));
+    sub_dead(c, e);
+  }
+}
+
+/* TLS: records read per event before the connection yields (its bytes
+ * then wait in its spill); plain: reads of up to RBUF. */
+#define TLS_READS_PER_EVENT 256
+
 static void sub_event(unsigned i, uint32_t events, uint64_t now) {
   struct conn *c = &subs[i];
   if (c->state == C_DEAD)
@@ -671,22 +886,39 @@ static void sub_event(unsigned i, uint32_t events, uint64_t now) {
       sub_dead(c, strerror(err));
       return;
     }
-    sub_send_request(i);
+    if (!use_tls) {
+      sub_send_request(i);
+      return;
+    }
+    c->ssl = malloc(sizeof(*c->ssl));
+    if (!c->ssl)
+      die("%s", "out of memory");
+    mbedtls_ssl_init(c->ssl);
+    if (mbedtls_ssl_setup(c->ssl, &tls_conf))
+      die("%s", "mbedtls_ssl_setup failed");
+    mbedtls_ssl_set_bio(c->ssl, c, bio_send, bio_recv, NULL);
+    c->state = C_TLS;
+  }
+  if (c->state == C_TLS) {
+    tls_step(i, c);
+    if (c->ssl)
+      tls_spill(i, c);
     return;
   }
-  if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+  if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->spill_len)
     return;
-  for (int round = 0; round < 4; round++) {
+  int rounds = c->ssl ? TLS_READS_PER_EVENT : 4;
+  for (int round = 0; round < rounds; round++) {
     size_t carry = c->carry_len;
     if (carry)
       memcpy(rbuf, c->carry, carry);
-    ssize_t n = read(c->fd, rbuf + carry, RBUF - carry);
+    ssize_t n = conn_read(c, rbuf + carry, RBUF - carry);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
       sub_dead(c, n == 0 ? "EOF" : strerror(errno));
       return;
     }
     if (n < 0)
-      return;
+      break;
     size_t len = (size_t)n;
     if (c->state == C_HEAD) {
       on_head(i, c, carry + len, now);
@@ -696,9 +928,11 @@ static void sub_event(unsigned i, uint32_t events, uint64_t now) {
       if (c->state != C_DEAD)
         consume(c, carry + len, now);
     }
-    if (c->state != C_STREAM || (size_t)n < RBUF - carry)
-      return;
+    if (c->state != C_STREAM || (!c->ssl && (size_t)n < RBUF - carry))
+      break;
   }
+  if (c->ssl)
+    tls_spill(i, c);
 }
 
 /* ---- publishers: a pool of HTTP/1.1 connections, one request each at a
@@ -841,6 +1075,15 @@ static void pub_event(int i, uint32_t events) {
 /* ---- the loop ---- */
 static void poll_once(int timeout_ms) {
   struct epoll_event evs[512];
+  /* TLS connections whose bytes wait in their spill, not in the socket */
+  if (npending) {
+    unsigned np = npending;
+    npending = 0;
+    uint64_t t = now_ns();
+    for (unsigned k = 0; k < np; k++)
+      sub_event(pending[k], EPOLLIN, t);
+    timeout_ms = 0;
+  }
   int n = epoll_wait(epfd, evs, 512, timeout_ms);
   uint64_t now = now_ns();
   for (int i = 0; i < n; i++) {
@@ -897,8 +1140,7 @@ static void set_stalled(bool on) {
   if (!on) {
     for (unsigned i = nsubs; i < nconns; i++)
       if (subs[i].state == C_STREAM) {
-        hard_close(subs[i].fd);
-        subs[i].fd = -1;
+        sub_close(&subs[i]);
         subs[i].state = C_DEAD;
         connected--;
       }
@@ -924,7 +1166,10 @@ static char *http_get(const char *path) {
   struct timeval tv = {2, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+  /* --tls: the subscribers' port speaks TLS; the metrics come from the
+   * plain (publish) port */
+  const struct sockaddr_in *to = use_tls ? &pub_addr : &addr;
+  if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0) {
     close(fd);
     return NULL;
   }
@@ -985,6 +1230,10 @@ static void usage(void) {
       "  --connect-timeout S  (default 60)  --drain-timeout S (default 10)\n"
       "  --connecting N       handshakes in progress at once (default 512;\n"
       "                       0: every subscriber at once, a reconnect storm)\n"
+      "  --tls                subscribers speak TLS 1.2 (wss://, HTTPS SSE),\n"
+      "                       ECDHE-ECDSA-AES128-GCM-SHA256 on P-256, no\n"
+      "                       certificate check; publishes and --metrics stay\n"
+      "                       plain HTTP (use --pub-port for the plain port)\n"
       "loadgen --free-port    print a free loopback TCP port and exit\n",
       stderr);
   exit(2);
@@ -1033,6 +1282,7 @@ int main(int argc, char **argv) {
       {"connect-timeout", 1, 0, 'c'}, {"drain-timeout", 1, 0, 'd'},
       {"free-port", 0, 0, 'F'},    {"help", 0, 0, '?'},
       {"pub-port", 1, 0, 'Q'},     {"connecting", 1, 0, 'C'},
+      {"tls", 0, 0, 'T'},
       {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -1041,6 +1291,7 @@ int main(int argc, char **argv) {
     case 'p': port = atoi(optarg); break;
     case 'Q': pub_port = atoi(optarg); break;
     case 'C': connecting_max = (unsigned)atoi(optarg); break;
+    case 'T': use_tls = true; break;
     case 'k':
       if (strcmp(optarg, "ws") == 0)
         kind = K_WS;
@@ -1084,8 +1335,8 @@ int main(int argc, char **argv) {
     default: usage();
     }
   }
-  if (!port || !nsubs)
-    usage();
+  if (!port || !nsubs || (use_tls && !pub_port))
+    usage(); /* --tls publishes in plain HTTP: it needs --pub-port */
   if (!nphases)
     phases[nphases++] = (struct phase){64, 32, 2000, 2, -1, false};
   signal(SIGPIPE, SIG_IGN);
@@ -1103,10 +1354,13 @@ int main(int argc, char **argv) {
   epfd = epoll_create1(EPOLL_CLOEXEC);
   rbuf = malloc(RBUF + 16);
   subs = calloc(nconns, sizeof(*subs));
+  pending = calloc(2 * (size_t)nconns + 16, sizeof(*pending));
+  if (use_tls)
+    tls_init();
   for (int i = 0; i < nphases; i++)
     max_seq_alloc += phases[i].msgs;
   recv_cnt = calloc(max_seq_alloc + 2, sizeof(*recv_cnt));
-  if (!rbuf || !subs || !recv_cnt)
+  if (!rbuf || !subs || !recv_cnt || !pending)
     die("%s", "out of memory");
 
   struct proc_snap base;
@@ -1162,6 +1416,7 @@ int main(int argc, char **argv) {
     double inflight_sum = 0; /* in flight, weighted by time */
     uint64_t inflight_t = 0, inflight_last = 0;
     deliveries = dups = bad_msgs = 0;
+    uint64_t recs0 = tls_records, rbytes0 = tls_record_bytes;
     uint64_t pub_err0 = pub_errors, pub_req0 = pub_requests,
              pub_rc0 = pub_reconnects;
     struct proc_snap s0, s1;
@@ -1286,6 +1541,15 @@ int main(int argc, char **argv) {
         printf("}");
       }
     }
+    if (use_tls) {
+      uint64_t nr = tls_records - recs0;
+      printf(",\"tls\":true,\"tls_records\":%" PRIu64
+             ",\"tls_records_per_delivery\":%.4f,\"tls_bytes_per_record\":%.0f",
+             nr, deliveries ? (double)nr / (double)deliveries : 0,
+             nr ? (double)(tls_record_bytes - rbytes0) / (double)nr : 0);
+    } else {
+      printf(",\"tls\":false");
+    }
     printf(",\"loadgen_cpu_s\":%.3f,\"connect_s\":%.2f}\n",
            self_cpu_s() - self0, connect_s);
     fflush(stdout);
@@ -1305,8 +1569,7 @@ int main(int argc, char **argv) {
     done_upto = seq_base = published;
   }
   for (unsigned i = 0; i < nconns; i++)
-    if (subs[i].fd > 0)
-      hard_close(subs[i].fd);
+    sub_close(&subs[i]);
   for (int i = 0; i < npubs; i++)
     close(pubs[i].fd);
   return rc;
