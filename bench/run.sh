@@ -251,7 +251,8 @@ for f in "$BUILD/fanhubd" "$BUILD/libfanhub.a"; do
   [ -e "$f" ] || { log "missing $f: run make first"; exit 1; }
 done
 CC=${CC:-cc}
-$CC -std=c11 -O2 -g -Wall -Wextra -o "$OUT/loadgen" "$BENCH/loadgen.c"
+$CC -std=c11 -O2 -g -Wall -Wextra -o "$OUT/loadgen" "$BENCH/loadgen.c" \
+  -lmbedtls -lmbedx509 -lmbedcrypto
 $CC -std=c11 -O2 -g -Wall -Wextra -pthread -o "$OUT/ceiling" "$BENCH/ceiling.c"
 $CC -std=c11 -O2 -g -Wall -Wextra -I"$BENCH/../include" \
   -o "$OUT/inproc" "$BENCH/inproc.c" "$BUILD/libfanhub.a" \
