@@ -22,6 +22,9 @@ static void attach(struct shard *s, struct client *c) {
 
 static void tick(struct shard *s, struct client *c, int list) {
   struct proto_shard *ps = s->proto;
+  struct tls_conn *t = session_of(c)->tls;
+  if (t && list != TL_HANDSHAKE)
+    tls_idle_tick(t); /* before this tick's ping or keepalive */
   switch (list) {
   case TL_HANDSHAKE:
     /* Between keep-alive requests: a connection whose answers are still

@@ -41,5 +41,9 @@ bool tls_has_buffered(const struct tls_conn *t);
 bool tls_wants_write(const struct tls_conn *t);
 /* Writes pending output; 0 when all is out, 1 still pending, HUB_ESYS. */
 int tls_flush(struct tls_conn *t);
+/* A timer tick of the client (WebSocket ping, SSE keepalive): if no
+ * record went out since the last tick, the pages of its idle record
+ * buffers go back to the kernel (see tls_trim() in tls.c). */
+void tls_idle_tick(struct tls_conn *t);
 
 #endif

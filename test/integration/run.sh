@@ -65,6 +65,7 @@ connect_storm.py 60
 shutdown.py 30
 tls.py 30
 tls_flood.py 40
+tls_idle.py 30
 ws_resume.py 30
 browser_resume.js 60
 browser_metrics.js 60
