@@ -88,6 +88,8 @@ help:
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=... (LIBDIR=..., INCLUDEDIR=...)"
 	@echo "make install-fanhubd  the daemon into BINDIR (default PREFIX/bin)"
 	@echo "make deb        Debian packages into $(DEB_DIR)/ (debian/)"
+	@echo "make bench      fanhubd vs nginx+nchan vs a raw ceiling (bench/results/latest.md)"
+	@echo "make bench-tls  the same over TLS: wss:// and HTTPS SSE (bench/results/tls.md)"
 	@echo "make abi-check  compare exported ABI with abi/libfanhub.abi"
 	@echo "make docs       API reference from include/*.h into build/docs/html/"
 
@@ -357,11 +359,18 @@ fuzz-run: fuzz
 
 # Benchmarks, not part of check: fanhubd, nginx+nchan and a raw ceiling
 # side by side (bench/README.md); writes bench/results/. ~9 minutes.
-.PHONY: bench bench-run check-run demo-run
+.PHONY: bench bench-run bench-tls bench-tls-run check-run demo-run
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
 bench-run: all
 	bench/run.sh $(BUILD)
+# TLS fanout (bench/README.md): fanhubd with and without TLS and
+# nginx+nchan with TLS, wss:// and HTTPS SSE; writes bench/results/tls.*.
+# ~8 minutes.
+bench-tls: deps
+	@$(MAKE) --no-print-directory bench-tls-run
+bench-tls-run: all
+	bench/tls.sh $(BUILD)
 
 deps:
 	sh scripts/deps.sh
