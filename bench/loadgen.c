@@ -50,7 +50,7 @@
 #define MAX_PIDS 16
 
 enum kind { K_WS, K_SSE };
-enum cstate { C_CONNECTING, C_TLS, C_HEAD, C_STREAM, C_DEAD };
+enum cstate { C_CONNECTING, C_TLS, C_HEAD, C_STREAM, C_DEAD, C_BACKOFF };
 /* Chunked transfer decoding states (nginx chunks its SSE responses). */
 enum { CK_SIZE, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF };
 
@@ -73,6 +73,12 @@ struct conn {
   uint16_t rec_left;
   uint8_t rec_have;
   unsigned char rec_hdr[5];
+  /* storm accounting (--retry): this wave's start for this client (its
+   * first connect() call, or the moment it saw the server go), its last
+   * connect() call, when that was seen established, its response head,
+   * its retry time */
+  uint16_t attempts;
+  uint64_t wave_t0, t_try, t_est, t_head, next_try;
 };
 
 struct phase {
@@ -98,6 +104,21 @@ static struct phase phases[MAX_PHASES];
 static int nphases;
 static double connect_timeout = 60, drain_timeout = 10, probe_timeout = 30;
 static bool use_tls; /* --tls: subscribers speak TLS 1.2 (wss://, HTTPS) */
+/* Subscribers' source addresses: 127.0.0.1 .. 127.0.0.N, round robin. One
+ * source address to one server port makes the kernel's connect() search
+ * the ephemeral ports for a free 4-tuple, and at 10k+ connections that
+ * search, not the server, sets the connection rate. */
+static unsigned source_addrs = 1;
+/* --retry MIN:MAX (ms): failed subscribers retry after MIN, doubling up
+ * to MAX, each delay drawn from [d/2, d) (jitter); every failure is
+ * counted and one JSON line per storm reports the storm. 0: no retries,
+ * the first failure is fatal (the matrix). */
+static unsigned retry_min_ms, retry_max_ms;
+static bool restart_mode;        /* --restart: a second storm, see below */
+static const char *pids_file;    /* the restarted server's processes */
+static double restart_timeout = 60;
+/* connect() calls in a row before what is ready is handled */
+static unsigned storm_batch = 64;
 
 /* ---- state ---- */
 static int epfd;
@@ -314,10 +335,23 @@ static void snap(struct proc_snap *s) {
 }
 
 /* ---- sockets ---- */
-static int open_socket(bool small_rcvbuf, const struct sockaddr_in *to) {
+/* src: 0 lets the kernel pick the source address, k binds 127.0.0.k
+ * (its port still picked at connect(): IP_BIND_ADDRESS_NO_PORT). */
+static int open_socket(bool small_rcvbuf, const struct sockaddr_in *to,
+                       unsigned src) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -1;
+  if (src) {
+    int one = 1;
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(0x7f000000u | src);
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+      close(fd);
+      return -1;
+    }
+  }
   if (small_rcvbuf) {
     /* A never-reading client: small window and a small MSS, so the
      * server's kernel buffers (autotuned from the MSS; 64 KiB segments on
@@ -330,7 +364,9 @@ static int open_socket(bool small_rcvbuf, const struct sockaddr_in *to) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0 &&
       errno != EINPROGRESS) {
+    int e = errno;
     close(fd);
+    errno = e;
     return -1;
   }
   return fd;
@@ -474,7 +510,7 @@ static void tls_spill(unsigned i, struct conn *c) {
   if (ra_owner != c)
     return;
   ra_owner = NULL;
-  if (ra_off == ra_len || c->state == C_DEAD)
+  if (ra_off == ra_len || c->state == C_DEAD || c->state == C_BACKOFF)
     return;
   size_t k = ra_len - ra_off;
   unsigned char *s = malloc(k + c->spill_len);
@@ -530,22 +566,173 @@ static void sub_close(struct conn *c) {
   c->spill_len = 0;
 }
 
+/* ---- storm accounting (--retry) ----
+ * A wave: every subscriber connecting at once to a fresh server (fresh),
+ * or reconnecting after the server was killed and started again
+ * (restart). While a wave is on, a failed attempt is not fatal: it is
+ * recorded (time, kind) and the subscriber retries after a back-off. */
+enum fail_kind { F_REFUSED, F_CONNERR, F_RESET, F_HTTP, F_DROP, F_OTHER,
+                 F_KINDS };
+static const char *const fail_names[F_KINDS] = {
+    "refused", "connect_error", "reset", "http", "dropped", "other"};
+/* A failed attempt: its connect() call (for a drop: when it was seen) */
+struct fail_ev {
+  uint64_t t;
+  uint8_t kind;
+  uint8_t why; /* index in storm.whys */
+};
+#define MAX_WHYS 32
+static struct {
+  bool on;             /* a wave is under way */
+  bool restart;        /* this wave is the restart one */
+  uint64_t t0;         /* fresh: first connect() call; restart: first drop */
+  uint64_t t_last_head;
+  unsigned heads;      /* subscribers with their response head this wave */
+  unsigned gone;       /* connections of before the wave the server closed */
+  uint64_t attempts;   /* connect() calls this wave */
+  struct fail_ev *ev;
+  size_t nev, ev_cap;
+  char whys[MAX_WHYS][96]; /* distinct failure messages */
+  unsigned nwhys;
+  unsigned backoff_n;  /* subscribers waiting to retry */
+  uint64_t next_due;   /* the earliest of their retry times */
+} storm;
+
+static void sub_dead(struct conn *c, const char *why);
+
+static uint64_t backoff_ns(unsigned attempt) {
+  uint64_t d = retry_min_ms;
+  for (unsigned k = 1; k < attempt && d < retry_max_ms; k++)
+    d *= 2;
+  if (d > retry_max_ms)
+    d = retry_max_ms;
+  d *= 1000000u;
+  return d / 2 + (uint64_t)rand() % (d / 2 + 1);
+}
+
+/* Opens subscriber i (again: a retry keeps its wave's figures). */
 static void sub_open(unsigned i) {
   struct conn *c = &subs[i];
+  uint16_t attempts = c->attempts;
+  uint64_t wave_t0 = c->wave_t0;
+  free(c->carry);
+  sub_close(c); /* what a failed attempt left: its TLS context */
   memset(c, 0, sizeof(*c));
+  c->attempts = attempts;
+  c->wave_t0 = wave_t0;
   c->stalled = i >= nsubs;
   c->base = 1;
-  c->fd = open_socket(c->stalled, &addr);
-  if (c->fd < 0)
-    die("socket/connect: %s", strerror(errno));
   c->state = C_CONNECTING;
   connecting++;
+  if (storm.on) {
+    uint64_t now = now_ns();
+    storm.attempts++;
+    if (!storm.t0)
+      storm.t0 = now;
+    if (!c->wave_t0)
+      c->wave_t0 = now;
+    c->t_try = now;
+  }
+  c->fd = open_socket(c->stalled, &addr,
+                      source_addrs > 1 ? 1 + i % source_addrs : 0);
+  if (c->fd < 0) {
+    if (!storm.on)
+      die("socket/connect: %s", strerror(errno));
+    sub_dead(c, strerror(errno));
+    return;
+  }
   ep(EPOLL_CTL_ADD, c->fd, EPOLLOUT, i);
 }
 
+static void storm_fail(struct conn *c, const char *why) {
+  uint64_t now = now_ns();
+  int k;
+  if (c->state == C_CONNECTING)
+    k = strcmp(why, strerror(ECONNREFUSED)) == 0 ? F_REFUSED : F_CONNERR;
+  else if (c->state == C_HEAD)
+    k = strncmp(why, "HTTP/", 5) == 0 ? F_HTTP
+        : strcmp(why, "EOF") == 0 || strcmp(why, strerror(ECONNRESET)) == 0
+            ? F_RESET
+            : F_OTHER;
+  else
+    k = F_DROP;
+  uint64_t t = c->t_try;
+  if (k == F_DROP) {
+    connected--;
+    if (!c->t_head) {
+      /* a connection of before the wave: the server went away */
+      if (!storm.t0)
+        storm.t0 = now;
+      storm.gone++;
+      c->wave_t0 = now;
+      c->attempts = 0;
+      k = -1;
+    }
+    t = now;
+  } else {
+    connecting--;
+  }
+  if (k >= 0) {
+    if (storm.nev == storm.ev_cap) {
+      storm.ev_cap = storm.ev_cap ? 2 * storm.ev_cap : 4096;
+      storm.ev = realloc(storm.ev, storm.ev_cap * sizeof(*storm.ev));
+      if (!storm.ev)
+        die("%s", "out of memory");
+    }
+    char msg[96];
+    snprintf(msg, sizeof(msg), "%s: %s", fail_names[k], why);
+    unsigned w = 0;
+    while (w < storm.nwhys && strcmp(storm.whys[w], msg) != 0)
+      w++;
+    if (w == storm.nwhys && w < MAX_WHYS)
+      memcpy(storm.whys[storm.nwhys++], msg, sizeof(msg));
+    storm.ev[storm.nev++] =
+        (struct fail_ev){t, (uint8_t)k, (uint8_t)(w < MAX_WHYS ? w : 0)};
+  }
+  if (c->fd >= 0)
+    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+  sub_close(c); /* the socket, and a TLS client's context */
+  c->state = C_BACKOFF;
+  c->next_try = now + backoff_ns(++c->attempts);
+  if (!storm.backoff_n++ || c->next_try < storm.next_due)
+    storm.next_due = c->next_try;
+}
+
+/* Reopens the subscribers whose back-off is over, at most storm_batch
+ * at a time (what is ready is handled between batches, as in a fresh
+ * wave); true if more are due. */
+static bool retry_due(void) {
+  if (!storm.backoff_n)
+    return false;
+  uint64_t now = now_ns(), next = UINT64_MAX;
+  if (now < storm.next_due)
+    return false;
+  unsigned opened = 0;
+  for (unsigned i = 0; i < nsubs; i++) {
+    struct conn *c = &subs[i];
+    if (c->state != C_BACKOFF)
+      continue;
+    if (c->next_try <= now && opened < storm_batch) {
+      storm.backoff_n--;
+      opened++;
+      sub_open(i);
+      if (c->state == C_BACKOFF && c->next_try < next)
+        next = c->next_try; /* failed at once, rescheduled */
+    } else if (c->next_try < next) {
+      next = c->next_try;
+    }
+  }
+  storm.next_due = next;
+  return next <= now;
+}
+
 static void sub_dead(struct conn *c, const char *why) {
-  if (c->state == C_DEAD)
+  if (c->state == C_DEAD || c->state == C_BACKOFF)
     return;
+  if (storm.on) {
+    storm_fail(c, why);
+    return;
+  }
   if (c->state != C_STREAM)
     connecting--;
   c->state = C_DEAD;
@@ -838,6 +1025,11 @@ static void on_head(unsigned i, struct conn *c, size_t len, uint64_t now) {
   c->state = C_STREAM;
   connecting--;
   connected++;
+  if (storm.on) {
+    c->t_head = now;
+    storm.heads++;
+    storm.t_last_head = now;
+  }
   size_t rest = len - hl;
   memmove(rbuf, rbuf + hl, rest);
   free(c->carry);
@@ -886,6 +1078,7 @@ static void sub_event(unsigned i, uint32_t events, uint64_t now) {
       sub_dead(c, strerror(err));
       return;
     }
+    c->t_est = now;
     if (!use_tls) {
       sub_send_request(i);
       return;
@@ -955,7 +1148,7 @@ static int pub_free_count; /* connected and idle */
 
 static void pub_connect(int i) {
   struct pubconn *p = &pubs[i];
-  p->fd = open_socket(false, &pub_addr);
+  p->fd = open_socket(false, &pub_addr, 0);
   if (p->fd < 0)
     die("publisher connect: %s", strerror(errno));
   p->connected = p->busy = false;
@@ -1084,6 +1277,16 @@ static void poll_once(int timeout_ms) {
       sub_event(pending[k], EPOLLIN, t);
     timeout_ms = 0;
   }
+  if (retry_due())
+    timeout_ms = 0;
+  else if (storm.backoff_n) {
+    uint64_t now = now_ns();
+    int due = storm.next_due > now
+                  ? (int)((storm.next_due - now) / 1000000u) + 1
+                  : 0;
+    if (due < timeout_ms)
+      timeout_ms = due;
+  }
   int n = epoll_wait(epfd, evs, 512, timeout_ms);
   uint64_t now = now_ns();
   for (int i = 0; i < n; i++) {
@@ -1117,6 +1320,249 @@ static void connect_subs(unsigned upto, const char *what) {
     if (secs_since(t0) > connect_timeout)
       die("timed out connecting %s", what);
   }
+}
+
+static double self_cpu_s(void);
+
+/* ---- kernel TCP counters (/proc/net/netstat, /proc/net/snmp): the
+ * listen queue overflowing, SYNs dropped or answered with cookies, SYN
+ * retransmissions. They count the whole network namespace, so other
+ * traffic on the machine shows in them too. ---- */
+static const char *const net_names[] = {
+    "TcpExt:ListenOverflows", "TcpExt:ListenDrops",  "TcpExt:TCPReqQFullDrop",
+    "TcpExt:TCPReqQFullDoCookies", "TcpExt:SyncookiesSent",
+    "TcpExt:TCPTimeouts", "TcpExt:TCPBacklogDrop", "Tcp:RetransSegs",
+    "Tcp:AttemptFails", "Tcp:EstabResets", "Tcp:ActiveOpens",
+    "Tcp:PassiveOpens"};
+#define N_NET (sizeof(net_names) / sizeof(net_names[0]))
+struct net_snap {
+  uint64_t v[N_NET];
+};
+
+static void net_read_file(const char *path, struct net_snap *ns) {
+  static char buf[16384];
+  if (!read_file(path, buf, sizeof(buf)))
+    return;
+  /* pairs of lines: "Prefix: name name ..." then "Prefix: value value ..." */
+  char *save = NULL, *head = strtok_r(buf, "\n", &save);
+  while (head) {
+    char *vals = strtok_r(NULL, "\n", &save);
+    if (!vals)
+      break;
+    char *colon = strchr(head, ':');
+    if (colon) {
+      size_t pl = (size_t)(colon - head) + 1;
+      char *hs = NULL, *vs = NULL;
+      char *h = strtok_r(colon + 1, " ", &hs);
+      char *v = strtok_r(vals + pl, " ", &vs);
+      while (h && v) {
+        for (size_t k = 0; k < N_NET; k++)
+          if (strncmp(net_names[k], head, pl) == 0 &&
+              strcmp(net_names[k] + pl, h) == 0)
+            ns->v[k] = strtoull(v, NULL, 10);
+        h = strtok_r(NULL, " ", &hs);
+        v = strtok_r(NULL, " ", &vs);
+      }
+    }
+    head = strtok_r(NULL, "\n", &save);
+  }
+}
+
+static void net_snap(struct net_snap *ns) {
+  memset(ns, 0, sizeof(*ns));
+  net_read_file("/proc/net/netstat", ns);
+  net_read_file("/proc/net/snmp", ns);
+}
+
+/* The whole machine's CPU seconds (/proc/stat): busy, and the part of it
+ * in interrupts and softirqs, which the kernel charges to no process
+ * (on loopback much of TCP runs there). */
+struct cpu_snap {
+  double busy, softirq;
+};
+static void cpu_snap(struct cpu_snap *c) {
+  char buf[512];
+  unsigned long long v[8] = {0};
+  memset(c, 0, sizeof(*c));
+  if (!read_file("/proc/stat", buf, sizeof(buf)) ||
+      sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+             &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
+    return;
+  double tck = (double)sysconf(_SC_CLK_TCK);
+  c->busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tck;
+  c->softirq = (double)(v[5] + v[6]) / tck;
+}
+
+/* The figures of one wave, printed as one JSON line ("record":"storm"). */
+struct wave_figs {
+  struct cpu_snap c0, c1;
+  struct net_snap n0, n1;
+  struct proc_snap s0, s1; /* the server(s), at the wave's start and end */
+  bool cpu_ok;             /* s0/s1 are of the same processes */
+  double self0, self1;     /* the load generator's CPU */
+  unsigned timed_out;      /* no response head by the deadline */
+  uint64_t t_probed;       /* every subscriber got a probe (0: not yet) */
+  double rss_per_conn_b;   /* -1: not measured */
+  double wave_s;           /* the wave's wall time, as the CPU figures */
+};
+
+static void storm_report(const struct wave_figs *w) {
+  /* t_up: when the server could take connections. A fresh server is
+   * listening before the first connect() call. A restarted one: the
+   * first connection seen established of those that got their head (the
+   * old server, while it dies, still takes SYNs and resets them, or
+   * queues them until a retransmission reaches the new one; an attempt's
+   * connect() call is no guide then). Failed attempts made before t_up
+   * were the server being away, the others are the server's. */
+  uint64_t t_up = 0;
+  if (!storm.restart) {
+    t_up = storm.t0;
+  } else {
+    for (unsigned i = 0; i < nsubs; i++)
+      if (subs[i].t_head && (!t_up || subs[i].t_est < t_up))
+        t_up = subs[i].t_est;
+  }
+  uint64_t t0 = storm.t0 ? storm.t0 : t_up;
+  uint64_t up[F_KINDS] = {0}, down[F_KINDS] = {0};
+  const char *first_fail = "";
+  uint64_t first_t = UINT64_MAX;
+  for (size_t k = 0; k < storm.nev; k++) {
+    bool after = t_up && storm.ev[k].t >= t_up;
+    (after ? up : down)[storm.ev[k].kind]++;
+    if (after && storm.ev[k].t < first_t) {
+      first_t = storm.ev[k].t;
+      first_fail = storm.whys[storm.ev[k].why];
+    }
+  }
+  /* per subscriber: from when it tried, or when the server was back if
+   * later, to its response head */
+  /* and per successful attempt: its connect() call to its head, what the
+   * server (and the kernel's queues) took, back-off waits left out; a
+   * SYN dropped and sent again adds a second */
+  struct hist h, ha;
+  memset(&h, 0, sizeof(h));
+  memset(&ha, 0, sizeof(ha));
+  unsigned max_attempts = 0, slow = 0;
+  for (unsigned i = 0; i < nsubs; i++) {
+    struct conn *c = &subs[i];
+    if (c->attempts > max_attempts)
+      max_attempts = c->attempts;
+    if (!c->t_head)
+      continue;
+    uint64_t from = c->wave_t0 > t_up ? c->wave_t0 : t_up;
+    hadd(&h, c->t_head > from ? c->t_head - from : 0);
+    hadd(&ha, c->t_head - c->t_try);
+    slow += c->t_head - c->t_try >= 1000000000u;
+  }
+  double span = t_up && storm.t_last_head > t_up
+                    ? (double)(storm.t_last_head - t_up) / 1e9
+                    : 0;
+  printf("{\"record\":\"storm\",\"label\":\"%s\",\"proto\":\"%s\","
+         "\"wave\":\"%s\",\"clients\":%u,\"subscribed\":%u,"
+         "\"timed_out\":%u,\"server_gone\":%u,\"source_addrs\":%u,"
+         "\"retry_ms\":[%u,%u],"
+         "\"up_s\":%.4f,\"span_s\":%.4f,\"last_s\":%.4f,"
+         "\"conn_per_s\":%.0f,\"probe_s\":%.4f,",
+         label, kind == K_WS ? "ws" : "sse",
+         storm.restart ? "restart" : "fresh", nsubs, storm.heads,
+         w->timed_out, storm.gone, source_addrs, retry_min_ms, retry_max_ms,
+         t_up > t0 ? (double)(t_up - t0) / 1e9 : 0, span,
+         storm.t_last_head > t0 ? (double)(storm.t_last_head - t0) / 1e9 : 0,
+         span > 0 ? storm.heads / span : 0,
+         w->t_probed > storm.t_last_head
+             ? (double)(w->t_probed - storm.t_last_head) / 1e9
+             : -1);
+  printf("\"sub_ms\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"max\":%.2f},"
+         "\"attempt_ms\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,"
+         "\"max\":%.2f},\"attempts_over_1s\":%u,"
+         "\"attempts\":%" PRIu64 ",\"max_attempts\":%u,\"failures\":{",
+         hq(&h, 0.5) / 1e6, hq(&h, 0.9) / 1e6, hq(&h, 0.99) / 1e6,
+         (double)h.max / 1e6, hq(&ha, 0.5) / 1e6, hq(&ha, 0.9) / 1e6,
+         hq(&ha, 0.99) / 1e6, (double)ha.max / 1e6, slow, storm.attempts,
+         max_attempts);
+  for (int k = 0; k < F_KINDS; k++)
+    printf("%s\"%s\":%" PRIu64, k ? "," : "", fail_names[k], up[k]);
+  printf("},\"while_down\":{");
+  for (int k = 0; k < F_KINDS; k++)
+    printf("%s\"%s\":%" PRIu64, k ? "," : "", fail_names[k], down[k]);
+  printf("},\"first_failure\":\"");
+  for (const char *p = first_fail; *p; p++)
+    if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+      putchar(*p);
+  printf("\",\"kernel\":{");
+  for (size_t k = 0; k < N_NET; k++)
+    printf("%s\"%s\":%" PRIu64, k ? "," : "", strchr(net_names[k], ':') + 1,
+           w->n1.v[k] - w->n0.v[k]);
+  printf("},\"loadgen_cpu_s\":%.3f,\"machine_busy_s\":%.3f,"
+         "\"machine_irq_s\":%.3f,\"wave_s\":%.3f",
+         w->self1 - w->self0, w->c1.busy - w->c0.busy,
+         w->c1.softirq - w->c0.softirq, w->wave_s);
+  if (w->cpu_ok)
+    printf(",\"server_cpu_s\":%.3f,\"server_cpu_us_per_conn\":%.1f",
+           w->s1.cpu_s - w->s0.cpu_s,
+           storm.heads ? (w->s1.cpu_s - w->s0.cpu_s) / storm.heads * 1e6 : 0);
+  if (w->rss_per_conn_b >= 0)
+    printf(",\"rss_idle_per_conn_b\":%.0f", w->rss_per_conn_b);
+  printf("}\n");
+  fflush(stdout);
+  fprintf(stderr,
+          "loadgen: %s storm (%s): %u/%u subscribed, %.0f conn/s, last %.2fs, "
+          "refused %" PRIu64 ", connect errors %" PRIu64 ", reset %" PRIu64
+          ", http %" PRIu64 ", dropped %" PRIu64 ", other %" PRIu64
+          ", timed out %u\n",
+          label, storm.restart ? "restart" : "fresh", storm.heads, nsubs,
+          span > 0 ? storm.heads / span : 0,
+          storm.t_last_head > t0 ? (double)(storm.t_last_head - t0) / 1e9 : 0,
+          up[F_REFUSED], up[F_CONNERR], up[F_RESET], up[F_HTTP], up[F_DROP],
+          up[F_OTHER], w->timed_out);
+}
+
+/* Runs a wave until every subscriber has its response head or the
+ * deadline passes; the subscribers not there by then are counted. */
+static void storm_wave(double timeout, struct wave_figs *w) {
+  uint64_t t0 = now_ns();
+  while (storm.heads < nsubs && secs_since(t0) < timeout) {
+    /* connect() calls in batches, with what is ready handled between
+     * them: each client sends its request as soon as it is connected, as
+     * independent clients would, instead of all waiting for the last
+     * connect() (the server would sit idle meanwhile) */
+    unsigned batch = next_to_open + storm_batch;
+    open_more(batch < nsubs ? batch : nsubs);
+    poll_once(next_to_open < nsubs ? 0 : 10);
+    if (dead_count)
+      die("%s", "a subscriber failed outside the storm");
+  }
+  snap(&w->s1);
+  net_snap(&w->n1);
+  cpu_snap(&w->c1);
+  w->self1 = self_cpu_s();
+  w->wave_s = secs_since(t0);
+  w->timed_out = nsubs - storm.heads;
+  storm.on = false;
+  /* what is still connecting or waiting is closed: the storm is over */
+  for (unsigned i = 0; i < nsubs; i++)
+    if (subs[i].state == C_CONNECTING || subs[i].state == C_HEAD ||
+        subs[i].state == C_BACKOFF) {
+      if (subs[i].fd >= 0) {
+        epoll_ctl(epfd, EPOLL_CTL_DEL, subs[i].fd, NULL);
+        hard_close(subs[i].fd);
+      }
+      subs[i].fd = -1;
+      subs[i].state = C_DEAD;
+    }
+  storm.backoff_n = 0;
+}
+
+/* The restarted server's processes, from --pids-file (comma-separated). */
+static bool reload_pids(void) {
+  char buf[256];
+  if (!pids_file || !read_file(pids_file, buf, sizeof(buf)))
+    return false;
+  npids = 0;
+  for (char *t = strtok(buf, ", \n"); t && npids < MAX_PIDS;
+       t = strtok(NULL, ", \n"))
+    pids[npids++] = atoi(t);
+  return npids > 0;
 }
 
 /* Lets stragglers drain and the server settle. */
@@ -1205,6 +1651,86 @@ static void metric_json(FILE *o, const char *text, const char *name) {
   }
 }
 
+/* Publishes a probe every 50 ms until every healthy subscriber has one;
+ * returns how many it sent. */
+static unsigned probe_all(void) {
+  uint64_t t0 = now_ns(), last_probe = 0;
+  unsigned probes = 0;
+  while (probed_count < nsubs) {
+    uint64_t now = now_ns();
+    int pi = pub_find_ready();
+    if (pi >= 0 && now - last_probe > 50000000u) {
+      pub_send(pi, 'P', 0, 64);
+      last_probe = now;
+      probes++;
+    }
+    poll_once(5);
+    if (dead_count)
+      die("%s", "a subscriber closed while probing");
+    if (secs_since(t0) > probe_timeout)
+      die("%s", "timed out waiting for probes to arrive");
+  }
+  return probes;
+}
+
+/* Closes the publishers (while the server restarts they would fail). */
+static void pub_close_all(void) {
+  for (int i = 0; i < npubs; i++) {
+    epoll_ctl(epfd, EPOLL_CTL_DEL, pubs[i].fd, NULL);
+    close(pubs[i].fd);
+    pubs[i].connected = pubs[i].busy = false;
+  }
+  pub_free_count = 0;
+}
+
+/* --restart: every subscriber is connected and idle; the server is about
+ * to be killed and started again on the same port (by whoever runs this:
+ * it waits for "ready for restart" on stderr). Each subscriber that loses
+ * its connection reconnects with the back-off of --retry, as a real
+ * client would; the wave ends when all have their response head again,
+ * then probes prove them subscribed. */
+static int restart_wave(const struct proc_snap *base) {
+  pub_close_all();
+  storm.nev = storm.heads = storm.gone = 0;
+  storm.t0 = storm.t_last_head = storm.attempts = 0;
+  storm.nwhys = 0;
+  storm.restart = storm.on = true;
+  probed_count = 0;
+  for (unsigned i = 0; i < nsubs; i++) {
+    struct conn *c = &subs[i];
+    c->probed = false;
+    c->t_head = c->t_try = c->t_est = c->wave_t0 = 0;
+    c->attempts = 0;
+  }
+  struct wave_figs w = {.rss_per_conn_b = -1};
+  net_snap(&w.n0);
+  cpu_snap(&w.c0);
+  w.self0 = self_cpu_s();
+  fprintf(stderr, "loadgen: ready for restart\n");
+  fflush(stderr);
+  storm_wave(restart_timeout, &w);
+  w.cpu_ok = reload_pids(); /* CPU since the new server started */
+  if (w.cpu_ok)
+    snap(&w.s1);
+  if (!w.timed_out) {
+    for (int i = 0; i < npubs; i++)
+      pub_connect(i);
+    probe_all();
+    w.t_probed = now_ns();
+    settle(0.3);
+    if (reload_pids()) {
+      /* against the first server's RSS before any connection: same binary,
+       * same options */
+      struct proc_snap idle;
+      snap(&idle);
+      w.rss_per_conn_b =
+          ((double)idle.rss_kb - (double)base->rss_kb) * 1024 / nsubs;
+    }
+  }
+  storm_report(&w);
+  return w.timed_out ? 2 : 0;
+}
+
 static void usage(void) {
   fputs(
       "usage: loadgen --port P [options]\n"
@@ -1234,6 +1760,20 @@ static void usage(void) {
       "                       ECDHE-ECDSA-AES128-GCM-SHA256 on P-256, no\n"
       "                       certificate check; publishes and --metrics stay\n"
       "                       plain HTTP (use --pub-port for the plain port)\n"
+      "  --source-addrs N     subscribers connect from 127.0.0.1..127.0.0.N\n"
+      "                       (default 1: the kernel picks; one address makes\n"
+      "                       connect() itself slow past ~10k connections)\n"
+      "  --retry MIN:MAX      storm mode: a failed subscriber retries after a\n"
+      "                       back-off (ms, doubling from MIN up to MAX, drawn\n"
+      "                       from [d/2, d)); failures are counted, not fatal;\n"
+      "                       one \"record\":\"storm\" JSON line per storm\n"
+      "  --restart            with --retry: after the phases, print \"ready for\n"
+      "                       restart\" on stderr and wait for the server to be\n"
+      "                       killed and started again on the same port while\n"
+      "                       every subscriber reconnects: a second storm\n"
+      "  --pids-file F        the restarted server's processes (P1,P2), for\n"
+      "                       its CPU and RSS\n"
+      "  --restart-timeout S  time for all to be back (default 60)\n"
       "loadgen --free-port    print a free loopback TCP port and exit\n",
       stderr);
   exit(2);
@@ -1282,7 +1822,10 @@ int main(int argc, char **argv) {
       {"connect-timeout", 1, 0, 'c'}, {"drain-timeout", 1, 0, 'd'},
       {"free-port", 0, 0, 'F'},    {"help", 0, 0, '?'},
       {"pub-port", 1, 0, 'Q'},     {"connecting", 1, 0, 'C'},
-      {"tls", 0, 0, 'T'},
+      {"tls", 0, 0, 'Y'},
+      {"source-addrs", 1, 0, 'S'}, {"retry", 1, 0, 'R'},
+      {"restart", 0, 0, 'r'},      {"pids-file", 1, 0, 'I'},
+      {"restart-timeout", 1, 0, 'T'},
       {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -1291,7 +1834,20 @@ int main(int argc, char **argv) {
     case 'p': port = atoi(optarg); break;
     case 'Q': pub_port = atoi(optarg); break;
     case 'C': connecting_max = (unsigned)atoi(optarg); break;
-    case 'T': use_tls = true; break;
+    case 'Y': use_tls = true; break;
+    case 'S':
+      source_addrs = (unsigned)atoi(optarg);
+      if (source_addrs < 1 || source_addrs > 254)
+        usage();
+      break;
+    case 'R':
+      if (sscanf(optarg, "%u:%u", &retry_min_ms, &retry_max_ms) != 2 ||
+          retry_min_ms < 2 || retry_max_ms < retry_min_ms)
+        usage();
+      break;
+    case 'r': restart_mode = true; break;
+    case 'I': pids_file = optarg; break;
+    case 'T': restart_timeout = atof(optarg); break;
     case 'k':
       if (strcmp(optarg, "ws") == 0)
         kind = K_WS;
@@ -1335,7 +1891,8 @@ int main(int argc, char **argv) {
     default: usage();
     }
   }
-  if (!port || !nsubs || (use_tls && !pub_port))
+  if (!port || !nsubs || (use_tls && !pub_port) ||
+      (restart_mode && !retry_min_ms) || (retry_min_ms && nstalled))
     usage(); /* --tls publishes in plain HTTP: it needs --pub-port */
   if (!nphases)
     phases[nphases++] = (struct phase){64, 32, 2000, 2, -1, false};
@@ -1367,7 +1924,7 @@ int main(int argc, char **argv) {
   snap(&base);
   perf_open();
 
-  /* 1. connect everyone */
+  /* 1. connect everyone: a storm with --retry */
   uint64_t t0 = now_ns();
   for (unsigned i = 0; i < (unsigned)nphases; i++)
     if (phases[i].window > (unsigned)npubs)
@@ -1376,7 +1933,23 @@ int main(int argc, char **argv) {
     pub_connect(i);
   stalled_open = phase_stalls(&phases[0]);
   unsigned first = stalled_open ? nconns : nsubs;
-  connect_subs(first, "subscriber");
+  struct wave_figs fw = {.rss_per_conn_b = -1};
+  if (retry_min_ms) {
+    fw.s0 = base;
+    fw.cpu_ok = true;
+    net_snap(&fw.n0);
+    cpu_snap(&fw.c0);
+    fw.self0 = self_cpu_s();
+    storm.on = true;
+    storm_wave(connect_timeout, &fw);
+    snap(&fw.s1);
+    if (fw.timed_out) {
+      storm_report(&fw);
+      return 2;
+    }
+  } else {
+    connect_subs(first, "subscriber");
+  }
   double connect_s = secs_since(t0);
   fprintf(stderr, "loadgen: %u subscribers connected in %.2fs\n", first,
           connect_s);
@@ -1384,27 +1957,18 @@ int main(int argc, char **argv) {
   /* 2. probes until every healthy subscriber has one: only then is each
    * surely subscribed, whatever the server does on connect. */
   t0 = now_ns();
-  uint64_t last_probe = 0;
-  unsigned probes = 0;
-  while (probed_count < nsubs) {
-    uint64_t now = now_ns();
-    int pi = pub_find_ready();
-    if (pi >= 0 && now - last_probe > 50000000u) {
-      pub_send(pi, 'P', 0, 64);
-      last_probe = now;
-      probes++;
-    }
-    poll_once(5);
-    if (dead_count)
-      die("%s", "a subscriber closed while probing");
-    if (secs_since(t0) > probe_timeout)
-      die("%s", "timed out waiting for probes to arrive");
-  }
+  unsigned probes = probe_all();
+  fw.t_probed = now_ns();
   settle(0.3); /* stray probes drain, the server settles */
   struct proc_snap idle;
   snap(&idle);
   fprintf(stderr, "loadgen: all subscribed after %u probes, %.2fs\n", probes,
           secs_since(t0));
+  if (retry_min_ms) {
+    fw.rss_per_conn_b =
+        ((double)idle.rss_kb - (double)base.rss_kb) * 1024 / nsubs;
+    storm_report(&fw);
+  }
 
   int rc = 0;
   uint64_t seq_base = 0;
@@ -1568,6 +2132,8 @@ int main(int argc, char **argv) {
       }
     done_upto = seq_base = published;
   }
+  if (restart_mode && rc == 0)
+    rc = restart_wave(&base);
   for (unsigned i = 0; i < nconns; i++)
     sub_close(&subs[i]);
   for (int i = 0; i < npubs; i++)
