@@ -358,8 +358,13 @@ fuzz-run: fuzz
 	done
 
 # Benchmarks, not part of check: fanhubd, nginx+nchan and a raw ceiling
-# side by side (bench/README.md); writes bench/results/. ~9 minutes.
-.PHONY: bench bench-run bench-tls bench-tls-run check-run demo-run
+# side by side (bench/README.md); writes bench/results/. ~8 minutes.
+# bench-storm: the connect storm, 16k subscribers at once to fanhubd and
+# nginx+nchan, fresh and across a server restart; writes
+# bench/results/storm.md. ~3 minutes; as root it raises somaxconn while it
+# runs.
+.PHONY: bench bench-run bench-tls bench-tls-run bench-storm bench-storm-run \
+        check-run demo-run
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
 bench-run: all
@@ -371,6 +376,11 @@ bench-tls: deps
 	@$(MAKE) --no-print-directory bench-tls-run
 bench-tls-run: all
 	bench/tls.sh $(BUILD)
+
+bench-storm: deps
+	@$(MAKE) --no-print-directory bench-storm-run
+bench-storm-run: all
+	bench/run.sh $(BUILD) --storm
 
 deps:
 	sh scripts/deps.sh

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# bench/run.sh BUILD_DIR [--smoke]
+# bench/run.sh BUILD_DIR [--smoke | --storm]
 #
 # Full run (make bench): fanhubd, nginx+nchan and the raw ceiling, side by
-# side on loopback, over the matrix of issue 10 and a reconnect storm;
-# writes bench/results/latest.md, latest.json and the PNG plots. About
-# 10-11 minutes on 2 cores.
+# side on loopback, over the matrix of issue 10; writes
+# bench/results/latest.md, latest.json and the PNG plots. About 8 minutes
+# on 2 cores.
 #
 # --smoke: fanhubd only, a few hundred WebSocket and SSE subscribers (and
 # one that never reads), a few seconds; exits non-zero if any message is
 # lost or duplicated. Writes nothing under bench/results.
+#
+# --storm (make bench-storm): the connect storm of issue 19, fanhubd and
+# nginx+nchan side by side: 16k subscribers connect at once to a fresh
+# server, then reconnect while it is killed and started again, 5 starts
+# of each per protocol; writes bench/results/storm.md and storm.json.
+# About 4 minutes. Raises net.core.somaxconn and tcp_max_syn_backlog
+# while it runs (as root; restored on exit). FANHUBD_BEFORE=path adds a
+# third server, another fanhubd binary (a before/after in one run).
 #
 # Every server this starts is stopped on exit, whatever happens.
 set -euo pipefail
@@ -16,6 +24,7 @@ set -euo pipefail
 BUILD=${1:-build}
 MODE=full
 [ "${2:-}" = "--smoke" ] && MODE=smoke
+[ "${2:-}" = "--storm" ] && MODE=storm
 BENCH=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "$BUILD" && pwd)
 OUT=$BUILD/bench
@@ -57,8 +66,13 @@ stop_server() {
   SPID= MORE_PIDS= PUB_PORT=
 }
 
+SYSCTL_SAVED=()  # name=value pairs the storm changed, restored on exit
 cleanup() {
   stop_server
+  local kv
+  for kv in "${SYSCTL_SAVED[@]}"; do
+    sysctl -q -w "$kv" > /dev/null 2>&1 || true
+  done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -75,8 +89,8 @@ wait_listen() {
   log "server did not start:"; cat "$1" >&2; exit 1
 }
 
-start_fanhub() { # shards
-  "$BUILD/fanhubd" --listen 127.0.0.1:0 --shards "$1" --ping-interval 0 \
+start_fanhub() { # shards [port [binary]]
+  "${3:-$BUILD/fanhubd}" --listen "127.0.0.1:${2:-0}" --shards "$1" --ping-interval 0 \
     --sse-keepalive 0 --drain 0 > "$TMP/fanhubd.out" 2>&1 &
   SPID=$!
   wait_listen "$TMP/fanhubd.out"
@@ -130,10 +144,11 @@ find_nchan() {
   exit 1
 }
 
-start_nchan() { # workers
+NCHAN_BACKLOG=4096
+start_nchan() { # workers [port]
   local dir=$TMP/nginx-$1
   mkdir -p "$dir/logs" "$dir/tmp"
-  PORT=$("$OUT/loadgen" --free-port)
+  PORT=${2:-$("$OUT/loadgen" --free-port)}
   cat > "$dir/nginx.conf" <<EOF
 load_module $NCHAN_SO;
 worker_processes $1;
@@ -153,7 +168,7 @@ http {
   keepalive_requests 10000000;
   client_body_buffer_size 64k;
   server {
-    listen 127.0.0.1:$PORT backlog=4096;
+    listen 127.0.0.1:$PORT backlog=$NCHAN_BACKLOG;
     location = /publish { nchan_publisher; nchan_channel_id \$arg_topic; }
     location = /ws  { nchan_subscriber websocket;   nchan_channel_id \$arg_topic; }
     location = /sse { nchan_subscriber eventsource; nchan_channel_id \$arg_topic; }
@@ -286,6 +301,170 @@ if [ $MODE = smoke ]; then
   exit 0
 fi
 
+# ---- connect storm (make bench-storm) ----------------------------------
+# STORM_SUBS subscribers connect at once to a fresh server (wave "fresh"),
+# get one short W=1 phase, then the server is killed (SIGKILL, every
+# process) and started again on the same port while they reconnect with
+# the load generator's back-off (wave "restart"). STORM_REPS starts per
+# server and protocol, servers alternating.
+STORM_SUBS=${STORM_SUBS:-16000}
+STORM_REPS=${STORM_REPS:-5}
+STORM_RETRY=100:2000  # ms: first retry after 50-100, doubling up to 1-2 s
+STORM_SRC=16          # source addresses 127.0.0.1-16 (loadgen --source-addrs)
+STORM_BACKLOG=65535   # listen backlog the storm asks of the kernel
+
+# SIGKILLs every process of the server under test and waits until every
+# thread of them is gone or a zombie: then their sockets are closed (a
+# thread group's leader is a zombie as soon as it exits, while its other
+# threads may still be closing descriptors).
+kill_server() {
+  local p
+  for p in ${PIDS//,/ }; do kill -KILL "$p" 2>/dev/null || true; done
+  for p in ${PIDS//,/ }; do
+    for _ in $(seq 2000); do
+      grep -L '^State:[[:space:]]*Z' /proc/"$p"/task/*/status 2>/dev/null | grep -q . || break
+      sleep 0.005
+    done
+  done
+  { wait "$SPID"; } 2>/dev/null || true  # no "Killed" line from bash
+  SPID=
+}
+
+# storm_start SERVER PORT: sets SPID, PIDS; PIDS also to $TMP/pids
+storm_start() {
+  case $1 in
+    fanhub) start_fanhub 2 "$2" ;;
+    fanhub-before) start_fanhub 2 "$2" "$FANHUBD_BEFORE" ;;
+    nchan) start_nchan 2 "$2" ;;
+  esac
+  echo "$PIDS" > "$TMP/pids.tmp"
+  mv "$TMP/pids.tmp" "$TMP/pids"
+}
+
+storm_set() { # SERVER PROTO REP
+  local server=$1 proto=$2 rep=$3 port extra=() rc=0 lg restart_s=null t
+  port=$("$OUT/loadgen" --free-port)
+  storm_start "$server" "$port"
+  case $server in
+    fanhub*) extra=(--metrics /metrics)
+             [ "$proto" = ws ] && extra+=(--ws-protocol fanhub.raw) ;;
+  esac
+  : > "$TMP/storm.err"
+  timeout -k 5 150 "$OUT/loadgen" --port "$port" --proto "$proto" \
+    --sub "/$proto?topic=bench" --pub "/publish?topic=bench" \
+    --subs "$STORM_SUBS" --connecting 0 --retry "$STORM_RETRY" \
+    --source-addrs "$STORM_SRC" --restart --pids-file "$TMP/pids" \
+    --pids "$PIDS" --label "$server" --drain-timeout 20 "${extra[@]}" \
+    --phase 64:1:100:1 > "$TMP/storm.jsonl" 2> "$TMP/storm.err" &
+  lg=$!
+  for _ in $(seq 12000); do
+    grep -q 'ready for restart' "$TMP/storm.err" && break
+    kill -0 "$lg" 2> /dev/null || break
+    sleep 0.01
+  done
+  if grep -q 'ready for restart' "$TMP/storm.err"; then
+    t=$(date +%s%N)
+    kill_server
+    storm_start "$server" "$port"
+    restart_s=$(( ($(date +%s%N) - t) / 1000000 ))e-3
+  fi
+  wait "$lg" || rc=$?
+  stop_server
+  grep -E '^loadgen: .* (storm|phase) ' "$TMP/storm.err" | sed 's/^loadgen: /  /' >&2 || true
+  if [ $rc -ne 0 ]; then
+    log "loadgen exit $rc for $server $proto storm $rep"
+    grep -v -E ' (storm|phase) ' "$TMP/storm.err" | tail -5 >&2 || true
+  fi
+  jq -c --arg s "$server" --argjson rc "$rc" --argjson rep "$rep" \
+    --argjson rs "$restart_s" \
+    '. + {server: $s, shards: 2, group: "storm", rep: $rep, loadgen_rc: $rc}
+     + (if .record == "storm" and .wave == "restart" then {restart_s: $rs} else {} end)' \
+    "$TMP/storm.jsonl" >> "$RAW"
+}
+
+if [ $MODE = storm ]; then
+  command -v nginx > /dev/null || { log "nginx not installed (make deps)"; exit 1; }
+  find_nchan
+  if [ "$(ulimit -Sn)" -lt $((STORM_SUBS + 300)) ]; then
+    log "need $((STORM_SUBS + 300)) open files per process, the limit is $(ulimit -Sn)"; exit 1
+  fi
+  # 16k SYNs at once: the accept queue (somaxconn caps every listen()
+  # backlog) and the SYN queue must hold them, or SYNs are dropped and
+  # retried a second later. Raised for the run, restored on exit.
+  for kv in net.core.somaxconn=$STORM_BACKLOG net.ipv4.tcp_max_syn_backlog=$STORM_BACKLOG; do
+    k=${kv%%=*}
+    old=$(sysctl -n "$k" 2>/dev/null || echo "")
+    if [ -n "$old" ] && [ "$old" -lt "${kv#*=}" ]; then
+      if sysctl -q -w "$kv" > /dev/null 2>&1; then
+        SYSCTL_SAVED+=("$k=$old")
+      else
+        log "cannot set $kv (not root?): SYNs past $old at once may be dropped"
+      fi
+    fi
+  done
+  SOMAXCONN=$(sysctl -n net.core.somaxconn)
+  SYN_BACKLOG=$(sysctl -n net.ipv4.tcp_max_syn_backlog)
+  NCHAN_BACKLOG=$STORM_BACKLOG
+  SERVERS="fanhub nchan"
+  if [ -n "${FANHUBD_BEFORE:-}" ]; then
+    [ -x "$FANHUBD_BEFORE" ] || { log "FANHUBD_BEFORE=$FANHUBD_BEFORE is not executable"; exit 1; }
+    SERVERS="fanhub fanhub-before nchan"
+  fi
+  T0=$(date +%s)
+  LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+  times > "$TMP/times"
+  BUSY0=$(busy_s); OURS0=$(children_s)
+  check_nchan
+  for proto in ws sse; do
+    for r in $(seq 1 $STORM_REPS); do
+      order=$SERVERS
+      # alternate the order: what a server gets from running first (a
+      # quieter machine, a warm page cache) goes to each in turn
+      [ $((r % 2)) = 0 ] && order=$(echo "$SERVERS" | tr ' ' '\n' | tac | paste -sd' ')
+      for server in $order; do
+        log "$server $proto: $STORM_SUBS at once, then a restart (start $r)"
+        storm_set "$server" "$proto" "$r"
+      done
+    done
+  done
+  T1=$(date +%s)
+  LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+  times > "$TMP/times"
+  FOREIGN=$(awk -v b0="$BUSY0" -v b1="$(busy_s)" -v o0="$OURS0" -v o1="$(children_s)" \
+    'BEGIN { f = (b1 - b0) - (o1 - o0); printf "%.1f", f < 0 ? 0 : f }')
+  log "storm done in $((T1 - T0)) s; other processes used $FOREIGN CPU-s meanwhile"
+  mkdir -p "$RESULTS"
+  COMMIT=${FANHUB_COMMIT:-$(git -C "$BUILD/.." rev-parse --short HEAD 2>/dev/null || echo unknown)}
+  DIRTY=${FANHUB_DIRTY:-$(git -C "$BUILD/.." status --porcelain -- lib include examples bench/loadgen.c 2>/dev/null | grep -c . || true)}
+  jq -n --slurpfile runs "$RAW" \
+    --arg nproc "$(nproc)" \
+    --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
+    --arg kernel "$(uname -srm)" --arg date "$(date -u +%FT%TZ)" \
+    --arg commit "$COMMIT" --arg dirty "$DIRTY" --arg secs "$((T1 - T0))" \
+    --arg load0 "$LOAD_START" --arg load1 "$LOAD_END" --arg foreign "$FOREIGN" \
+    --arg nginx "$(nginx -v 2>&1 | sed 's/^nginx version: //')" \
+    --arg nchan "$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null || echo unknown)" \
+    --arg somaxconn "$SOMAXCONN" --arg synb "$SYN_BACKLOG" --arg nofile "$(ulimit -Sn)" \
+    --arg before "${FANHUBD_BEFORE:-}" --arg before_desc "${FANHUBD_BEFORE_DESC:-}" \
+    --arg subs "$STORM_SUBS" --arg retry "$STORM_RETRY" --arg src "$STORM_SRC" \
+    --arg backlog "$STORM_BACKLOG" \
+    '{machine: {nproc: ($nproc|tonumber), cpu: $cpu, kernel: $kernel,
+                mem_mb: '"$(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo)"',
+                loadavg_before: $load0, loadavg_after: $load1,
+                other_cpu_s: ($foreign|tonumber),
+                somaxconn: ($somaxconn|tonumber), tcp_max_syn_backlog: ($synb|tonumber),
+                nofile: ($nofile|tonumber)},
+      date: $date, fanhub_commit: $commit, fanhub_dirty_files: ($dirty|tonumber),
+      nginx: $nginx, nchan: $nchan, seconds: ($secs|tonumber),
+      storm: {subs: ($subs|tonumber), retry_ms: $retry, source_addrs: ($src|tonumber),
+              backlog: ($backlog|tonumber), reps: '"$STORM_REPS"',
+              before: (if $before == "" then null else {binary: $before, what: $before_desc} end)},
+      runs: $runs}' > "$RESULTS/storm.json"
+  jq -r -f "$BENCH/storm.jq" "$RESULTS/storm.json" > "$RESULTS/storm.md"
+  log "wrote $RESULTS/storm.md, storm.json"
+  exit 0
+fi
+
 # ---- full matrix -------------------------------------------------------
 command -v nginx > /dev/null || { log "nginx not installed (make deps)"; exit 1; }
 command -v gnuplot > /dev/null || { log "gnuplot not installed (make deps)"; exit 1; }
@@ -369,23 +548,7 @@ if "$BUILD/fanhubd" --help | grep -q -- --nats && command -v nats-server > /dev/
 else
   log "no fanhubd --nats or no nats-server: scale-out cells skipped"
 fi
-# Reconnect storm: 10k subscribers connect at once to a fresh server (every
-# handshake in flight together, as after a deploy or a network blip),
-# STORM_REPS starts of each server per protocol, alternating; the report
-# takes the worst RSS per idle subscriber, since heap fragmentation differs
-# from one start to the next.
-STORM_REPS=5
-GROUP=storm
-SET_EXTRA=(--connecting 0)
-for proto in ws sse; do
-  for r in $(seq 1 $STORM_REPS); do
-    for server in fanhub nchan; do
-      log "$server n=2 $proto 10000 subscribers at once (storm, start $r)"
-      run_set $server 2 $proto 10000 0 64:1:100:1 || true
-    done
-  done
-done
-SET_EXTRA=()
+# (The reconnect storm has its own run: bench/run.sh BUILD --storm.)
 # What hub_broadcast() costs its caller, 5 rounds, medians in the report.
 # sync first: a paced call takes ~1 µs, and the disk writeback of what
 # this run wrote (the build: ~2 MB, flushed 30 s later) must not land in
