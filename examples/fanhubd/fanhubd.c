@@ -313,6 +313,13 @@ static void announce(int fd, bool tls) {
   fflush(stdout);
 }
 
+/* As deep a listen queue as the kernel allows: net.core.somaxconn caps
+ * it (4096 by default). A reconnect storm of tens of thousands of clients
+ * then waits there while the accept loop catches up, instead of having
+ * its SYNs past a fixed 4096 dropped and sent again 1 s, then 3 s, later
+ * (make bench-storm, wave "stalled"). */
+#define LISTEN_BACKLOG INT_MAX
+
 static int listen_on(const char *spec) {
   char host[64];
   const char *colon = strrchr(spec, ':');
@@ -333,7 +340,7 @@ static int listen_on(const char *spec) {
     return -1;
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4096)) {
+  if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, LISTEN_BACKLOG)) {
     int err = errno;
     close(fd);
     errno = err;
