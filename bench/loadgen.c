@@ -117,6 +117,7 @@ static unsigned retry_min_ms, retry_max_ms;
 static bool restart_mode;        /* --restart: a second storm, see below */
 static const char *pids_file;    /* the restarted server's processes */
 static double restart_timeout = 60;
+static unsigned stall_ms;        /* --stall: a third storm, see below */
 /* connect() calls in a row before what is ready is handled */
 static unsigned storm_batch = 64;
 
@@ -585,6 +586,9 @@ struct fail_ev {
 static struct {
   bool on;             /* a wave is under way */
   bool restart;        /* this wave is the restart one */
+  bool stalled;        /* this wave is the stalled one */
+  uint64_t resume_at;  /* stalled: when to SIGCONT the server (0: done) */
+  uint64_t t_resume;   /* stalled: when it was */
   uint64_t t0;         /* fresh: first connect() call; restart: first drop */
   uint64_t t_last_head;
   unsigned heads;      /* subscribers with their response head this wave */
@@ -1423,6 +1427,12 @@ static void storm_report(const struct wave_figs *w) {
         t_up = subs[i].t_est;
   }
   uint64_t t0 = storm.t0 ? storm.t0 : t_up;
+  /* The rate counts from when the server could take connections: for a
+   * stalled server, from when it was let go on. */
+  uint64_t t_span = storm.stalled && storm.t_resume ? storm.t_resume : t_up;
+  const char *wave = storm.restart   ? "restart"
+                     : storm.stalled ? "stalled"
+                                     : "fresh";
   uint64_t up[F_KINDS] = {0}, down[F_KINDS] = {0};
   const char *first_fail = "";
   uint64_t first_t = UINT64_MAX;
@@ -1454,18 +1464,18 @@ static void storm_report(const struct wave_figs *w) {
     hadd(&ha, c->t_head - c->t_try);
     slow += c->t_head - c->t_try >= 1000000000u;
   }
-  double span = t_up && storm.t_last_head > t_up
-                    ? (double)(storm.t_last_head - t_up) / 1e9
+  double span = t_span && storm.t_last_head > t_span
+                    ? (double)(storm.t_last_head - t_span) / 1e9
                     : 0;
   printf("{\"record\":\"storm\",\"label\":\"%s\",\"proto\":\"%s\","
          "\"wave\":\"%s\",\"clients\":%u,\"subscribed\":%u,"
          "\"timed_out\":%u,\"server_gone\":%u,\"source_addrs\":%u,"
-         "\"retry_ms\":[%u,%u],"
+         "\"retry_ms\":[%u,%u],\"stall_ms\":%u,"
          "\"up_s\":%.4f,\"span_s\":%.4f,\"last_s\":%.4f,"
          "\"conn_per_s\":%.0f,\"probe_s\":%.4f,",
          label, kind == K_WS ? "ws" : "sse",
-         storm.restart ? "restart" : "fresh", nsubs, storm.heads,
-         w->timed_out, storm.gone, source_addrs, retry_min_ms, retry_max_ms,
+         wave, nsubs, storm.heads, w->timed_out, storm.gone, source_addrs,
+         retry_min_ms, retry_max_ms, storm.stalled ? stall_ms : 0,
          t_up > t0 ? (double)(t_up - t0) / 1e9 : 0, span,
          storm.t_last_head > t0 ? (double)(storm.t_last_head - t0) / 1e9 : 0,
          span > 0 ? storm.heads / span : 0,
@@ -1510,11 +1520,21 @@ static void storm_report(const struct wave_figs *w) {
           "refused %" PRIu64 ", connect errors %" PRIu64 ", reset %" PRIu64
           ", http %" PRIu64 ", dropped %" PRIu64 ", other %" PRIu64
           ", timed out %u\n",
-          label, storm.restart ? "restart" : "fresh", storm.heads, nsubs,
+          label, wave, storm.heads, nsubs,
           span > 0 ? storm.heads / span : 0,
           storm.t_last_head > t0 ? (double)(storm.t_last_head - t0) / 1e9 : 0,
           up[F_REFUSED], up[F_CONNERR], up[F_RESET], up[F_HTTP], up[F_DROP],
           up[F_OTHER], w->timed_out);
+}
+
+/* Stops or resumes the server's processes (--stall). */
+static void signal_server(int sig) {
+  for (int i = 0; i < npids; i++)
+    kill(pids[i], sig);
+  if (sig == SIGCONT) {
+    storm.resume_at = 0;
+    storm.t_resume = now_ns();
+  }
 }
 
 /* Runs a wave until every subscriber has its response head or the
@@ -1528,10 +1548,14 @@ static void storm_wave(double timeout, struct wave_figs *w) {
      * connect() (the server would sit idle meanwhile) */
     unsigned batch = next_to_open + storm_batch;
     open_more(batch < nsubs ? batch : nsubs);
-    poll_once(next_to_open < nsubs ? 0 : 10);
+    poll_once(next_to_open < nsubs ? 0 : storm.resume_at ? 1 : 10);
     if (dead_count)
       die("%s", "a subscriber failed outside the storm");
+    if (storm.resume_at && now_ns() >= storm.resume_at)
+      signal_server(SIGCONT);
   }
+  if (storm.resume_at)
+    signal_server(SIGCONT);
   snap(&w->s1);
   net_snap(&w->n1);
   cpu_snap(&w->c1);
@@ -1651,6 +1675,22 @@ static void metric_json(FILE *o, const char *text, const char *name) {
   }
 }
 
+/* The server's open descriptors, all its processes together. */
+static unsigned server_fds(void) {
+  unsigned n = 0;
+  for (int i = 0; i < npids; i++) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pids[i]);
+    DIR *d = opendir(path);
+    if (!d)
+      continue;
+    for (struct dirent *de; (de = readdir(d));)
+      n += de->d_name[0] != '.';
+    closedir(d);
+  }
+  return n;
+}
+
 /* Publishes a probe every 50 ms until every healthy subscriber has one;
  * returns how many it sent. */
 static unsigned probe_all(void) {
@@ -1731,6 +1771,55 @@ static int restart_wave(const struct proc_snap *base) {
   return w.timed_out ? 2 : 0;
 }
 
+/* --stall MS: every subscriber closes, and once the server has let go of
+ * their sockets it is stopped (SIGSTOP) and all reconnect at once; it is
+ * let go on (SIGCONT) MS after the first connect(). A server that stalls
+ * while a storm arrives (starved of CPU, a pause, a slow start): its
+ * listen queue holds the storm, or the kernel drops the SYNs past it and
+ * the clients send them again a second later, then 3 s later... */
+static int stall_wave(void) {
+  pub_close_all();
+  for (unsigned i = 0; i < nsubs; i++) {
+    struct conn *c = &subs[i];
+    if (c->fd >= 0) {
+      epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+      hard_close(c->fd);
+      c->fd = -1;
+    }
+    c->state = C_DEAD;
+    c->probed = false;
+    c->t_head = c->t_try = c->t_est = c->wave_t0 = 0;
+    c->attempts = 0;
+  }
+  connected = connecting = probed_count = next_to_open = 0;
+  if (pids_file)
+    reload_pids();
+  for (uint64_t t0 = now_ns(); server_fds() > 1000 && secs_since(t0) < 10;)
+    settle(0.05);
+  storm.nev = storm.heads = storm.gone = 0;
+  storm.t0 = storm.t_last_head = storm.attempts = storm.t_resume = 0;
+  storm.nwhys = 0;
+  storm.restart = false;
+  storm.stalled = storm.on = true;
+  struct wave_figs w = {.rss_per_conn_b = -1, .cpu_ok = npids > 0};
+  net_snap(&w.n0);
+  cpu_snap(&w.c0);
+  snap(&w.s0);
+  w.self0 = self_cpu_s();
+  signal_server(SIGSTOP);
+  storm.t_resume = 0;
+  storm.resume_at = now_ns() + (uint64_t)stall_ms * 1000000u;
+  storm_wave(restart_timeout, &w);
+  if (!w.timed_out) {
+    for (int i = 0; i < npubs; i++)
+      pub_connect(i);
+    probe_all();
+    w.t_probed = now_ns();
+  }
+  storm_report(&w);
+  return w.timed_out ? 2 : 0;
+}
+
 static void usage(void) {
   fputs(
       "usage: loadgen --port P [options]\n"
@@ -1774,6 +1863,9 @@ static void usage(void) {
       "  --pids-file F        the restarted server's processes (P1,P2), for\n"
       "                       its CPU and RSS\n"
       "  --restart-timeout S  time for all to be back (default 60)\n"
+      "  --stall MS           with --retry: last, every subscriber closes and\n"
+      "                       reconnects at once to the server, stopped\n"
+      "                       (SIGSTOP) until MS after the first connect()\n"
       "loadgen --free-port    print a free loopback TCP port and exit\n",
       stderr);
   exit(2);
@@ -1825,7 +1917,7 @@ int main(int argc, char **argv) {
       {"tls", 0, 0, 'Y'},
       {"source-addrs", 1, 0, 'S'}, {"retry", 1, 0, 'R'},
       {"restart", 0, 0, 'r'},      {"pids-file", 1, 0, 'I'},
-      {"restart-timeout", 1, 0, 'T'},
+      {"restart-timeout", 1, 0, 'T'}, {"stall", 1, 0, 'X'},
       {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -1848,6 +1940,7 @@ int main(int argc, char **argv) {
     case 'r': restart_mode = true; break;
     case 'I': pids_file = optarg; break;
     case 'T': restart_timeout = atof(optarg); break;
+    case 'X': stall_ms = (unsigned)atoi(optarg); break;
     case 'k':
       if (strcmp(optarg, "ws") == 0)
         kind = K_WS;
@@ -1892,7 +1985,8 @@ int main(int argc, char **argv) {
     }
   }
   if (!port || !nsubs || (use_tls && !pub_port) ||
-      (restart_mode && !retry_min_ms) || (retry_min_ms && nstalled))
+      ((restart_mode || stall_ms) && !retry_min_ms) ||
+      (retry_min_ms && nstalled))
     usage(); /* --tls publishes in plain HTTP: it needs --pub-port */
   if (!nphases)
     phases[nphases++] = (struct phase){64, 32, 2000, 2, -1, false};
@@ -2134,6 +2228,8 @@ int main(int argc, char **argv) {
   }
   if (restart_mode && rc == 0)
     rc = restart_wave(&base);
+  if (stall_ms && rc == 0)
+    rc = stall_wave();
   for (unsigned i = 0; i < nconns; i++)
     sub_close(&subs[i]);
   for (int i = 0; i < npubs; i++)

@@ -13,10 +13,11 @@
 # --storm (make bench-storm): the connect storm of issue 19, fanhubd and
 # nginx+nchan side by side: 16k subscribers connect at once to a fresh
 # server, then reconnect while it is killed and started again, 5 starts
-# of each per protocol; writes bench/results/storm.md and storm.json.
-# About 4 minutes. Raises net.core.somaxconn and tcp_max_syn_backlog
-# while it runs (as root; restored on exit). FANHUBD_BEFORE=path adds a
-# third server, another fanhubd binary (a before/after in one run).
+# of each per protocol, and once more to a server stopped for a second;
+# writes bench/results/storm.md and storm.json. About 4 minutes. Raises
+# net.core.somaxconn and tcp_max_syn_backlog while it runs (as root;
+# restored on exit). FANHUBD_BEFORE=path adds a third server, another
+# fanhubd binary (a before/after in one run).
 #
 # Every server this starts is stopped on exit, whatever happens.
 set -euo pipefail
@@ -305,13 +306,16 @@ fi
 # STORM_SUBS subscribers connect at once to a fresh server (wave "fresh"),
 # get one short W=1 phase, then the server is killed (SIGKILL, every
 # process) and started again on the same port while they reconnect with
-# the load generator's back-off (wave "restart"). STORM_REPS starts per
-# server and protocol, servers alternating.
+# the load generator's back-off (wave "restart"); last, they all close and
+# reconnect at once while the server is stopped (SIGSTOP) for
+# STORM_STALL_MS (wave "stalled": its listen queue must hold them).
+# STORM_REPS starts per server and protocol, servers alternating.
 STORM_SUBS=${STORM_SUBS:-16000}
 STORM_REPS=${STORM_REPS:-5}
 STORM_RETRY=100:2000  # ms: first retry after 50-100, doubling up to 1-2 s
 STORM_SRC=16          # source addresses 127.0.0.1-16 (loadgen --source-addrs)
 STORM_BACKLOG=65535   # listen backlog the storm asks of the kernel
+STORM_STALL_MS=1000
 
 # SIGKILLs every process of the server under test and waits until every
 # thread of them is gone or a zombie: then their sockets are closed (a
@@ -354,6 +358,7 @@ storm_set() { # SERVER PROTO REP
     --sub "/$proto?topic=bench" --pub "/publish?topic=bench" \
     --subs "$STORM_SUBS" --connecting 0 --retry "$STORM_RETRY" \
     --source-addrs "$STORM_SRC" --restart --pids-file "$TMP/pids" \
+    --stall "$STORM_STALL_MS" \
     --pids "$PIDS" --label "$server" --drain-timeout 20 "${extra[@]}" \
     --phase 64:1:100:1 > "$TMP/storm.jsonl" 2> "$TMP/storm.err" &
   lg=$!
@@ -457,7 +462,7 @@ if [ $MODE = storm ]; then
       date: $date, fanhub_commit: $commit, fanhub_dirty_files: ($dirty|tonumber),
       nginx: $nginx, nchan: $nchan, seconds: ($secs|tonumber),
       storm: {subs: ($subs|tonumber), retry_ms: $retry, source_addrs: ($src|tonumber),
-              backlog: ($backlog|tonumber), reps: '"$STORM_REPS"',
+              backlog: ($backlog|tonumber), reps: '"$STORM_REPS"', stall_ms: '"$STORM_STALL_MS"',
               before: (if $before == "" then null else {binary: $before, what: $before_desc} end)},
       runs: $runs}' > "$RESULTS/storm.json"
   jq -r -f "$BENCH/storm.jq" "$RESULTS/storm.json" > "$RESULTS/storm.md"
