@@ -341,6 +341,7 @@ storm_start() {
     fanhub-before) start_fanhub 2 "$2" "$FANHUBD_BEFORE" ;;
     nchan) start_nchan 2 "$2" ;;
   esac
+  disown "$SPID" 2>/dev/null || true # SIGKILLed later: no "Killed" line
   echo "$PIDS" > "$TMP/pids.tmp"
   mv "$TMP/pids.tmp" "$TMP/pids"
 }

@@ -14,7 +14,9 @@ def ranged(f): if length == 0 then "–"
 def sum: reduce .[] as $v (0; . + $v);
 # failed attempts after the server was up: every kind counts
 def failed: .failures | [.[]] | sum;
-def drops: .kernel.ListenOverflows + .kernel.ListenDrops + .kernel.TCPReqQFullDrop;
+# SYNs to a listening socket dropped: ListenDrops counts every cause
+# (a full accept queue, ListenOverflows, among them)
+def drops: .kernel.ListenDrops;
 def servername(s):
   if s == "fanhub" then "fanhub"
   elif s == "fanhub-before" then "fanhub (before)"
@@ -67,7 +69,7 @@ def servername(s):
 "",
 "## Side by side",
 "",
-"Medians over the starts (range in brackets). *conn/s*: subscribers with their response head, divided by the time from when the server could take connections (fresh: the first connect(); restart: the first connection to the new server; stalled: the SIGCONT) to the last response head. *last*: from the first connect() (fresh, stalled) or from the moment the server went away (restart) to the last response head. *up*: restart only, from the server going away to its first new connection (the kill, the script, the server's start). *per client*: a subscriber's own wait, from its first try (or the server's return, if later) to its response head. *attempt p99*, *≥ 1 s*: the successful attempts' own time from connect() to response head, back-off waits left out; one over a second had a SYN dropped and sent again (for stalled, every attempt waits out the stall). *probe*: from the last response head until every subscriber got a published probe. *failed*: failed attempts once the server was up (refused, reset, HTTP error, dropped), and subscribers never subscribed (*timed out*); attempts that failed while the server was away are in *while down*. *SYN drops*: the kernel's ListenOverflows + ListenDrops + TCPReqQFullDrop over the wave (the whole machine). *server CPU*, *machine CPU*: per subscriber, the server's processes (utime + stime) and the whole machine (/proc/stat, softirqs and other processes included).",
+"Medians over the starts (range in brackets). *conn/s*: subscribers with their response head, divided by the time from when the server could take connections (fresh: the first connect(); restart: the first connection to the new server; stalled: the SIGCONT) to the last response head. *last*: from the first connect() (fresh, stalled) or from the moment the server went away (restart) to the last response head. *up*: restart only, from the server going away to its first new connection (the kill, the script, the server's start). *per client*: a subscriber's own wait, from its first try (or the server's return, if later) to its response head. *attempt p99*, *≥ 1 s*: the successful attempts' own time from connect() to response head, back-off waits left out; one over a second had a SYN dropped and sent again (for stalled, every attempt waits out the stall). *probe*: from the last response head until every subscriber got a published probe. *failed*: failed attempts once the server was up (refused, reset, HTTP error, dropped), and subscribers never subscribed (*timed out*); attempts that failed while the server was away are in *while down*. *SYN drops*: the kernel's ListenDrops over the wave (SYNs to a listening socket dropped, a full accept queue among the causes; the whole machine). *server CPU*, *machine CPU*: per subscriber, the server's processes (utime + stime) and the whole machine (/proc/stat, softirqs and other processes included).",
 "",
 "| proto | wave | server | conn/s | last s | up s | per client p50 / p99 / max ms | attempt p99 ms | ≥ 1 s | probe s | failed | timed out | while down | SYN drops | server CPU µs | machine CPU µs | RSS B per idle sub, worst |",
 "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
