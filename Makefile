@@ -362,7 +362,7 @@ fuzz-run: fuzz
 # bench-storm: the connect storm, 16k subscribers at once to fanhubd and
 # nginx+nchan, fresh and across a server restart; writes
 # bench/results/storm.md. ~3 minutes; as root it raises somaxconn while it
-# runs.
+# runs (bench/README.md).
 .PHONY: bench bench-run bench-tls bench-tls-run bench-storm bench-storm-run \
         check-run demo-run
 bench: deps

@@ -14,7 +14,7 @@
 # nginx+nchan side by side: 16k subscribers connect at once to a fresh
 # server, then reconnect while it is killed and started again, 5 starts
 # of each per protocol, and once more to a server stopped for a second;
-# writes bench/results/storm.md and storm.json. About 4 minutes. Raises
+# writes bench/results/storm.md and storm.json. About 3 minutes. Raises
 # net.core.somaxconn and tcp_max_syn_backlog while it runs (as root;
 # restored on exit). FANHUBD_BEFORE=path adds a third server, another
 # fanhubd binary (a before/after in one run).
