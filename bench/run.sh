@@ -79,7 +79,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Waits for "... listening on http://127.0.0.1:PORT/" in $1.
+# Waits for "... listening on http://127.0.0.1:PORT/" in $1. A server
+# that does not start ends the run, or with START_SOFT set returns 1.
+START_SOFT=
 wait_listen() {
   for _ in $(seq 100); do
     PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$1")
@@ -87,6 +89,7 @@ wait_listen() {
     kill -0 "$SPID" 2>/dev/null || break
     sleep 0.05
   done
+  [ -n "$START_SOFT" ] && return 1
   log "server did not start:"; cat "$1" >&2; exit 1
 }
 
@@ -94,7 +97,7 @@ start_fanhub() { # shards [port [binary]]
   "${3:-$BUILD/fanhubd}" --listen "127.0.0.1:${2:-0}" --shards "$1" --ping-interval 0 \
     --sse-keepalive 0 --drain 0 > "$TMP/fanhubd.out" 2>&1 &
   SPID=$!
-  wait_listen "$TMP/fanhubd.out"
+  wait_listen "$TMP/fanhubd.out" || return 1
   PIDS=$SPID
 }
 
@@ -180,7 +183,8 @@ EOF
   SPID=$!
   for _ in $(seq 100); do
     curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
-    kill -0 "$SPID" 2>/dev/null || { cat "$dir/logs/"* >&2; exit 1; }
+    kill -0 "$SPID" 2>/dev/null || { [ -n "$START_SOFT" ] && return 1
+                                     cat "$dir/logs/"* >&2; exit 1; }
     sleep 0.05
   done
   local workers=""
@@ -334,36 +338,58 @@ kill_server() {
   SPID=
 }
 
-# storm_start SERVER PORT: sets SPID, PIDS; PIDS also to $TMP/pids
-storm_start() {
+storm_start_once() { # SERVER PORT
   case $1 in
     fanhub) start_fanhub 2 "$2" ;;
     fanhub-before) start_fanhub 2 "$2" "$FANHUBD_BEFORE" ;;
     nchan) start_nchan 2 "$2" ;;
   esac
-  disown "$SPID" 2>/dev/null || true # SIGKILLed later: no "Killed" line
-  echo "$PIDS" > "$TMP/pids.tmp"
-  mv "$TMP/pids.tmp" "$TMP/pids"
 }
 
-# A free port below the ephemeral range. While the server restarts, its
-# port is free, and one of the 16k subscribers reconnecting from
-# 127.0.0.1 may get it as its own source port if it is in that range: the
-# new server then cannot bind it (seen once in ~60 restarts).
+# storm_start SERVER PORT TRIES: sets SPID, PIDS, and $TMP/pids; returns 1
+# if the server did not start in TRIES tries 50 ms apart.
+storm_start() {
+  local try
+  for try in $(seq "$3"); do
+    START_SOFT=1
+    if storm_start_once "$1" "$2"; then
+      START_SOFT=
+      disown "$SPID" 2>/dev/null || true # SIGKILLed later: no "Killed" line
+      echo "$PIDS" > "$TMP/pids.tmp"
+      mv "$TMP/pids.tmp" "$TMP/pids"
+      return 0
+    fi
+    START_SOFT=
+    stop_server
+    sleep 0.05
+  done
+  return 1
+}
+
+# A free port below the ephemeral range (a subscriber reconnecting from
+# 127.0.0.1 while the server restarts could get one in the range as its
+# own source port, and the new server could not bind it), and none twice
+# in a run (the sockets the last server left on its port linger).
+STORM_PORTS=" "
 storm_port() {
   local low p
   low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
   for _ in $(seq 100); do
     p=$((low - 1 - RANDOM % (low > 12000 ? 10000 : low / 2)))
-    ss -Htan "( sport = :$p )" | grep -q . || { echo "$p"; return 0; }
+    case $STORM_PORTS in *" $p "*) continue ;; esac
+    [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] && { echo "$p"; return 0; }
   done
   "$OUT/loadgen" --free-port
 }
 
 storm_set() { # SERVER PROTO REP
-  local server=$1 proto=$2 rep=$3 port extra=() rc=0 lg restart_s=null t
-  port=$(storm_port)
-  storm_start "$server" "$port"
+  local server=$1 proto=$2 rep=$3 port extra=() rc=0 lg restart_s=null t k
+  for k in 1 2 3 4 5; do
+    port=$(storm_port)
+    STORM_PORTS="$STORM_PORTS$port "
+    storm_start "$server" "$port" 1 && break
+    [ $k -lt 5 ] || { log "$server did not start (5 ports tried)"; exit 1; }
+  done
   case $server in
     fanhub*) extra=(--metrics /metrics)
              [ "$proto" = ws ] && extra+=(--ws-protocol fanhub.raw) ;;
@@ -385,7 +411,10 @@ storm_set() { # SERVER PROTO REP
   if grep -q 'ready for restart' "$TMP/storm.err"; then
     t=$(date +%s%N)
     kill_server
-    storm_start "$server" "$port"
+    # the old server's port may not be free at once (40 tries, 2 s)
+    storm_start "$server" "$port" 40 || {
+      kill "$lg" 2>/dev/null || true
+      log "$server did not start again on port $port"; exit 1; }
     restart_s=$(( ($(date +%s%N) - t) / 1000000 ))e-3
   fi
   wait "$lg" || rc=$?
@@ -397,7 +426,8 @@ storm_set() { # SERVER PROTO REP
   fi
   jq -c --arg s "$server" --argjson rc "$rc" --argjson rep "$rep" \
     --argjson rs "$restart_s" \
-    '. + {server: $s, shards: 2, group: "storm", rep: $rep, loadgen_rc: $rc}
+    --argjson port "$port" \
+    '. + {server: $s, shards: 2, group: "storm", rep: $rep, port: $port, loadgen_rc: $rc}
      + (if .record == "storm" and .wave == "restart" then {restart_s: $rs} else {} end)' \
     "$TMP/storm.jsonl" >> "$RAW"
 }
