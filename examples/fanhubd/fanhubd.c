@@ -340,7 +340,8 @@ static int listen_on(const char *spec) {
     return -1;
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, LISTEN_BACKLOG)) {
+  if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+      listen(fd, LISTEN_BACKLOG)) {
     int err = errno;
     close(fd);
     errno = err;
