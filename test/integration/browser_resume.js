@@ -34,14 +34,37 @@ function startProxy(targetPort) {
       return;
     }
     const up = net.connect(targetPort, HOST);
-    const pair = { client, up, head: '' };
+    // Every request head on the connection, not only its first: fanhubd
+    // keeps a connection open after the requests it answers (the page, its
+    // /metrics polls), and the browser may send an EventSource's request
+    // on one of those. Logging stops once the connection is a stream (an
+    // SSE request or a WebSocket upgrade).
+    const pair = { client, up, buf: '', skip: 0, streaming: false };
     pairs.add(pair);
     client.on('data', (d) => {
-      if (pair.logged || pair.head.length > 16384) return;
-      pair.head += d.toString('latin1');
-      if (pair.head.includes('\r\n\r\n')) {
-        pair.logged = true;
-        requests.push({ t: Date.now(), head: pair.head.split('\r\n\r\n')[0] });
+      if (pair.streaming) return;
+      pair.buf += d.toString('latin1');
+      for (;;) {
+        if (pair.skip) {
+          const k = Math.min(pair.skip, pair.buf.length);
+          pair.buf = pair.buf.slice(k);
+          pair.skip -= k;
+          if (pair.skip) return;
+        }
+        const end = pair.buf.indexOf('\r\n\r\n');
+        if (end < 0) {
+          if (pair.buf.length > 16384) pair.streaming = true;
+          return;
+        }
+        const head = pair.buf.slice(0, end);
+        pair.buf = pair.buf.slice(end + 4);
+        requests.push({ t: Date.now(), head });
+        const len = /\r\ncontent-length: *(\d+)/i.exec(head);
+        pair.skip = len ? Number(len[1]) : 0;
+        if (/^GET \/sse/.test(head) || /\r\nupgrade:/i.test(head)) {
+          pair.streaming = true;
+          return;
+        }
       }
     });
     client.pipe(up);
