@@ -32,6 +32,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -796,6 +797,28 @@ static uint64_t done_upto;      /* every seq <= this reached every healthy sub *
 static uint64_t deliveries, dups, probe_msgs, last_recv_ns;
 static uint64_t bad_msgs;
 
+/* --group FILE:I:N: N load generators, one per node of a cluster, share a
+ * file of counters (MAP_SHARED). Member 0 publishes; every member checks
+ * its own subscribers. The window spans all members: a message is in
+ * flight until every member's subscribers have it. */
+struct group_shm {
+  volatile uint64_t ready[16];       /* member subscribed and probed */
+  volatile uint64_t done[16];        /* member's done_upto */
+  volatile uint64_t pub_total;       /* member 0's published */
+  volatile uint64_t phase_start[MAX_PHASES]; /* CLOCK_MONOTONIC ns */
+  volatile uint64_t phase_end[MAX_PHASES];   /* published + 1 at its end */
+};
+static struct group_shm *grp;
+static int grp_idx, grp_n;
+
+static uint64_t group_done(void) { /* lowest done_upto of all members */
+  uint64_t m = done_upto;
+  for (int i = 0; i < grp_n; i++)
+    if (i != grp_idx && grp->done[i] < m)
+      m = grp->done[i];
+  return m;
+}
+
 static void on_delivery(struct conn *c, const char *p, size_t len,
                         uint64_t now) {
   const char *at = memchr(p, '@', len < 64 ? len : 64);
@@ -818,6 +841,8 @@ static void on_delivery(struct conn *c, const char *p, size_t len,
   char *e;
   uint64_t seq = strtoull(at + 2, &e, 10);
   uint64_t sent = strtoull(e + 1, NULL, 10);
+  if (grp && grp_idx && seq > published)
+    published = __atomic_load_n(&grp->pub_total, __ATOMIC_ACQUIRE);
   if (seq == 0 || seq > published) {
     bad_msgs++;
     return;
@@ -1820,6 +1845,20 @@ static int stall_wave(void) {
   return w.timed_out ? 2 : 0;
 }
 
+/* The latency histogram's non-empty buckets as [value_us, count] pairs,
+ * so that a cluster's members can be merged exactly (--group). */
+static void hist_json(FILE *o, const struct hist *h) {
+  fprintf(o, ",\"lat_hist\":[");
+  int first = 1;
+  for (unsigned i = 0; i < HBUCKETS; i++)
+    if (h->b[i]) {
+      fprintf(o, "%s[%.3f,%" PRIu64 "]", first ? "" : ",", hval(i) / 1e3,
+              h->b[i]);
+      first = 0;
+    }
+  fprintf(o, "],\"lat_max_us\":%.1f", (double)h->max / 1e3);
+}
+
 static void usage(void) {
   fputs(
       "usage: loadgen --port P [options]\n"
@@ -1866,6 +1905,10 @@ static void usage(void) {
       "  --stall MS           with --retry: last, every subscriber closes and\n"
       "                       reconnects at once to the server, stopped\n"
       "                       (SIGSTOP) until MS after the first connect()\n"
+      "  --group FILE:I:N     member I of N load generators of one cluster\n"
+      "                       (one per node) sharing counters in FILE: member\n"
+      "                       0 publishes, the others only check; in flight\n"
+      "                       spans all members' subscribers\n"
       "loadgen --free-port    print a free loopback TCP port and exit\n",
       stderr);
   exit(2);
@@ -1918,6 +1961,7 @@ int main(int argc, char **argv) {
       {"source-addrs", 1, 0, 'S'}, {"retry", 1, 0, 'R'},
       {"restart", 0, 0, 'r'},      {"pids-file", 1, 0, 'I'},
       {"restart-timeout", 1, 0, 'T'}, {"stall", 1, 0, 'X'},
+      {"group", 1, 0, 'G'},
       {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -1941,6 +1985,21 @@ int main(int argc, char **argv) {
     case 'I': pids_file = optarg; break;
     case 'T': restart_timeout = atof(optarg); break;
     case 'X': stall_ms = (unsigned)atoi(optarg); break;
+    case 'G': {
+      static char gpath[4096];
+      if (sscanf(optarg, "%4095[^:]:%d:%d", gpath, &grp_idx, &grp_n) != 3 ||
+          grp_idx < 0 || grp_n < 1 || grp_n > 16 || grp_idx >= grp_n)
+        usage();
+      int gfd = open(gpath, O_RDWR | O_CREAT, 0600);
+      if (gfd < 0 || ftruncate(gfd, sizeof(struct group_shm)) != 0)
+        die("cannot open %s", gpath);
+      grp = mmap(NULL, sizeof(struct group_shm), PROT_READ | PROT_WRITE,
+                 MAP_SHARED, gfd, 0);
+      if (grp == MAP_FAILED)
+        die("cannot map %s", gpath);
+      close(gfd);
+      break;
+    }
     case 'k':
       if (strcmp(optarg, "ws") == 0)
         kind = K_WS;
@@ -2023,6 +2082,8 @@ int main(int argc, char **argv) {
   for (unsigned i = 0; i < (unsigned)nphases; i++)
     if (phases[i].window > (unsigned)npubs)
       npubs = (int)phases[i].window;
+  if (grp && grp_idx)
+    npubs = 1; /* a checking member publishes only its probes */
   for (int i = 0; i < npubs; i++)
     pub_connect(i);
   stalled_open = phase_stalls(&phases[0]);
@@ -2063,6 +2124,16 @@ int main(int argc, char **argv) {
         ((double)idle.rss_kb - (double)base.rss_kb) * 1024 / nsubs;
     storm_report(&fw);
   }
+  if (grp) { /* member 0 starts once every member is subscribed */
+    __atomic_store_n(&grp->ready[grp_idx], 1, __ATOMIC_RELEASE);
+    uint64_t w0 = now_ns();
+    for (int i = 0; !grp_idx && i < grp_n; i++)
+      while (!__atomic_load_n(&grp->ready[i], __ATOMIC_ACQUIRE)) {
+        poll_once(10);
+        if (secs_since(w0) > connect_timeout + probe_timeout)
+          die("%s", "timed out waiting for the group's other members");
+      }
+  }
 
   int rc = 0;
   uint64_t seq_base = 0;
@@ -2079,27 +2150,73 @@ int main(int argc, char **argv) {
              pub_rc0 = pub_reconnects;
     struct proc_snap s0, s1;
     uint64_t rss_max = 0, last_rss = 0;
+    bool checker = grp && grp_idx; /* a group member that only checks */
+    if (checker) { /* the phase starts with member 0's first publish */
+      uint64_t w0 = now_ns();
+      while (!__atomic_load_n(&grp->phase_start[pi], __ATOMIC_ACQUIRE)) {
+        poll_once(1);
+        if (secs_since(w0) > 120)
+          die("%s", "timed out waiting for the group's publisher");
+      }
+    }
     snap(&s0);
     double self0 = self_cpu_s();
-    uint64_t start = now_ns();
+    uint64_t start = checker ? grp->phase_start[pi] : now_ns();
+    if (grp && !grp_idx)
+      __atomic_store_n(&grp->phase_start[pi], start, __ATOMIC_RELEASE);
     uint64_t deadline = start + (uint64_t)(ph->secs * 1e9);
     bool timed_out = false;
-    for (;;) {
+    for (; checker;) {
       uint64_t now = now_ns();
+      uint64_t end = __atomic_load_n(&grp->phase_end[pi], __ATOMIC_ACQUIRE);
+      uint64_t pt = __atomic_load_n(&grp->pub_total, __ATOMIC_ACQUIRE);
+      if (pt > published)
+        published = pt;
+      while (done_upto < published && recv_cnt[done_upto + 1] >= nsubs)
+        done_upto++;
+      __atomic_store_n(&grp->done[grp_idx], done_upto, __ATOMIC_RELEASE);
+      if (end && done_upto >= end - 1)
+        break;
+      if (now > deadline + (uint64_t)(drain_timeout * 1e9)) {
+        timed_out = true;
+        break;
+      }
+      if (now - last_rss > 100000000u) {
+        uint64_t r = rss_kb();
+        if (r > rss_max)
+          rss_max = r;
+        last_rss = now;
+      }
+      poll_once(1);
+      if (dead_count > 0) {
+        fprintf(stderr, "loadgen: subscribers lost during the phase\n");
+        timed_out = true;
+        break;
+      }
+    }
+    if (checker && grp->phase_end[pi])
+      published = grp->phase_end[pi] - 1;
+    for (; !checker;) {
+      uint64_t now = now_ns();
+      uint64_t gdone = grp ? group_done() : done_upto;
       bool more = published - seq_base < ph->msgs && now < deadline;
       int pc;
-      while (more && published - done_upto < ph->window &&
+      while (more && published - gdone < ph->window &&
              (pc = pub_find_ready()) >= 0) {
         published++;
+        if (grp)
+          __atomic_store_n(&grp->pub_total, published, __ATOMIC_RELEASE);
         pub_send(pc, 'M', published, ph->size);
         more = published - seq_base < ph->msgs;
       }
+      if (grp)
+        __atomic_store_n(&grp->done[0], done_upto, __ATOMIC_RELEASE);
       if (inflight_last) {
-        inflight_sum += (double)(published - done_upto) * (double)(now - inflight_last);
+        inflight_sum += (double)(published - gdone) * (double)(now - inflight_last);
         inflight_t += now - inflight_last;
       }
       inflight_last = now;
-      if (!more && done_upto == published)
+      if (!more && gdone == published)
         break;
       if (!more && now > deadline + (uint64_t)(drain_timeout * 1e9)) {
         timed_out = true;
@@ -2118,6 +2235,8 @@ int main(int argc, char **argv) {
         break;
       }
     }
+    if (grp && !grp_idx)
+      __atomic_store_n(&grp->phase_end[pi], published + 1, __ATOMIC_RELEASE);
     uint64_t end_recv = last_recv_ns ? last_recv_ns : now_ns();
     /* Whatever each subscriber still lacks at the end is lost. */
     uint64_t missing = 0;
@@ -2198,6 +2317,17 @@ int main(int argc, char **argv) {
         metric_json(stdout, m, "fanhub_clients");
         printf("}");
       }
+    }
+    if (grp) {
+      struct timespec rt;
+      clock_gettime(CLOCK_REALTIME, &rt);
+      double wnow = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9,
+             mnow = (double)now_ns() / 1e9;
+      printf(",\"group_member\":%d,\"group_size\":%d,\"wall_start\":%.3f,"
+             "\"wall_end\":%.3f",
+             grp_idx, grp_n, wnow - (mnow - (double)start / 1e9),
+             wnow - (mnow - (double)end_recv / 1e9));
+      hist_json(stdout, &lat);
     }
     if (use_tls) {
       uint64_t nr = tls_records - recs0;
