@@ -90,6 +90,7 @@ help:
 	@echo "make deb        Debian packages into $(DEB_DIR)/ (debian/)"
 	@echo "make bench      fanhubd vs nginx+nchan vs a raw ceiling (bench/results/latest.md)"
 	@echo "make bench-tls  the same over TLS: wss:// and HTTPS SSE (bench/results/tls.md)"
+	@echo "make bench-scale  six fanhubd on one NATS JetStream stream vs one (bench/results/scale.md)"
 	@echo "make abi-check  compare exported ABI with abi/libfanhub.abi"
 	@echo "make docs       API reference from include/*.h into build/docs/html/"
 
@@ -364,7 +365,7 @@ fuzz-run: fuzz
 # bench/results/storm.md. ~3 minutes; as root it raises somaxconn while it
 # runs (bench/README.md).
 .PHONY: bench bench-run bench-tls bench-tls-run bench-storm bench-storm-run \
-        check-run demo-run
+        bench-scale bench-scale-run check-run demo-run
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
 bench-run: all
@@ -376,6 +377,13 @@ bench-tls: deps
 	@$(MAKE) --no-print-directory bench-tls-run
 bench-tls-run: all
 	bench/tls.sh $(BUILD)
+# Scale-out (bench/README.md): six fanhubd nodes on one nats-server
+# JetStream stream, 16k subscribers and a load generator each, against one
+# node; writes bench/results/scale.*. A few minutes.
+bench-scale: deps
+	@$(MAKE) --no-print-directory bench-scale-run
+bench-scale-run: all
+	bench/scale.sh $(BUILD)
 
 bench-storm: deps
 	@$(MAKE) --no-print-directory bench-storm-run
