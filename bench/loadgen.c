@@ -2316,6 +2316,20 @@ int main(int argc, char **argv) {
         metric_json(stdout, m, "fanhub_queue_overflows_total");
         metric_json(stdout, m, "fanhub_clients");
         printf("}");
+        /* fanhubd's hub_broadcast() histogram, cumulative [le_s, count] */
+        const char *bp = m, *bk = "fanhubd_broadcast_seconds_bucket{le=\"";
+        int nb = 0;
+        while ((bp = strstr(bp, bk))) {
+          bp += strlen(bk);
+          double le = strncmp(bp, "+Inf", 4) == 0 ? -1 : strtod(bp, NULL);
+          const char *sp = strstr(bp, "} ");
+          if (!sp)
+            break;
+          printf("%s[%g,%" PRIu64 "]", nb++ ? "," : ",\"broadcast_le\":[", le,
+                 (uint64_t)strtoull(sp + 2, NULL, 10));
+        }
+        if (nb)
+          printf("]");
       }
     }
     if (grp) {
