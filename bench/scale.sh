@@ -4,7 +4,9 @@
 #
 # One nats-server (JetStream in a temp store, monitoring on -m), then:
 #   lone   one fanhubd --nats --jetstream LONE, SCALE_SUBS WebSocket
-#          subscribers (fanhub.raw), one load generator
+#          subscribers (fanhub.raw), one load generator; run before and
+#          after the cluster (lone, lone-2)
+#   plain  the same lone node without NATS
 #   scale  SCALE_NODES fanhubd --nats --jetstream SCALE on the same
 #          nats-server, SCALE_SUBS subscribers each, one load generator per
 #          node (loadgen --group): member 0 publishes into node 0, every
@@ -30,7 +32,7 @@ RAW=$OUT/runs-scale.jsonl
 NODES=${SCALE_NODES:-6}
 SUBS=${SCALE_SUBS:-16000}
 REPS=${SCALE_REPS:-3}
-PHASES=(--phase 64:1:100000:3 $(for _ in $(seq "$REPS"); do echo --phase 64:32:1000000:4; done))
+PHASES=(--phase 64:1:100000:4 $(for _ in $(seq "$REPS"); do echo --phase 64:32:1000000:4; done))
 
 log() { printf '[bench-scale %s] %s\n' "$(date +%T)" "$*" >&2; }
 
@@ -72,13 +74,13 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 
-start_node() { # stream name; sets NODE_PID NODE_PORT
-  local out=$TMP/node-$RANDOM.out
+start_node() { # stream name (- : no NATS); sets NODE_PID NODE_PORT
+  local out=$TMP/node-$RANDOM.out nats=()
+  [ "$1" != - ] && nats=(--nats "nats://127.0.0.1:$NP" --jetstream "$1" --nats-prefix "fh$1")
   # --handshake-timeout: the load generators' publish connections wait
   # idle while all nodes' subscribers connect, longer than the default 10 s
   "$BUILD/fanhubd" --listen 127.0.0.1:0 --shards 1 --ping-interval 0 \
-    --sse-keepalive 0 --drain 0 --handshake-timeout 600000 --nats "nats://127.0.0.1:$NP" --jetstream "$1" \
-    --nats-prefix "fh$1" \
+    --sse-keepalive 0 --drain 0 --handshake-timeout 600000 "${nats[@]}" \
     > "$out" 2>&1 &
   NODE_PID=$!
   ALL+=("$NODE_PID")
@@ -92,8 +94,8 @@ start_node() { # stream name; sets NODE_PID NODE_PORT
   log "fanhubd did not start:"; cat "$out" >&2; exit 1
 }
 
-# Every 0.5 s: wall time, the stream's last sequence, then utime+stime
-# (clock ticks) of each PID given, until the file $TMP/stop-sampler exists.
+# Every 0.5 s: wall time, the stream's last sequence, the machine's busy
+# clock ticks (/proc/stat), then utime+stime (clock ticks) of each PID given, until the file $TMP/stop-sampler exists.
 sampler() { # stream out pids...
   local stream=$1 out=$2; shift 2
   local k=0
@@ -103,7 +105,7 @@ sampler() { # stream out pids...
     local line seq
     seq=$(curl -s --max-time 1 "http://127.0.0.1:$MP/jsz?streams=1" |
       jq -r --arg s "$stream" '[.account_details[]?.stream_detail[]? | select(.name == $s) | .state.last_seq][0] // 0' 2>/dev/null || echo 0)
-    line="$(date +%s.%N) $seq"
+    line="$(date +%s.%N) $seq $(awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat)"
     for p in "$@"; do
       line="$line $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)"
     done
@@ -189,8 +191,12 @@ stop_node_set() {
 T0=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 fail=0
+# the lone node before and after the cluster, so drift on the shared
+# machine shows; plain is the same lone node without NATS
 run_set lone LONE 1 || fail=1
+run_set plain - 1 || fail=1
 run_set scale SCALE "$NODES" || fail=1
+run_set lone-2 LONE 1 || fail=1
 T1=$(date +%s)
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
