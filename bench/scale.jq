@@ -66,6 +66,7 @@ def hq($q): (map(.[1]) | add) as $n | sort_by(.[0])
 | ($rows | map(select(.set == "scale")) | (map(.lost + .dups + .bad) | add)) as $scale_bad
 | ($rows | map(select(.set == "scale")) | (map(.timed_out) | any)) as $scale_to
 | ($rows | map(select(.set == "scale")) | .[0].subs) as $scale_subs
+| ($rows | map(select(.set == "stream" and .window > 1 and .win) | .win.stream_msgs_per_s) | med) as $stream_rate
 | "# Scale-out over NATS JetStream (make bench-scale)",
   "",
   "\($r.date), fanhub \($r.fanhub_commit)\(if $r.fanhub_dirty_files > 0 then " + \($r.fanhub_dirty_files) uncommitted files" else "" end), \($r.nats_server).",
@@ -80,6 +81,7 @@ def hq($q): (map(.[1]) | add) as $n | sort_by(.[0])
   "| zero loss, zero duplicates at \($scale_subs | fmt) subscribers | lost+dups+bad \($scale_bad)\(if $scale_to then ", a phase timed out" else "" end) | \(if $scale_bad == 0 and ($scale_to | not) then "met" else "not met" end) |",
   "| aggregate deliveries/s ≥ 0.8× lone (W=32, medians of lone and lone-2's phases) | \($scale_dps | r0 | fmt) vs \($lone_dps | r0 | fmt): \($scale_dps / $lone_dps | r2)× | \(if $scale_dps >= 0.8 * $lone_dps then "met" else "not met" end) |",
   "| (no target) aggregate against the lone node without NATS (plain) | \($scale_dps | r0 | fmt) vs \($plain_dps // 0 | r0 | fmt): \(if $plain_dps then ($scale_dps / $plain_dps | r2) else "-" end)× | |",
+  "| (no target) the stream's messages/s with \($r.nodes) consumers, \($rows | map(select(.set == "stream")) | .[0].subs // 0) subscribers in all (`stream`, W=32, median, /jsz) | \($stream_rate // 0 | r0 | fmt) | |",
   "",
   "## Every phase",
   "",

@@ -7,6 +7,8 @@
 #          subscribers (fanhub.raw), one load generator; run before and
 #          after the cluster (lone, lone-2)
 #   plain  the same lone node without NATS
+#   stream the same cluster with SCALE_STREAM_SUBS (100) subscribers per
+#          node: the stream's messages/s with six consumers
 #   scale  SCALE_NODES fanhubd --nats --jetstream SCALE on the same
 #          nats-server, SCALE_SUBS subscribers each, one load generator per
 #          node (loadgen --group): member 0 publishes into node 0, every
@@ -32,6 +34,7 @@ RAW=$OUT/runs-scale.jsonl
 NODES=${SCALE_NODES:-6}
 SUBS=${SCALE_SUBS:-16000}
 REPS=${SCALE_REPS:-3}
+STREAM_SUBS=${SCALE_STREAM_SUBS:-100}
 PHASES=(--phase 64:1:100000:4 $(for _ in $(seq "$REPS"); do echo --phase 64:32:1000000:4; done))
 
 log() { printf '[bench-scale %s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -114,11 +117,12 @@ sampler() { # stream out pids...
   done
 }
 
-# run_set NAME STREAM NODES: NODES fanhubd on STREAM, one loadgen each.
+# run_set NAME STREAM NODES [SUBS]: NODES fanhubd on STREAM, one loadgen
+# each, SUBS subscribers per node (default SCALE_SUBS).
 run_set() {
-  local name=$1 stream=$2 n=$3 i
+  local name=$1 stream=$2 n=$3 subs=${4:-$SUBS} i
   local npids=() ports=() lpids=()
-  log "$name: $n node(s) x $SUBS subscribers on stream $stream"
+  log "$name: $n node(s) x $subs subscribers on stream $stream"
   for i in $(seq 0 $((n - 1))); do
     start_node "$stream"; npids+=("$NODE_PID"); ports+=("$NODE_PORT")
   done
@@ -127,7 +131,7 @@ run_set() {
   for i in $(seq 0 $((n - 1))); do
     timeout -k 5 400 "$OUT/loadgen" --port "${ports[$i]}" --pub-port "${ports[0]}" \
       --proto ws --sub "/ws?topic=bench" --pub "/publish?topic=bench" \
-      --ws-protocol fanhub.raw --subs "$SUBS" --pids "${npids[$i]}" \
+      --ws-protocol fanhub.raw --subs "$subs" --pids "${npids[$i]}" \
       --metrics /metrics --label "$name" --group "$TMP/group:$i:$n" \
       --connect-timeout 200 --drain-timeout 30 "${PHASES[@]}" \
       > "$TMP/$name-$i.jsonl" 2> "$TMP/$name-$i.err" &
@@ -197,13 +201,16 @@ run_set lone LONE 1 || fail=1
 run_set plain - 1 || fail=1
 run_set scale SCALE "$NODES" || fail=1
 run_set lone-2 LONE 1 || fail=1
+# the stream's own rate with six consumers: the same cluster with few
+# subscribers, so that the publisher and NATS, not the fanout, set the pace
+run_set stream STREAM6 "$NODES" "$STREAM_SUBS" || fail=1
 T1=$(date +%s)
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- results -----------------------------------------------------------
 mkdir -p "$RESULTS"
 COMMIT=${FANHUB_COMMIT:-$(git -C "$BUILD/.." rev-parse --short HEAD 2>/dev/null || echo unknown)}
-DIRTY=${FANHUB_DIRTY:-$(git -C "$BUILD/.." status --porcelain -- lib include nats examples bench 2>/dev/null | grep -c . || true)}
+DIRTY=${FANHUB_DIRTY:-$(git -C "$BUILD/.." status --porcelain -- lib include nats examples bench ':!bench/results' 2>/dev/null | grep -c . || true)}
 jq -n --slurpfile runs "$RAW" \
   --arg nproc "$(nproc)" \
   --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
