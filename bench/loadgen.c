@@ -65,6 +65,7 @@ struct conn {
   uint64_t bits; /* bit k: got base + k (messages may arrive out of order
                     when several publisher connections are in flight) */
   bool probed;
+  uint32_t nrecv; /* messages of this phase received, in arrival order */
   /* --tls: the connection's context (the configuration is shared), what
    * the read-ahead holds for it past one event, and where its incoming
    * byte stream is in the record it is in (to count records). */
@@ -796,6 +797,13 @@ static uint64_t published;      /* last sequence number sent */
 static uint64_t done_upto;      /* every seq <= this reached every healthy sub */
 static uint64_t deliveries, dups, probe_msgs, last_recv_ns;
 static uint64_t bad_msgs;
+/* Order: the k-th message of a phase must be the same one for every
+ * subscriber (the stream's order, whatever order the publishes took).
+ * order_seq[k] is what the first subscriber to get a k-th message got;
+ * a subscriber whose k-th differs counts one misorder. order_hash folds
+ * the phase's order, so the members of a group can be compared. */
+static uint64_t *order_seq;
+static uint64_t misorders;
 
 /* --group FILE:I:N: N load generators, one per node of a cluster, share a
  * file of counters (MAP_SHARED). Member 0 publishes; every member checks
@@ -861,6 +869,11 @@ static void on_delivery(struct conn *c, const char *p, size_t len,
     return;
   }
   c->bits |= 1ull << d;
+  uint32_t k = c->nrecv++;
+  if (!order_seq[k])
+    order_seq[k] = seq;
+  else if (order_seq[k] != seq)
+    misorders++;
   while (c->bits & 1) {
     c->bits >>= 1;
     c->base++;
@@ -2070,6 +2083,9 @@ int main(int argc, char **argv) {
   for (int i = 0; i < nphases; i++)
     max_seq_alloc += phases[i].msgs;
   recv_cnt = calloc(max_seq_alloc + 2, sizeof(*recv_cnt));
+  order_seq = calloc(max_seq_alloc + 2, sizeof(*order_seq));
+  if (!order_seq)
+    die("%s", "out of memory");
   if (!rbuf || !subs || !recv_cnt || !pending)
     die("%s", "out of memory");
 
@@ -2144,7 +2160,10 @@ int main(int argc, char **argv) {
     memset(&ack, 0, sizeof(ack));
     double inflight_sum = 0; /* in flight, weighted by time */
     uint64_t inflight_t = 0, inflight_last = 0;
-    deliveries = dups = bad_msgs = 0;
+    deliveries = dups = bad_msgs = misorders = 0;
+    memset(order_seq, 0, (max_seq_alloc + 2) * sizeof(*order_seq));
+    for (unsigned i = 0; i < nconns; i++)
+      subs[i].nrecv = 0;
     uint64_t recs0 = tls_records, rbytes0 = tls_record_bytes;
     uint64_t pub_err0 = pub_errors, pub_req0 = pub_requests,
              pub_rc0 = pub_reconnects;
@@ -2254,7 +2273,7 @@ int main(int argc, char **argv) {
     double dps = (double)deliveries / dur;
     double cpu = s1.cpu_s - s0.cpu_s;
     uint64_t total_lost = missing;
-    if (total_lost || dups || bad_msgs)
+    if (total_lost || dups || bad_msgs || misorders)
       rc = rc ? rc : 1;
     if (timed_out)
       rc = 2;
@@ -2331,6 +2350,15 @@ int main(int argc, char **argv) {
         if (nb)
           printf("]");
       }
+    }
+    {
+      uint64_t h = 1469598103934665603ull; /* FNV-1a over the order */
+      for (uint64_t k = 0; k < nmsg && order_seq[k]; k++) {
+        h ^= order_seq[k];
+        h *= 1099511628211ull;
+      }
+      printf(",\"misorders\":%" PRIu64 ",\"order_hash\":\"%016" PRIx64 "\"",
+             misorders, h);
     }
     if (grp) {
       struct timespec rt;
