@@ -50,6 +50,8 @@ def hq($q): (map(.[1]) | add) as $n | sort_by(.[0])
        subs: (map(.subs) | add), msgs: $p.msgs,
        deliveries: (map(.deliveries) | add), expected: (map(.expected_deliveries) | add),
        lost: (map(.lost) | add), dups: (map(.dups) | add), bad: (map(.bad) | add),
+       misorders: (map(.misorders // 0) | add),
+       orders: (map(.order_hash) | unique | length),
        timed_out: (map(.timed_out) | any), t: $p.wall_start,
        duration: (map(.duration_s) | max),
        ack_p50: $p.ack_us.p50, ack_p99: $p.ack_us.p99,
@@ -64,6 +66,8 @@ def hq($q): (map(.[1]) | add) as $n | sort_by(.[0])
 | ($rows | map(select(.set == "plain" and .window > 1) | .dps) | med) as $plain_dps
 | ($rows | map(select(.set == "scale" and .window > 1) | .dps) | med) as $scale_dps
 | ($rows | map(select(.set == "scale")) | (map(.lost + .dups + .bad) | add)) as $scale_bad
+| ($rows | map(select(.set == "scale")) | (map(.misorders) | add)) as $scale_mis
+| ($rows | map(select(.set == "scale")) | (map(.orders) | max)) as $scale_orders
 | ($rows | map(select(.set == "scale")) | (map(.timed_out) | any)) as $scale_to
 | ($rows | map(select(.set == "scale")) | .[0].subs) as $scale_subs
 | ($rows | map(select(.set == "stream" and .window > 1 and .win) | .win.stream_msgs_per_s) | med) as $stream_rate
@@ -79,15 +83,16 @@ def hq($q): (map(.[1]) | add) as $n | sort_by(.[0])
   "| target | value | met |",
   "|---|---|---|",
   "| zero loss, zero duplicates at \($scale_subs | fmt) subscribers | lost+dups+bad \($scale_bad)\(if $scale_to then ", a phase timed out" else "" end) | \(if $scale_bad == 0 and ($scale_to | not) then "met" else "not met" end) |",
+  "| the same order for every subscriber at \($scale_subs | fmt) subscribers | misorders \($scale_mis); orders across the \($r.nodes) load generators per phase: \($scale_orders) | \(if $scale_mis == 0 and $scale_orders == 1 then "met" else "not met" end) |",
   "| aggregate deliveries/s ≥ 0.8× lone (W=32, medians of lone and lone-2's phases) | \($scale_dps | r0 | fmt) vs \($lone_dps | r0 | fmt): \($scale_dps / $lone_dps | r2)× | \(if $scale_dps >= 0.8 * $lone_dps then "met" else "not met" end) |",
   "| (no target) aggregate against the lone node without NATS (plain) | \($scale_dps | r0 | fmt) vs \($plain_dps // 0 | r0 | fmt): \(if $plain_dps then ($scale_dps / $plain_dps | r2) else "-" end)× | |",
   "| (no target) the stream's messages/s with \($r.nodes) consumers, \($rows | map(select(.set == "stream")) | .[0].subs // 0) subscribers in all (`stream`, W=32, median, /jsz) | \($stream_rate // 0 | r0 | fmt) | |",
   "",
   "## Every phase",
   "",
-  "| set | phase | W | subscribers | msgs | deliveries/s (all nodes) | p50 ms | p99 ms | p99.9 ms | lost | dups | hub_broadcast() p50 / p99 µs (≤) | publish ack p50 / p99 ms | stream msgs/s (/jsz) | publisher msgs/s |",
-  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-  ($rows[] | "| \(.set) | \(.phase) | \(.window) | \(.subs | fmt) | \(.msgs) | \(.dps | r0 | fmt) | \(.p50 | ms) | \(.p99 | ms) | \(.p999 | ms) | \(.lost) | \(.dups) | \(.bcast_p50 | us) / \(.bcast_p99 | us) | \(.ack_p50 | ms) / \(.ack_p99 | ms) | \(if .win then (.win.stream_msgs_per_s | r0) else "-" end) | \(.pub_msgs_per_s | r0) |"),
+  "| set | phase | W | subscribers | msgs | deliveries/s (all nodes) | p50 ms | p99 ms | p99.9 ms | lost | dups | misorders | hub_broadcast() p50 / p99 µs (≤) | publish ack p50 / p99 ms | stream msgs/s (/jsz) | publisher msgs/s |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+  ($rows[] | "| \(.set) | \(.phase) | \(.window) | \(.subs | fmt) | \(.msgs) | \(.dps | r0 | fmt) | \(.p50 | ms) | \(.p99 | ms) | \(.p999 | ms) | \(.lost) | \(.dups) | \(.misorders)\(if .orders > 1 then " (\(.orders) orders)" else "" end) | \(.bcast_p50 | us) / \(.bcast_p99 | us) | \(.ack_p50 | ms) / \(.ack_p99 | ms) | \(if .win then (.win.stream_msgs_per_s | r0) else "-" end) | \(.pub_msgs_per_s | r0) |"),
   "",
   "## CPU per process (% of one CPU, over each phase, /proc/PID/stat)",
   "",
