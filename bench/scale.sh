@@ -35,7 +35,8 @@ NODES=${SCALE_NODES:-6}
 SUBS=${SCALE_SUBS:-16000}
 REPS=${SCALE_REPS:-3}
 STREAM_SUBS=${SCALE_STREAM_SUBS:-100}
-PHASES=(--phase 64:1:100000:4 $(for _ in $(seq "$REPS"); do echo --phase 64:32:1000000:4; done))
+PHASES=(--phase 64:1:100000:4)
+for _ in $(seq "$REPS"); do PHASES+=(--phase 64:32:1000000:4); done
 
 log() { printf '[bench-scale %s] %s\n' "$(date +%T)" "$*" >&2; }
 
