@@ -91,6 +91,7 @@ help:
 	@echo "make bench      fanhubd vs nginx+nchan vs a raw ceiling (bench/results/latest.md)"
 	@echo "make bench-tls  the same over TLS: wss:// and HTTPS SSE (bench/results/tls.md)"
 	@echo "make bench-scale  six fanhubd on one NATS JetStream stream vs one (bench/results/scale.md)"
+	@echo "make bench-storm  16k clients connecting at once, fresh and across a restart (bench/results/storm.md)"
 	@echo "make abi-check  compare exported ABI with abi/libfanhub.abi"
 	@echo "make docs       API reference from include/*.h into build/docs/html/"
 
