@@ -2,6 +2,9 @@
 #include "util.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -118,3 +121,41 @@ static int64_t fd_writev(void *io, const struct iovec *iov, int n) {
 static void fd_close(void *io) { close((int)(intptr_t)io); }
 const hub_transport fd_transport = {sizeof(hub_transport), fd_writev,
                                     fd_close};
+
+/* Live bytes, counted by the allocator's own sizes so that a free needs no
+ * header of ours. */
+static _Atomic long long live;
+
+long long counted_bytes(void) { return live; }
+
+static void *cnt_malloc(size_t n, void *ud) {
+  (void)ud;
+  void *p = malloc(n);
+  if (p)
+    live += (long long)malloc_usable_size(p);
+  return p;
+}
+static void cnt_free(void *p, void *ud) {
+  (void)ud;
+  if (p)
+    live -= (long long)malloc_usable_size(p);
+  free(p);
+}
+static void *cnt_calloc(size_t k, size_t n, void *ud) {
+  (void)ud;
+  void *p = calloc(k, n);
+  if (p)
+    live += (long long)malloc_usable_size(p);
+  return p;
+}
+static void *cnt_realloc(void *p, size_t n, void *ud) {
+  (void)ud;
+  long long before = p ? (long long)malloc_usable_size(p) : 0;
+  void *q = realloc(p, n);
+  if (q)
+    live += (long long)malloc_usable_size(q) - before;
+  return q;
+}
+
+const hub_mem counting_mem = {sizeof(hub_mem), NULL,       cnt_malloc,
+                              cnt_free,        cnt_calloc, cnt_realloc};

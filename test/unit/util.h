@@ -40,6 +40,11 @@ hub_t *hub_make(unsigned shards, int threads, struct closelog *log);
  * NULL on failure. */
 hub_t *history_hub(uint32_t max_msgs, uint32_t qmax);
 
+/* An allocator (hub_options_set_mem) that counts the bytes live in every
+ * hub using it, and that count: memory tests compare it before and after. */
+extern const hub_mem counting_mem;
+long long counted_bytes(void);
+
 /* A host's transport on its end of a socketpair (io_user: the fd). */
 extern const hub_transport fd_transport;
 

@@ -6,23 +6,6 @@
 #include "tests.h"
 #include "util.h"
 
-static void *test_malloc(size_t n, void *u) {
-  (void)u;
-  return malloc(n);
-}
-static void test_free(void *p, void *u) {
-  (void)u;
-  free(p);
-}
-static void *test_calloc(size_t k, size_t n, void *u) {
-  (void)u;
-  return calloc(k, n);
-}
-static void *test_realloc(void *p, size_t n, void *u) {
-  (void)u;
-  return realloc(p, n);
-}
-
 void test_options_validation(void) {
   hub_options *o;
   CHECK(hub_options_new(NULL) == HUB_EINVAL);
@@ -46,8 +29,8 @@ void test_options_validation(void) {
     hub_mem m;
     uint64_t newer_field;
   } newer = {{0}, 0};
-  newer.m = (hub_mem){sizeof(newer), NULL, test_malloc, test_free,
-                      test_calloc, test_realloc};
+  newer.m = counting_mem;
+  newer.m.size = sizeof(newer);
   CHECK(hub_options_set_mem(o, &newer.m) == 0);
   newer.newer_field = 1;
   CHECK(hub_options_set_mem(o, &newer.m) == HUB_EINVAL);

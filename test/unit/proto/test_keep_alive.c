@@ -7,9 +7,7 @@
  * allocator for the hub's heap. */
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <poll.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,38 +18,6 @@
 #include "tests.h"
 #include "util.h"
 #include "wsclient.h"
-
-/* Live bytes the hub has allocated. */
-static _Atomic long long live;
-
-static void *cnt_malloc(size_t n, void *ud) {
-  (void)ud;
-  void *p = malloc(n);
-  if (p)
-    live += (long long)malloc_usable_size(p);
-  return p;
-}
-static void cnt_free(void *p, void *ud) {
-  (void)ud;
-  if (p)
-    live -= (long long)malloc_usable_size(p);
-  free(p);
-}
-static void *cnt_calloc(size_t k, size_t n, void *ud) {
-  (void)ud;
-  void *p = calloc(k, n);
-  if (p)
-    live += (long long)malloc_usable_size(p);
-  return p;
-}
-static void *cnt_realloc(void *p, size_t n, void *ud) {
-  (void)ud;
-  long long before = p ? (long long)malloc_usable_size(p) : 0;
-  void *q = realloc(p, n);
-  if (q)
-    live += (long long)malloc_usable_size(q) - before;
-  return q;
-}
 
 /* GET /n?K answers "K"; POST /echo answers its body; /ws and /sse stream;
  * anything else 404. */
@@ -71,11 +37,9 @@ static int route(hub_t *hub, const hub_request_info *r, void *ud) {
 static hub_t *ka_hub(struct closelog *log, uint32_t handshake_ms) {
   hub_options *o;
   hub_t *hub = NULL;
-  hub_mem mem = {sizeof(mem), NULL,       cnt_malloc,
-                 cnt_free,    cnt_calloc, cnt_realloc};
-  hub_options_new(&o);
+    hub_options_new(&o);
   hub_options_set_shards(o, 1);
-  hub_options_set_mem(o, &mem);
+  hub_options_set_mem(o, &counting_mem);
   hub_options_set_request_callback(o, route, NULL);
   hub_options_set_handshake_timeout(o, handshake_ms);
   if (log)
@@ -315,7 +279,7 @@ void test_keep_alive_flood_bounded(void) {
   setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
   setsockopt(sp[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
   test_sleep_ms(50);
-  long long live0 = live;
+  long long live0 = counted_bytes();
   hub_client_id id;
   CHECK(hub_attach_fd(hub, sp[0], NULL, 0, NULL, &id) == 0);
   int fd = sp[1];
@@ -338,8 +302,8 @@ void test_keep_alive_flood_bounded(void) {
     if (w > 0) {
       sent += (size_t)w;
       off = (off + (size_t)w) % (per_chunk * (size_t)len);
-      if (live - live0 > peak)
-        peak = live - live0;
+      if (counted_bytes() - live0 > peak)
+        peak = counted_bytes() - live0;
       if (sent > (size_t)64 << 20)
         break;
       continue;
@@ -352,15 +316,15 @@ void test_keep_alive_flood_bounded(void) {
   fprintf(stderr,
           "  pipelined %zu bytes (%zu requests) before the socket "
           "stalled; hub heap +%lld KiB\n",
-          sent, sent / (size_t)len, (live - live0) / 1024);
+          sent, sent / (size_t)len, (counted_bytes() - live0) / 1024);
   CHECK(sent < (size_t)64 << 20);
   /* Stalled: the shard sleeps instead of polling a socket it does not
    * read. */
   int64_t c0 = cpu_us();
   test_sleep_ms(300);
   int64_t spent = cpu_us() - c0;
-  if (live - live0 > peak)
-    peak = live - live0;
+  if (counted_bytes() - live0 > peak)
+    peak = counted_bytes() - live0;
   fprintf(stderr, "  stalled 300 ms: %lld us of CPU; peak heap +%lld KiB\n",
           (long long)spent, peak / 1024);
   CHECK(spent < 60000);

@@ -2,8 +2,6 @@
  * within the client's queue caps, once per subscription, from frames the
  * shard shares; a message too large for the caps still reaches a client
  * that keeps up. Real sockets, a counting allocator for the hub's heap. */
-#include <malloc.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,46 +12,12 @@
 #include "util.h"
 #include "wsclient.h"
 
-/* Live bytes the hub has allocated. */
-static _Atomic long long live;
-
-static void *cnt_malloc(size_t n, void *ud) {
-  (void)ud;
-  void *p = malloc(n);
-  if (p)
-    live += (long long)malloc_usable_size(p);
-  return p;
-}
-static void cnt_free(void *p, void *ud) {
-  (void)ud;
-  if (p)
-    live -= (long long)malloc_usable_size(p);
-  free(p);
-}
-static void *cnt_calloc(size_t k, size_t n, void *ud) {
-  (void)ud;
-  void *p = calloc(k, n);
-  if (p)
-    live += (long long)malloc_usable_size(p);
-  return p;
-}
-static void *cnt_realloc(void *p, size_t n, void *ud) {
-  (void)ud;
-  long long before = p ? (long long)malloc_usable_size(p) : 0;
-  void *q = realloc(p, n);
-  if (q)
-    live += (long long)malloc_usable_size(q) - before;
-  return q;
-}
-
 static hub_t *counted_hub(uint64_t qbytes) {
   hub_options *o;
   hub_t *hub = NULL;
-  hub_mem mem = {sizeof(mem), NULL, cnt_malloc, cnt_free, cnt_calloc,
-                 cnt_realloc};
-  hub_options_new(&o);
+    hub_options_new(&o);
   hub_options_set_shards(o, 1);
-  hub_options_set_mem(o, &mem);
+  hub_options_set_mem(o, &counting_mem);
   if (qbytes)
     hub_options_set_queue_limits(o, 1024, qbytes);
   if (hub_new(&hub, o) || hub_start(hub)) {
@@ -125,7 +89,7 @@ void test_resume_flood_bounded(void) {
       first = seq;
   }
   CHECK(WAIT_STAT(hub, broadcasts, 4, 2000));
-  long long before = live;
+  long long before = counted_bytes();
   long rss_before = rss_kib();
   int fds[6];
   for (int i = 0; i < 6; i++) {
@@ -141,7 +105,7 @@ void test_resume_flood_bounded(void) {
   test_sleep_ms(100);
   hub_stats_t st;
   CHECK(hub_stats(hub, &st, sizeof(st)) == 0);
-  long long grew = live - before;
+  long long grew = counted_bytes() - before;
   long rss_grew = rss_kib() - rss_before;
   printf("  6 flooding clients: queued %llu B, hub heap +%lld KiB, "
          "RSS +%ld KiB\n",
