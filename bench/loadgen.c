@@ -1959,6 +1959,24 @@ static int free_port(void) {
   return 0;
 }
 
+/* One turn of a phase's loop, publisher's or checker's: the process RSS
+ * sampled every 100 ms into *rss_max, then what is ready handled. False
+ * if a subscriber was lost (the phase has failed). */
+static bool phase_tick(uint64_t now, uint64_t *last_rss, uint64_t *rss_max) {
+  if (now - *last_rss > 100000000u) {
+    uint64_t r = rss_kb();
+    if (r > *rss_max)
+      *rss_max = r;
+    *last_rss = now;
+  }
+  poll_once(1);
+  if (dead_count > 0) {
+    fprintf(stderr, "loadgen: subscribers lost during the phase\n");
+    return false;
+  }
+  return true;
+}
+
 int main(int argc, char **argv) {
   static const struct option lo[] = {
       {"host", 1, 0, 'h'},         {"port", 1, 0, 'p'},
@@ -2200,15 +2218,7 @@ int main(int argc, char **argv) {
         timed_out = true;
         break;
       }
-      if (now - last_rss > 100000000u) {
-        uint64_t r = rss_kb();
-        if (r > rss_max)
-          rss_max = r;
-        last_rss = now;
-      }
-      poll_once(1);
-      if (dead_count > 0) {
-        fprintf(stderr, "loadgen: subscribers lost during the phase\n");
+      if (!phase_tick(now, &last_rss, &rss_max)) {
         timed_out = true;
         break;
       }
@@ -2241,15 +2251,7 @@ int main(int argc, char **argv) {
         timed_out = true;
         break;
       }
-      if (now - last_rss > 100000000u) {
-        uint64_t r = rss_kb();
-        if (r > rss_max)
-          rss_max = r;
-        last_rss = now;
-      }
-      poll_once(1);
-      if (dead_count > 0) {
-        fprintf(stderr, "loadgen: subscribers lost during the phase\n");
+      if (!phase_tick(now, &last_rss, &rss_max)) {
         timed_out = true;
         break;
       }
